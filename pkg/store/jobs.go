@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"zombiezen.com/go/sqlite"
+)
+
+// Job is one row of the jobs table. Times are Unix milliseconds; 0 means
+// NULL.
+type Job struct {
+	RunID string
+	JobID string
+	State string // pending, active, complete, failed, skipped or aborted
+
+	ExitCode     *int // nil: NULL
+	StartedAtMS  int64
+	FinishedAtMS int64
+
+	Error   string
+	Outputs string // JSON text, or "" for NULL
+}
+
+// ShEvent is one row of the sh_events table: one finished sh call.
+type ShEvent struct {
+	RunID string
+	JobID string
+	Seq   int // the n of jobs/<job-id>/sh-<n>.log, from 1
+
+	StartedAtMS  int64
+	FinishedAtMS int64
+	ExitCode     int
+	Cmd          string
+
+	StdoutBytes int64
+	StderrBytes int64
+}
+
+// StartJob inserts a job of the run in state active.
+func (s *Store) StartJob(ctx context.Context, runID, jobID string, atMS int64) error {
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		return exec(conn, `INSERT INTO jobs (run_id, job_id, state, started_at_ms)
+			VALUES (?, ?, 'active', ?)`, runID, jobID, atMS)
+	})
+	if err != nil {
+		return fmt.Errorf("start job %s of run %s: %w", jobID, runID, err)
+	}
+	return nil
+}
+
+// SkipJob inserts a job of the run that will not run, in state skipped,
+// with reason as its error.
+func (s *Store) SkipJob(ctx context.Context, runID, jobID, reason string, atMS int64) error {
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		return exec(conn, `INSERT INTO jobs (run_id, job_id, state, finished_at_ms, error)
+			VALUES (?, ?, 'skipped', ?, ?)`, runID, jobID, atMS, nullText(reason))
+	})
+	if err != nil {
+		return fmt.Errorf("skip job %s of run %s: %w", jobID, runID, err)
+	}
+	return nil
+}
+
+// FinishJob moves an active job to state (complete or failed). exitCode
+// may be nil, errMsg and outputs "" (outputs is JSON text).
+func (s *Store) FinishJob(ctx context.Context, runID, jobID, state string, exitCode *int, errMsg, outputs string, atMS int64) error {
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		if state != "complete" && state != "failed" {
+			return fmt.Errorf("%q is not a final job state", state)
+		}
+		var code any
+		if exitCode != nil {
+			code = *exitCode
+		}
+		err := exec(conn, `UPDATE jobs SET state = ?, exit_code = ?, error = ?, outputs = ?,
+			finished_at_ms = ?
+			WHERE run_id = ? AND job_id = ? AND state = 'active'`,
+			state, code, nullText(errMsg), nullText(outputs), atMS, runID, jobID)
+		if err != nil {
+			return err
+		}
+		if conn.Changes() > 0 {
+			return nil
+		}
+		current := ""
+		err = execRows(conn, `SELECT state FROM jobs WHERE run_id = ? AND job_id = ?`,
+			func(stmt *sqlite.Stmt) error {
+				current = stmt.ColumnText(0)
+				return nil
+			}, runID, jobID)
+		switch {
+		case err != nil:
+			return err
+		case current == "":
+			return ErrNotFound
+		default:
+			return fmt.Errorf("not active (state %s)", current)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("finish job %s of run %s as %s: %w", jobID, runID, state, err)
+	}
+	return nil
+}
+
+// AbortJobs moves every pending or active job of the run to aborted and
+// returns how many there were.
+func (s *Store) AbortJobs(ctx context.Context, runID string, atMS int64) (int, error) {
+	var n int
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		n, err = abortJobs(conn, runID, atMS)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("abort jobs of run %s: %w", runID, err)
+	}
+	return n, nil
+}
+
+func abortJobs(conn *sqlite.Conn, runID string, atMS int64) (int, error) {
+	err := exec(conn, `UPDATE jobs SET state = 'aborted', finished_at_ms = ?
+		WHERE run_id = ? AND state IN ('pending', 'active')`, atMS, runID)
+	if err != nil {
+		return 0, err
+	}
+	return conn.Changes(), nil
+}
+
+// AddShEvent records one finished sh call.
+func (s *Store) AddShEvent(ctx context.Context, e ShEvent) error {
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		return exec(conn, `INSERT INTO sh_events (run_id, job_id, seq, started_at_ms,
+			finished_at_ms, exit_code, cmd, stdout_bytes, stderr_bytes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.RunID, e.JobID, e.Seq, e.StartedAtMS, e.FinishedAtMS, e.ExitCode, e.Cmd,
+			e.StdoutBytes, e.StderrBytes)
+	})
+	if err != nil {
+		return fmt.Errorf("add sh event %d of job %s of run %s: %w", e.Seq, e.JobID, e.RunID, err)
+	}
+	return nil
+}
+
+// ListJobs returns the jobs of the run in the order they were recorded.
+func (s *Store) ListJobs(ctx context.Context, runID string) ([]Job, error) {
+	var jobs []Job
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		return execRows(conn, `SELECT run_id, job_id, state, exit_code, started_at_ms,
+			finished_at_ms, error, outputs
+			FROM jobs WHERE run_id = ? ORDER BY rowid`,
+			func(stmt *sqlite.Stmt) error {
+				j := Job{
+					RunID:        stmt.ColumnText(0),
+					JobID:        stmt.ColumnText(1),
+					State:        stmt.ColumnText(2),
+					StartedAtMS:  stmt.ColumnInt64(4),
+					FinishedAtMS: stmt.ColumnInt64(5),
+					Error:        stmt.ColumnText(6),
+					Outputs:      stmt.ColumnText(7),
+				}
+				if !stmt.ColumnIsNull(3) {
+					code := stmt.ColumnInt(3)
+					j.ExitCode = &code
+				}
+				jobs = append(jobs, j)
+				return nil
+			}, runID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list jobs of run %s: %w", runID, err)
+	}
+	return jobs, nil
+}
+
+// ListShEvents returns the sh calls of the run, grouped by job in the
+// order the jobs were recorded, each job's calls by seq.
+func (s *Store) ListShEvents(ctx context.Context, runID string) ([]ShEvent, error) {
+	var events []ShEvent
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		return execRows(conn, `SELECT e.run_id, e.job_id, e.seq, e.started_at_ms,
+			e.finished_at_ms, e.exit_code, e.cmd, e.stdout_bytes, e.stderr_bytes
+			FROM sh_events e JOIN jobs j ON j.run_id = e.run_id AND j.job_id = e.job_id
+			WHERE e.run_id = ? ORDER BY j.rowid, e.seq`,
+			func(stmt *sqlite.Stmt) error {
+				events = append(events, ShEvent{
+					RunID:        stmt.ColumnText(0),
+					JobID:        stmt.ColumnText(1),
+					Seq:          stmt.ColumnInt(2),
+					StartedAtMS:  stmt.ColumnInt64(3),
+					FinishedAtMS: stmt.ColumnInt64(4),
+					ExitCode:     stmt.ColumnInt(5),
+					Cmd:          stmt.ColumnText(6),
+					StdoutBytes:  stmt.ColumnInt64(7),
+					StderrBytes:  stmt.ColumnInt64(8),
+				})
+				return nil
+			}, runID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sh events of run %s: %w", runID, err)
+	}
+	return events, nil
+}
