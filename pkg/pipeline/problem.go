@@ -1,0 +1,102 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// Problem is one thing the user must fix in a pipeline.
+type Problem struct {
+	File string // the file as the user knows it, such as ".quire/ci.lua"
+	Line int    // from 1; 0 when no line is known
+	Msg  string
+}
+
+// String formats the problem as "<file>:<line>: <msg>", or "<file>: <msg>"
+// when no line is known.
+func (p Problem) String() string {
+	if p.Line <= 0 {
+		return fmt.Sprintf("%s: %s", p.File, p.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+}
+
+// LoadError is returned by Load when the pipeline does not load or does
+// not validate. It lists every problem found.
+type LoadError struct {
+	Problems []Problem
+}
+
+// Error returns the problems, one a line.
+func (e *LoadError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// syntaxProblem turns the error of compiling chunk file into a Problem.
+// gopher-lua writes "<file> line:3(column:5) near 'x':   syntax error";
+// the Problem says ".quire/ci.lua:3: syntax error near 'x'".
+func syntaxProblem(file string, src []byte, err error) Problem {
+	var aerr *lua.ApiError
+	if errors.As(err, &aerr) && aerr.Cause != nil {
+		err = aerr.Cause
+	}
+	var perr *parse.Error
+	if errors.As(err, &perr) {
+		if perr.Pos.Line == parse.EOF {
+			return Problem{File: file, Line: lastLine(src), Msg: perr.Message + " at the end of the file"}
+		}
+		msg := perr.Message
+		if perr.Token != "" {
+			msg = fmt.Sprintf("%s near '%s'", msg, perr.Token)
+		}
+		return Problem{File: file, Line: perr.Pos.Line, Msg: msg}
+	}
+	var cerr *lua.CompileError
+	if errors.As(err, &cerr) {
+		return Problem{File: file, Line: cerr.Line, Msg: cerr.Message}
+	}
+	return Problem{File: file, Msg: strings.TrimSpace(err.Error())}
+}
+
+// lastLine returns the number of the last line of src.
+func lastLine(src []byte) int {
+	n := strings.Count(string(src), "\n")
+	if len(src) == 0 || src[len(src)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+// runtimeProblem turns the error object of a failed pcall into a Problem.
+// files are the chunk names the pipeline loaded; a message that starts
+// with one of them followed by a line number is split there, anything else
+// is attributed to fallback without a line. The Lua traceback is not kept:
+// the position says where to look.
+func runtimeProblem(obj lua.LValue, files []string, fallback string) Problem {
+	s, ok := obj.(lua.LString)
+	if !ok {
+		return Problem{File: fallback, Msg: fmt.Sprintf("error raised with a %s value instead of a message", obj.Type())}
+	}
+	msg := string(s)
+	for _, f := range files {
+		rest, ok := strings.CutPrefix(msg, f+":")
+		if !ok {
+			continue
+		}
+		digits, tail, ok := strings.Cut(rest, ": ")
+		line, err := strconv.Atoi(digits)
+		if ok && err == nil {
+			return Problem{File: f, Line: line, Msg: tail}
+		}
+	}
+	return Problem{File: fallback, Msg: msg}
+}
