@@ -1,0 +1,257 @@
+package crilog
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// flushAt is the buffered output size at which a Write call writes what it
+// has so far; while its records stay below it, one Write call makes
+// exactly one underlying write.
+const flushAt = 256 * 1024
+
+// Writer writes one CRI log file. Lines of its streams are written in
+// arrival order; it is safe for concurrent use by one goroutine per
+// stream. Errors of the underlying writer are sticky: once a write fails,
+// every later call returns that error.
+type Writer struct {
+	mu      sync.Mutex
+	out     io.Writer
+	file    *os.File // set by Create: Close closes it
+	name    string   // names the log in errors
+	now     func() time.Time
+	last    int64 // UnixNano of the newest timestamp written
+	hdr     []byte
+	buf     []byte
+	streams [2]assembler
+	err     error
+	closed  bool
+}
+
+// Create creates the log file at path, which must not exist yet, and
+// returns a Writer for it.
+func Create(path string) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create log %s: %w", path, err)
+	}
+	w := NewWriter(f)
+	w.file = f
+	w.name = path
+	return w, nil
+}
+
+// NewWriter returns a Writer that writes records to w. Close does not
+// close w.
+func NewWriter(w io.Writer) *Writer {
+	return &Writer{out: w, name: "log", now: time.Now}
+}
+
+// Stream returns the io.Writer for stream "stdout" or "stderr"; writes to
+// any other name fail. Each Write call is one read of the stream's pipe:
+// its timestamp is taken once, at the call, and the complete lines it
+// delivers are written at once, in one underlying write (several only
+// when its records pass 256 KiB), so `tail -f` sees them. A line still
+// open at the end of the call waits, at most MaxLineChunk bytes of it,
+// until its newline arrives or the line proves longer than MaxLineChunk,
+// when a P record is written.
+func (w *Writer) Stream(name string) io.Writer {
+	i, err := streamIndex(name)
+	if err != nil {
+		return errWriter{err: err}
+	}
+	return &streamWriter{w: w, i: i}
+}
+
+// Line writes content to stream as full lines at the current time: each
+// newline in content starts a new line, a final newline does not add an
+// empty one, and empty content is one empty line. It is meant for the
+// job's own log (q.log, print, errors); a stream written with Line should
+// not also get output through Stream, whose unfinished line Line would
+// not wait for.
+func (w *Writer) Line(stream string, content []byte) error {
+	i, err := streamIndex(stream)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", w.name, err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	w.streams[i].received += int64(len(content))
+	hdr := w.header(i)
+	if n := len(content); n > 0 && content[n-1] == '\n' {
+		content = content[:n-1]
+	}
+
+	// Each line is cut into chunks; the buffer is written out whenever it
+	// grows large, so a huge message does not need a huge buffer.
+	buf := w.buf[:0]
+	for {
+		seg, rest, more := bytes.Cut(content, []byte{'\n'})
+		if n := len(seg); n > 0 && seg[n-1] == '\r' {
+			seg = seg[:n-1]
+		}
+		for len(seg) > MaxLineChunk {
+			buf = appendRecord(buf, hdr, tagPartial, seg[:MaxLineChunk], nil)
+			seg = seg[MaxLineChunk:]
+			if buf, err = w.flushIfFull(buf); err != nil {
+				return err
+			}
+		}
+		buf = appendRecord(buf, hdr, tagFull, seg, nil)
+		if !more {
+			break
+		}
+		if buf, err = w.flushIfFull(buf); err != nil {
+			return err
+		}
+		content = rest
+	}
+	return w.write(buf)
+}
+
+// Close writes each stream's pending partial line as a P record, then
+// closes the file if the Writer was made by Create. It returns the first
+// error the Writer met, if any. Calling it again does nothing.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.err == nil {
+		buf := w.buf[:0]
+		for i := range w.streams {
+			if len(w.streams[i].pending) > 0 {
+				buf = w.streams[i].finish(buf, w.header(i))
+			}
+		}
+		_ = w.write(buf) // sets w.err
+	}
+	w.buf, w.hdr = nil, nil
+	if w.file != nil {
+		if err := w.file.Close(); err != nil && w.err == nil {
+			w.err = fmt.Errorf("close %s: %w", w.name, err)
+		}
+	}
+	return w.err
+}
+
+// Bytes reports how many bytes stream has received, line endings
+// included (for sh_events.stdout_bytes and stderr_bytes); 0 for an
+// unknown stream.
+func (w *Writer) Bytes(stream string) int64 {
+	i, err := streamIndex(stream)
+	if err != nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.streams[i].received
+}
+
+// streamWriter is the io.Writer of one stream of a Writer.
+type streamWriter struct {
+	w *Writer
+	i int
+}
+
+// Write implements io.Writer.
+func (s *streamWriter) Write(p []byte) (int, error) {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	a := &w.streams[s.i]
+	hdr := w.header(s.i)
+
+	// Pieces are bounded so that neither a huge p nor a p full of empty
+	// lines can grow the buffer much beyond flushAt.
+	for rest := p; len(rest) > 0; {
+		piece := rest[:min(len(rest), flushAt)]
+		var n int
+		w.buf, n = a.feed(w.buf[:0], hdr, piece, flushAt)
+		if err := w.write(w.buf); err != nil {
+			return 0, err
+		}
+		rest = rest[n:]
+	}
+	return len(p), nil
+}
+
+// usable reports why the Writer cannot take more output, if it cannot.
+func (w *Writer) usable() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return fmt.Errorf("write %s: %w", w.name, os.ErrClosed)
+	}
+	return nil
+}
+
+// header formats the record prefix "<timestamp> <stream> F " for stream i
+// at the current time, never earlier than a timestamp already written, so
+// that timestamps do not decrease within the file even if the wall clock
+// steps back.
+func (w *Writer) header(i int) []byte {
+	ns := w.now().UnixNano()
+	if ns < w.last {
+		ns = w.last
+	}
+	w.last = ns
+	w.hdr = time.Unix(0, ns).UTC().AppendFormat(w.hdr[:0], time.RFC3339Nano)
+	w.hdr = append(w.hdr, ' ')
+	w.hdr = append(w.hdr, streamNames[i]...)
+	w.hdr = append(w.hdr, " F "...)
+	return w.hdr
+}
+
+// flushIfFull writes buf out once it holds flushAt bytes and returns it
+// emptied; otherwise it returns buf as it is.
+func (w *Writer) flushIfFull(buf []byte) ([]byte, error) {
+	if len(buf) < flushAt {
+		return buf, nil
+	}
+	if err := w.write(buf); err != nil {
+		return nil, err
+	}
+	return buf[:0], nil
+}
+
+// write writes buf to the underlying writer and makes a failure sticky.
+func (w *Writer) write(buf []byte) error {
+	w.buf = buf[:0]
+	if len(buf) == 0 {
+		return nil
+	}
+	n, err := w.out.Write(buf)
+	if err == nil && n < len(buf) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		w.err = fmt.Errorf("write %s: %w", w.name, err)
+		return w.err
+	}
+	return nil
+}
+
+// errWriter is the io.Writer returned for an unknown stream name.
+type errWriter struct{ err error }
+
+// Write implements io.Writer by failing.
+func (e errWriter) Write([]byte) (int, error) {
+	return 0, fmt.Errorf("write log: %w", e.err)
+}
