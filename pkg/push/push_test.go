@@ -1,0 +1,87 @@
+package push
+
+import (
+	"strings"
+	"testing"
+)
+
+const (
+	a = "1111111111111111111111111111111111111111"
+	b = "2222222222222222222222222222222222222222"
+)
+
+func TestParse(t *testing.T) {
+	in := strings.Join([]string{
+		ZeroSHA + " " + a + " refs/heads/main",
+		"garbage",
+		"",
+		a + " " + ZeroSHA + " refs/heads/gone",
+		a + " xyz refs/heads/x",
+		a + " " + b + " refs/heads/with space",
+		a + " " + b + " refs/tags/v1.0\r",
+		a + " " + b + " refs/heads/café",
+		a + " " + b + " HEAD",
+	}, "\n")
+	updates, bad, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Update{
+		{ZeroSHA, a, "refs/heads/main"},
+		{a, ZeroSHA, "refs/heads/gone"},
+		{a, b, "refs/tags/v1.0"},
+		{a, b, "refs/heads/café"},
+	}
+	if len(updates) != len(want) {
+		t.Fatalf("got %d updates %v, want %d", len(updates), updates, len(want))
+	}
+	for i := range want {
+		if updates[i] != want[i] {
+			t.Errorf("update %d: got %v, want %v", i, updates[i], want[i])
+		}
+	}
+	if !updates[0].Created() || updates[0].Deleted() {
+		t.Errorf("first update: want created, not deleted")
+	}
+	if !updates[1].Deleted() {
+		t.Errorf("second update: want deleted")
+	}
+	var lines []int
+	for _, e := range bad {
+		lines = append(lines, e.Line)
+	}
+	if got, want := lines, []int{2, 5, 6, 9}; !equal(got, want) {
+		t.Errorf("bad lines: got %v, want %v", got, want)
+	}
+	if got := bad[1].Error(); !strings.Contains(got, `new sha "xyz"`) {
+		t.Errorf("bad line message: got %q", got)
+	}
+	if got := bad[2].Error(); !strings.Contains(got, "space") {
+		t.Errorf("space message: got %q", got)
+	}
+}
+
+func TestShortRef(t *testing.T) {
+	for in, want := range map[string]string{
+		"refs/heads/main":  "main",
+		"refs/tags/v1":     "v1",
+		"refs/notes/x":     "refs/notes/x",
+		"refs/heads/a/b/c": "a/b/c",
+	} {
+		if got := ShortRef(in); got != want {
+			t.Errorf("ShortRef(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func equal(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
