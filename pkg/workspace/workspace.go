@@ -1,0 +1,220 @@
+// Package workspace materializes a commit's tree into a plain directory,
+// reading the repository's object database directly: no git process, no
+// work tree, no index and no .git in the result.
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// Stats counts what Materialize wrote.
+type Stats struct {
+	// Files is the number of regular files, executable ones included.
+	Files int
+	// Dirs is the number of directories created for subtrees, not counting
+	// the workspace itself or submodules.
+	Dirs int
+	// Symlinks is the number of symbolic links.
+	Symlinks int
+	// Submodules is the number of gitlink entries, each an empty directory.
+	Submodules int
+	// Bytes is the total size of the regular files.
+	Bytes int64
+}
+
+// add accumulates o into s.
+func (s *Stats) add(o Stats) {
+	s.Files += o.Files
+	s.Dirs += o.Dirs
+	s.Symlinks += o.Symlinks
+	s.Submodules += o.Submodules
+	s.Bytes += o.Bytes
+}
+
+// cacheBytes bounds the delta base cache shared by one Materialize call.
+const cacheBytes = 32 << 20
+
+// workers is how many goroutines read blobs and write files. One more than
+// the CPUs keeps them busy while another waits on the file system.
+var workers = runtime.GOMAXPROCS(0) + 1
+
+// Materialize writes the tree of the given commit into dir, which must not
+// exist yet (it is created 0755) — or exist and be empty. It reads the
+// objects of the bare (or .git) repository at gitDir.
+//
+// Regular files are written 0644, executable ones 0755; symlinks keep their
+// stored target; submodules become empty directories. Entries named "",
+// ".", "..", ".git" (in any case) or containing "/" are refused, and no
+// entry is ever written through a symlink. Object hashes are not verified.
+// On error the partly written dir is left for the caller to remove.
+func Materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir string) (Stats, error) {
+	var st Stats
+	err := guard(func() (err error) {
+		st, err = materialize(ctx, gitDir, commit, dir, true)
+		return err
+	})
+	if err != nil {
+		return st, fmt.Errorf("materialize %s: %w", commit, err)
+	}
+	return st, nil
+}
+
+// materialize does the work of Materialize: a walker goroutine reads the
+// trees and creates directories, workers write files and symlinks. Tests
+// unset mapPacks to cover reading packs without mmap.
+func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir string, mapPacks bool) (Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return Stats{}, err
+	}
+	db, err := openODB(gitDir, mapPacks)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer db.close()
+	cache := newBaseCache(cacheBytes)
+	walker := newReader(db, cache)
+	root, err := commitTree(walker, commit)
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := prepareDir(dir); err != nil {
+		return Stats{}, err
+	}
+
+	// The first failure cancels everything else.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan job, 1024)
+	stats := make([]Stats, workers+1)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			w := &writer{r: newReader(db, cache), root: dir}
+			for j := range jobs {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := guard(func() error { return w.write(ctx, j, &stats[i]) }); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+	if err := guard(func() error { return walk(ctx, walker, root, dir, jobs, &stats[workers]) }); err != nil {
+		cancel(err)
+	}
+	close(jobs)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return Stats{}, context.Cause(ctx)
+	}
+	var total Stats
+	for _, s := range stats {
+		total.add(s)
+	}
+	return total, nil
+}
+
+// guard runs fn, turning a panic into an error: a crafted object that
+// trips a decoder bug must fail the materialize, not kill the hook.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("internal error: %v", v)
+		}
+	}()
+	return fn()
+}
+
+// commitTree returns the root tree of commit.
+func commitTree(r *reader, commit plumbing.Hash) (plumbing.Hash, error) {
+	typ, data, err := r.read(commit)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read commit: %w", err)
+	}
+	if typ != plumbing.CommitObject {
+		return plumbing.ZeroHash, fmt.Errorf("read commit: object is a %s", typ)
+	}
+	var tree plumbing.Hash
+	line, _, _ := bytes.Cut(data, []byte{'\n'})
+	text, ok := bytes.CutPrefix(line, []byte("tree "))
+	if !ok || len(text) != 2*hashSize {
+		return plumbing.ZeroHash, errors.New("read commit: no tree line")
+	}
+	if _, err := hex.Decode(tree[:], text); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read commit: bad tree line: %w", err)
+	}
+	return tree, nil
+}
+
+// job is one file or symlink for a worker to write.
+type job struct {
+	path string // slash-separated, relative to the workspace
+	hash plumbing.Hash
+	kind kind
+}
+
+// walk reads the trees below root depth first, creating directories
+// itself and handing files and symlinks to the workers. A directory always
+// exists before any job inside it is queued.
+func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs chan<- job, st *Stats) error {
+	type subtree struct {
+		hash plumbing.Hash
+		path string
+	}
+	stack := []subtree{{root, ""}}
+	for len(stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		typ, data, err := r.read(t.hash)
+		if err != nil {
+			return fmt.Errorf("read tree %s (%s): %w", displayPath(t.path), t.hash, err)
+		}
+		if typ != plumbing.TreeObject {
+			return fmt.Errorf("read tree %s (%s): object is a %s", displayPath(t.path), t.hash, typ)
+		}
+		err = parseTree(data, func(name []byte, mode uint32, h plumbing.Hash) error {
+			if err := checkName(t.path, name); err != nil {
+				return err
+			}
+			path := joinPath(t.path, string(name))
+			k, ok := kindOf(mode)
+			if !ok {
+				return fmt.Errorf("tree entry %q: unsupported mode %o", path, mode)
+			}
+			switch k {
+			case kindDir:
+				stack = append(stack, subtree{h, path})
+				st.Dirs++
+				return makeDir(dir, path)
+			case kindSubmodule:
+				st.Submodules++
+				return makeDir(dir, path)
+			}
+			select {
+			case jobs <- job{path: path, hash: h, kind: k}:
+				return nil
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		})
+		if err != nil {
+			if errors.Is(err, errBadTree) {
+				return fmt.Errorf("read tree %s (%s): %w", displayPath(t.path), t.hash, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
