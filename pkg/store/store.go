@@ -138,18 +138,8 @@ func (s *Store) do(ctx context.Context, fn func(conn *sqlite.Conn) error) error 
 // usual WAL setting: a commit survives a crash of the process, and only a
 // power loss can drop the last few; it keeps one sh call's row cheap.
 func configure(conn *sqlite.Conn) error {
-	var mode string
-	err := sqlitex.ExecuteTransient(conn, "PRAGMA journal_mode = wal", &sqlitex.ExecOptions{
-		ResultFunc: func(stmt *sqlite.Stmt) error {
-			mode = stmt.ColumnText(0)
-			return nil
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("set journal mode: %w", err)
-	}
-	if mode != "wal" {
-		return fmt.Errorf("set journal mode: got %q, want wal", mode)
+	if err := setWAL(conn); err != nil {
+		return err
 	}
 	for _, pragma := range []string{"PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL"} {
 		if err := sqlitex.ExecuteTransient(conn, pragma, nil); err != nil {
@@ -157,6 +147,41 @@ func configure(conn *sqlite.Conn) error {
 		}
 	}
 	return nil
+}
+
+// setWAL puts the database in WAL mode. WAL is persistent, so usually
+// the file is in it already and reading the mode takes no lock. Switching
+// a fresh file needs an exclusive lock, and SQLite answers BUSY at once
+// there instead of calling the busy handler, so hooks racing on a new
+// database retry until busyTimeout.
+func setWAL(conn *sqlite.Conn) error {
+	deadline := time.Now().Add(busyTimeout)
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		mode, err := journalMode(conn, "PRAGMA journal_mode")
+		if err == nil && mode != "wal" {
+			mode, err = journalMode(conn, "PRAGMA journal_mode = wal")
+		}
+		switch code := sqlite.ErrCode(err).ToPrimary(); {
+		case err == nil && mode == "wal":
+			return nil
+		case err == nil:
+			return fmt.Errorf("set journal mode: got %q, want wal", mode)
+		case (code != sqlite.ResultBusy && code != sqlite.ResultLocked) || time.Now().After(deadline):
+			return fmt.Errorf("set journal mode: %w", err)
+		}
+		time.Sleep(delay)
+	}
+}
+
+func journalMode(conn *sqlite.Conn, query string) (string, error) {
+	var mode string
+	err := sqlitex.ExecuteTransient(conn, query, &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			mode = stmt.ColumnText(0)
+			return nil
+		},
+	})
+	return mode, err
 }
 
 // migrate applies the migrations the database has not seen yet.
