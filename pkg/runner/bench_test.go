@@ -1,0 +1,101 @@
+package runner
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/quire-ci/quire-hook/internal/gittest"
+	"github.com/quire-ci/quire-hook/pkg/gitrepo"
+	"github.com/quire-ci/quire-hook/pkg/store"
+)
+
+// benchRun prepares a pushed pipeline once and returns a function that
+// runs it, failing the benchmark unless the run completes.
+func benchRun(b *testing.B, pipeline string) func() {
+	b.Helper()
+	f := gittest.New(b)
+	f.Pipeline(ciHeader + pipeline)
+	sha := f.Commit("bench")
+	if out, err := f.Push("--quiet", "origin", "main"); err != nil {
+		b.Fatal(out)
+	}
+	dataRoot := b.TempDir()
+	s, err := store.Open(context.Background(), filepath.Join(dataRoot, "quire.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	repo, err := gitrepo.Open(f.Bare)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var src fs.FS
+	if src, err = repo.TreeFS(plumbing.NewHash(sha)); err != nil {
+		b.Fatal(err)
+	}
+	r := &Runner{Store: s, DataRoot: dataRoot, GitDir: f.Bare, Env: os.Environ(), Progress: NewProgress(nil, true, false)}
+	return func() {
+		res, err := r.Run(context.Background(), Push{Repo: "bench.git", Ref: "refs/heads/main", SHA: sha, Trigger: "replay", PushedAt: time.Now()}, src)
+		if err != nil || res.State != "complete" {
+			b.Fatalf("run: %v %+v", err, res)
+		}
+		os.RemoveAll(res.RunDir)
+	}
+}
+
+// BenchmarkShCalls is SPEC 12's P3: 1,000 q.sh({"true"}) calls in one
+// job, against spawning true 1,000 times from Go directly. The
+// difference divided by 1,000 is the per-call cost of q.sh (log file,
+// sh_events row, process group, pipes), target <= 1 ms.
+func BenchmarkShCalls(b *testing.B) {
+	const calls = 1000
+	b.Run("exec-true", func(b *testing.B) {
+		for b.Loop() {
+			for range calls {
+				if err := exec.Command("true").Run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*calls), "µs/call")
+	})
+	b.Run("q.sh-true", func(b *testing.B) {
+		run := benchRun(b, `ci.job("many", {"quire/push"}, function(q)
+  for i = 1, 1000 do q.sh({"true"}) end
+end)`)
+		for b.Loop() {
+			run()
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*calls), "µs/call")
+	})
+}
+
+// BenchmarkShOutput streams 256 MiB of 72-byte lines through one sh
+// call into its CRI log, against the same command writing to a file
+// (P4 in miniature; scripts/bench.sh P4 does the full GiB with RSS).
+func BenchmarkShOutput(b *testing.B) {
+	const gen = `yes "the quick brown fox jumps over the lazy dog, again and again and again" | head -c 268435456`
+	b.Run("sh-to-file", func(b *testing.B) {
+		out := filepath.Join(b.TempDir(), "out")
+		for b.Loop() {
+			if err := exec.Command("sh", "-c", gen+" > "+out).Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.SetBytes(256 << 20)
+	})
+	b.Run("q.sh", func(b *testing.B) {
+		run := benchRun(b, `ci.job("flood", {"quire/push"}, function(q) q.sh('`+gen+`') end)`)
+		for b.Loop() {
+			run()
+		}
+		b.SetBytes(256 << 20)
+	})
+}

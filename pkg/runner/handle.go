@@ -1,0 +1,247 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/pipeline"
+	"github.com/quire-ci/quire-hook/pkg/push"
+)
+
+// maxFileRead bounds q.read_file, as the sandbox bounds strings.
+const maxFileRead = 64 << 20
+
+// handle is the q a job function receives.
+type handle struct {
+	e      *execution
+	job    *pipeline.Job
+	jobDir string
+	ctx    context.Context
+	root   *os.Root
+	jobLog *crilog.Writer
+	env    []string // base environment of sh processes
+
+	seq      int
+	lastExit *int
+	lastLog  string
+	pg       pgroups
+}
+
+func (e *execution) newHandle(j *pipeline.Job, jobDir string) (*handle, error) {
+	if err := ensureDir(jobDir); err != nil {
+		return nil, err
+	}
+	jl, err := crilog.Create(filepath.Join(jobDir, "job.log"))
+	if err != nil {
+		return nil, fmt.Errorf("create job log: %w", err)
+	}
+	root, err := os.OpenRoot(e.workspace)
+	if err != nil {
+		jl.Close()
+		return nil, fmt.Errorf("open workspace %s: %w", e.workspace, err)
+	}
+	h := &handle{e: e, job: j, jobDir: jobDir, ctx: context.Background(), root: root, jobLog: jl}
+	h.env = e.shEnv(j.ID)
+	return h, nil
+}
+
+func (h *handle) close() {
+	h.root.Close()
+	h.jobLog.Close()
+}
+
+// shEnv is the hook's environment without GIT_* (which would point git
+// in the workspace at the bare repository), plus the CI variables.
+func (e *execution) shEnv(jobID string) []string {
+	var env []string
+	for _, kv := range e.runner.Env {
+		if !strings.HasPrefix(kv, "GIT_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"CI=true",
+		"QUIRE_RUN_ID="+e.run.RunID,
+		"QUIRE_JOB_ID="+jobID,
+		"QUIRE_REPO="+e.push.Repo,
+		"QUIRE_SHA="+e.push.SHA,
+		"QUIRE_REF="+e.push.Ref,
+		"QUIRE_WORKSPACE="+e.workspace,
+		"QUIRE_GIT_DIR="+e.runner.GitDir,
+	)
+}
+
+// table builds the Lua value q.
+func (h *handle) table(L *lua.LState) *lua.LTable {
+	q := L.NewTable()
+	fns := map[string]lua.LGFunction{
+		"sh":         h.sh,
+		"jobs":       h.jobs,
+		"log":        h.log,
+		"read_file":  h.readFile,
+		"write_file": h.writeFile,
+		"env":        h.envVar,
+	}
+	for name, fn := range fns {
+		q.RawSetString(name, L.NewFunction(fn))
+	}
+	q.RawSetString("workspace", lua.LString(h.e.workspace))
+	q.RawSetString("run_id", lua.LString(h.e.run.RunID))
+	q.RawSetString("job_id", lua.LString(h.job.ID))
+	return q
+}
+
+// jobs implements q.jobs(name).
+func (h *handle) jobs(L *lua.LState) int {
+	name := L.CheckString(1)
+	switch {
+	case name == h.job.ID:
+		L.RaiseError("job '%s' cannot read its own outputs", name)
+	case !h.e.p.IsTransitiveInput(h.job.ID, name):
+		L.RaiseError("Job '%s' cannot read outputs from '%s' — not in its transitive inputs", h.job.ID, name)
+	case name == pipeline.PushSource:
+		L.Push(pipeline.ToLua(L, h.e.pushTable()))
+		return 1
+	}
+	out := h.e.outputs[name]
+	if out == "" {
+		L.Push(lua.LNil)
+		return 1
+	}
+	v, err := pipeline.FromJSON(L, out)
+	if err != nil {
+		L.RaiseError("read outputs of '%s': %v", name, err)
+	}
+	L.Push(v)
+	return 1
+}
+
+// pushTable is the quire/push source.
+func (e *execution) pushTable() map[string]any {
+	p := e.push
+	t := map[string]any{
+		"sha":            p.SHA,
+		"ref":            p.Ref,
+		"repo":           p.Repo,
+		"pushed_at":      p.PushedAt.UTC().Format(time.RFC3339),
+		"trigger":        p.Trigger,
+		"commit_message": p.CommitMessage,
+		"author":         p.Author,
+		"files_changed":  nonNil(p.FilesChanged),
+		"options":        nonNil(p.Options),
+	}
+	if b, ok := strings.CutPrefix(p.Ref, "refs/heads/"); ok {
+		t["branch"] = b
+	}
+	if tag, ok := strings.CutPrefix(p.Ref, "refs/tags/"); ok {
+		t["tag"] = tag
+	}
+	if p.PreviousSHA != "" && p.PreviousSHA != push.ZeroSHA {
+		t["previous_sha"] = p.PreviousSHA
+	}
+	return t
+}
+
+func nonNil(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// log implements q.log(...) and print(...): one job.log line.
+func (h *handle) log(L *lua.LState) int {
+	n := L.GetTop()
+	parts := make([]string, n)
+	for i := 1; i <= n; i++ {
+		parts[i-1] = L.ToStringMeta(L.Get(i)).String()
+	}
+	if err := h.jobLog.Line("stdout", []byte(strings.Join(parts, "\t"))); err != nil {
+		L.RaiseError("write job log: %v", err)
+	}
+	return 0
+}
+
+// logError writes a job's failure to job.log.
+func (h *handle) logError(msg, trace string) {
+	_ = h.jobLog.Line("stderr", []byte(msg))
+	if trace != "" {
+		_ = h.jobLog.Line("stderr", []byte(trace))
+	}
+}
+
+// readFile implements q.read_file(path), confined to the workspace.
+func (h *handle) readFile(L *lua.LState) int {
+	path := L.CheckString(1)
+	fi, err := h.root.Stat(path)
+	if err != nil {
+		L.RaiseError("q.read_file %q: %v", path, rootErr(err))
+	}
+	if fi.Size() > maxFileRead {
+		L.RaiseError("q.read_file %q: file is %d bytes, over the %d-byte limit", path, fi.Size(), maxFileRead)
+	}
+	data, err := h.root.ReadFile(path)
+	if err != nil {
+		L.RaiseError("q.read_file %q: %v", path, rootErr(err))
+	}
+	L.Push(lua.LString(data))
+	return 1
+}
+
+// writeFile implements q.write_file(path, content), creating parent
+// directories inside the workspace.
+func (h *handle) writeFile(L *lua.LState) int {
+	path := L.CheckString(1)
+	content := L.CheckString(2)
+	if dir := filepath.Dir(path); dir != "." {
+		if err := h.root.MkdirAll(dir, 0o755); err != nil {
+			L.RaiseError("q.write_file %q: %v", path, rootErr(err))
+		}
+	}
+	if err := h.root.WriteFile(path, []byte(content), 0o644); err != nil {
+		L.RaiseError("q.write_file %q: %v", path, rootErr(err))
+	}
+	return 0
+}
+
+// rootErr shortens os.Root's errors to their cause; the path is already
+// in the message.
+func rootErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		if strings.Contains(pe.Err.Error(), "escapes") {
+			return fmt.Errorf("path escapes the workspace")
+		}
+		return pe.Err
+	}
+	return err
+}
+
+// envVar implements q.env(name): a variable of the hook's environment.
+func (h *handle) envVar(L *lua.LState) int {
+	name := L.CheckString(1)
+	for i := len(h.e.runner.Env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(h.e.runner.Env[i], name+"="); ok {
+			L.Push(lua.LString(v))
+			return 1
+		}
+	}
+	L.Push(lua.LNil)
+	return 1
+}
+
+// sortedKeys returns a Lua table's string keys in order.
+func sortedKeys(t *lua.LTable) []string {
+	var keys []string
+	t.ForEach(func(k, _ lua.LValue) { keys = append(keys, k.String()) })
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,223 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/pipeline"
+)
+
+// execution is the state of one run while its jobs execute.
+type execution struct {
+	runner    *Runner
+	run       Result
+	push      Push
+	p         *pipeline.Pipeline
+	workspace string
+
+	states  map[string]string // job id -> final state
+	outputs map[string]string // job id -> outputs JSON ("" for nil)
+}
+
+var errJobTimeout = errors.New("job timed out")
+
+// tailLines is how much of a failing job's last sh output the pusher sees.
+const tailLines = 20
+
+// runJobs runs every job in order and returns the ids of those that
+// failed. Jobs downstream of a failed or skipped job are skipped; the
+// others still run. The error is for records that could not be written.
+func (e *execution) runJobs(ctx context.Context) (failed []string, err error) {
+	e.states = make(map[string]string)
+	e.outputs = make(map[string]string)
+	for _, j := range e.p.Order() {
+		if ctx.Err() != nil {
+			break
+		}
+		if input, state := e.blockedBy(j); input != "" {
+			reason := fmt.Sprintf("input job '%s' %s", input, state)
+			if err := e.runner.Store.SkipJob(ctx, e.run.RunID, j.ID, reason, time.Now().UnixMilli()); err != nil {
+				return failed, fmt.Errorf("record skipped job %s: %w", j.ID, err)
+			}
+			e.states[j.ID] = "skipped"
+			e.runner.Progress.Infof("job %s skipped: %s", j.ID, reason)
+			continue
+		}
+		state, err := e.runJob(ctx, j)
+		if err != nil {
+			return failed, err
+		}
+		e.states[j.ID] = state
+		if state == "failed" {
+			failed = append(failed, j.ID)
+		}
+	}
+	return failed, nil
+}
+
+// blockedBy returns the first input job that did not complete, and its state.
+func (e *execution) blockedBy(j *pipeline.Job) (string, string) {
+	for _, in := range j.Inputs {
+		if in == pipeline.PushSource {
+			continue
+		}
+		if st := e.states[in]; st != "complete" {
+			return in, st
+		}
+	}
+	return "", ""
+}
+
+// runJob runs one job's function and records its row and job.log.
+func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (string, error) {
+	r := e.runner
+	started := time.Now()
+	if err := r.Store.StartJob(ctx, e.run.RunID, j.ID, started.UnixMilli()); err != nil {
+		return "", fmt.Errorf("record start of job %s: %w", j.ID, err)
+	}
+	r.Progress.Infof("job %s started", j.ID)
+
+	jobDir := filepath.Join(e.run.RunDir, "jobs", j.ID)
+	h, err := e.newHandle(j, jobDir)
+	var msg, outputs string
+	if err == nil {
+		defer h.close()
+		msg, outputs = e.callJob(ctx, j, h)
+	} else {
+		msg = err.Error()
+	}
+
+	state := "complete"
+	if msg != "" {
+		state = "failed"
+	}
+	var exit *int
+	if h != nil {
+		exit = h.lastExit
+	}
+	finish := context.WithoutCancel(ctx)
+	if err := r.Store.FinishJob(finish, e.run.RunID, j.ID, state, exit, msg, outputs, time.Now().UnixMilli()); err != nil {
+		return "", fmt.Errorf("record end of job %s: %w", j.ID, err)
+	}
+	e.outputs[j.ID] = outputs
+
+	took := duration(time.Since(started))
+	if state == "complete" {
+		r.Progress.Infof("job %s complete in %s", j.ID, took)
+		return state, nil
+	}
+	r.Progress.Failf("job %s failed in %s: %s", j.ID, took, firstLine(msg))
+	if h != nil && h.lastLog != "" {
+		e.showTail(h.lastLog)
+	}
+	return state, nil
+}
+
+// callJob calls the job's function and returns the failure message (""
+// when it completed) and its outputs as JSON.
+func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (msg, outputs string) {
+	jobCtx := ctx
+	if t := e.runner.Settings.JobTimeout; t > 0 {
+		var cancel context.CancelFunc
+		jobCtx, cancel = context.WithTimeoutCause(ctx, t, errJobTimeout)
+		defer cancel()
+	}
+	h.ctx = jobCtx
+	L := e.p.L
+	L.SetContext(jobCtx)
+	defer L.RemoveContext()
+	L.SetGlobal("print", L.NewFunction(h.log))
+
+	err := L.CallByParam(lua.P{Fn: j.Fn, NRet: 1, Protect: true}, h.table(L))
+	ret := lua.LNil
+	if err == nil {
+		ret = L.Get(-1)
+		L.Pop(1)
+	}
+	// Whatever the job left running dies with it.
+	killLeftovers([]byte("QUIRE_RUN_ID="+e.run.RunID), h.pg.take())
+
+	switch {
+	case errors.Is(context.Cause(jobCtx), errJobTimeout):
+		msg = fmt.Sprintf("job exceeded its %s timeout", e.runner.Settings.JobTimeout)
+	case jobCtx.Err() != nil:
+		msg = "job interrupted: " + context.Cause(jobCtx).Error()
+	case err != nil:
+		msg, trace := luaError(err)
+		h.logError(msg, trace)
+		return msg, ""
+	default:
+		out, err := pipeline.ToJSON(ret)
+		if err != nil {
+			msg = fmt.Sprintf("job '%s' returned an invalid output: %v", j.ID, err)
+			break
+		}
+		return "", out
+	}
+	h.logError(msg, "")
+	return msg, ""
+}
+
+// luaError splits a Lua error into its message and traceback.
+func luaError(err error) (msg, trace string) {
+	var ae *lua.ApiError
+	if errors.As(err, &ae) {
+		msg = ae.Object.String()
+		return msg, ae.StackTrace
+	}
+	return err.Error(), ""
+}
+
+// showTail prints the last lines of a failing job's last sh call.
+func (e *execution) showTail(path string) {
+	lines, err := crilog.Tail(path, tailLines, 512)
+	if err != nil || len(lines) == 0 {
+		return
+	}
+	rel, _ := filepath.Rel(e.runner.DataRoot, path)
+	e.runner.Progress.Failf("last %d lines of %s:", len(lines), rel)
+	for _, l := range lines {
+		mark := ""
+		if l.Stream == "stderr" {
+			mark = "!"
+		}
+		e.runner.Progress.Failf("  |%s %s", mark, l.Content)
+	}
+}
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
+}
+
+func restLines(s string) []string {
+	_, rest, ok := strings.Cut(s, "\n")
+	if !ok || rest == "" {
+		return nil
+	}
+	return strings.Split(rest, "\n")
+}
+
+func quoteList(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = "'" + id + "'"
+	}
+	return strings.Join(q, ", ")
+}
+
+// ensureDir creates a job's log directory.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create job directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package runner
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Progress writes one line per event to the pusher (git shows the hook's
+// stderr as "remote:" lines). It is safe for concurrent use.
+type Progress struct {
+	// Quiet prints only failures; Verbose also streams every sh output
+	// line prefixed with "[job]".
+	Quiet, Verbose bool
+
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewProgress returns a Progress writing to w (nil: discard).
+func NewProgress(w io.Writer, quiet, verbose bool) *Progress {
+	if w == nil {
+		w = io.Discard
+	}
+	return &Progress{w: w, Quiet: quiet, Verbose: verbose}
+}
+
+// Infof prints an event line unless Quiet.
+func (p *Progress) Infof(format string, args ...any) {
+	if p == nil || p.Quiet {
+		return
+	}
+	p.line(fmt.Sprintf(format, args...))
+}
+
+// Failf prints a failure line, also when Quiet.
+func (p *Progress) Failf(format string, args ...any) {
+	if p == nil {
+		return
+	}
+	p.line(fmt.Sprintf(format, args...))
+}
+
+func (p *Progress) line(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "quire: %s\n", s)
+}
+
+// Output returns a writer that echoes a job's sh output line by line as
+// "[job] line" when Verbose, or nil.
+func (p *Progress) Output(job string) io.WriteCloser {
+	if p == nil || !p.Verbose {
+		return nil
+	}
+	return &prefixWriter{p: p, prefix: "[" + job + "] "}
+}
+
+// maxEcho bounds a partial line held for the verbose echo.
+const maxEcho = 16 * 1024
+
+type prefixWriter struct {
+	p      *Progress
+	prefix string
+	buf    []byte
+}
+
+func (w *prefixWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			room := maxEcho - len(w.buf)
+			if len(b) < room {
+				w.buf = append(w.buf, b...)
+				break
+			}
+			w.buf = append(w.buf, b[:room]...)
+			b = b[room:]
+			w.flush()
+			continue
+		}
+		w.buf = append(w.buf, b[:i]...)
+		b = b[i+1:]
+		w.flush()
+	}
+	return n, nil
+}
+
+func (w *prefixWriter) flush() {
+	w.p.mu.Lock()
+	fmt.Fprintf(w.p.w, "%s%s\n", w.prefix, bytes.TrimSuffix(w.buf, []byte("\r")))
+	w.p.mu.Unlock()
+	w.buf = w.buf[:0]
+}
+
+// Close echoes a pending unterminated line.
+func (w *prefixWriter) Close() error {
+	if len(w.buf) > 0 {
+		w.flush()
+	}
+	return nil
+}
+
+// duration formats d for people: "850ms", "12.3s", "4m05s".
+func duration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	default:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+}

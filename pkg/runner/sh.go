@@ -1,0 +1,228 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// MaxCapture is how much of each stream an sh call returns to Lua; the
+// log file holds everything.
+const MaxCapture = 1 << 20
+
+// pipeGrace is how long an sh call waits, after its process exited, for
+// the output pipes to close; a background child holding them open
+// cannot hang the job for longer.
+const pipeGrace = time.Second
+
+// readChunk is the size of one read from an output pipe.
+const readChunk = 64 * 1024
+
+// Proc describes one process to run for an sh call.
+type Proc struct {
+	Argv    []string
+	Dir     string
+	Env     []string
+	Stdin   string // "" means /dev/null
+	Timeout time.Duration
+	Stdout  io.Writer // where stdout bytes go as they are read
+	Stderr  io.Writer
+}
+
+// ProcResult is how a process ended.
+type ProcResult struct {
+	// Exit is the exit status, -N for a process killed by signal N, and
+	// 127 when the program could not be started.
+	Exit     int
+	TimedOut bool
+	// StartErr is set when the program could not be started at all.
+	StartErr error
+}
+
+// runProc starts p in its own process group, streams its output, and
+// waits for it. It returns an error only when ctx ended before the
+// process did (the process group is killed first).
+func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
+	if p.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, p.Timeout, errCallTimeout)
+		defer cancel()
+	}
+	// The program is looked up in the PATH the process will have, which
+	// opts.env may have changed, not in the hook's own.
+	cmd := exec.Command(lookPath(p.Argv[0], p.Env), p.Argv[1:]...)
+	cmd.Args[0] = p.Argv[0]
+	cmd.Dir = p.Dir
+	cmd.Env = p.Env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if p.Stdin != "" {
+		cmd.Stdin = strings.NewReader(p.Stdin)
+		// exec copies stdin from a goroutine that Wait waits for; a
+		// background child holding the pipe without reading it must not
+		// hold the call open either.
+		cmd.WaitDelay = pipeGrace
+	}
+
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return ProcResult{}, fmt.Errorf("create stdout pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return ProcResult{}, fmt.Errorf("create stderr pipe: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	startErr := cmd.Start()
+	outW.Close()
+	errW.Close()
+	if startErr != nil {
+		outR.Close()
+		errR.Close()
+		return ProcResult{Exit: 127, StartErr: startErr}, nil
+	}
+	pgid := cmd.Process.Pid
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go pump(&wg, outR, p.Stdout)
+	go pump(&wg, errR, p.Stderr)
+
+	// Kill the whole group when the call times out or the job ends.
+	exited := make(chan struct{})
+	killed := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			close(killed)
+		case <-exited:
+		}
+	}()
+	waitErr := cmd.Wait()
+	close(exited)
+
+	// Give the pipes a moment to drain, then cut them: a background
+	// child that inherited them must not hold the call open.
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(pipeGrace):
+		_ = outR.SetReadDeadline(time.Now())
+		_ = errR.SetReadDeadline(time.Now())
+		<-drained
+	}
+	outR.Close()
+	errR.Close()
+
+	// A group that still has members (children left in the background)
+	// is killed when the job ends; an empty one is forgotten, so that a
+	// later group reusing its id is never touched.
+	if syscall.Kill(-pgid, 0) == nil {
+		pgids.add(pgid)
+	}
+
+	res := ProcResult{Exit: exitStatus(cmd.ProcessState, waitErr)}
+	select {
+	case <-killed:
+		if errors.Is(context.Cause(ctx), errCallTimeout) {
+			res.TimedOut = true
+			return res, nil
+		}
+		return res, context.Cause(ctx)
+	default:
+	}
+	return res, nil
+}
+
+// errCallTimeout marks the end of an sh call's own timeout, as opposed
+// to the job's or the run's.
+var errCallTimeout = errors.New("sh call timed out")
+
+// pump copies a pipe to w in readChunk pieces; each Write is one read,
+// so the log's timestamps are the times the bytes arrived. A write
+// error (disk full) stops the copy to w but the pipe is still drained so
+// the process is not blocked.
+func pump(wg *sync.WaitGroup, r *os.File, w io.Writer) {
+	defer wg.Done()
+	buf := make([]byte, readChunk)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 && w != nil {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				w = nil
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func exitStatus(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return 127
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// pgroups remembers the process groups a job started that outlived
+// their sh call, so that what they left behind can be killed when the
+// job ends.
+type pgroups struct {
+	mu  sync.Mutex
+	ids []int
+}
+
+func (g *pgroups) add(pgid int) {
+	g.mu.Lock()
+	g.ids = append(g.ids, pgid)
+	g.mu.Unlock()
+}
+
+// take returns the groups and forgets them.
+func (g *pgroups) take() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ids := g.ids
+	g.ids = nil
+	return ids
+}
+
+// lookPath finds name in the PATH of env (the last PATH wins, as it does
+// for the process); a name with a slash, or one not found, is returned
+// as it is and exec reports it.
+func lookPath(name string, env []string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue // relative PATH entries are a trap; skip them
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return name
+}

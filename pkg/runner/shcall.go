@@ -1,0 +1,263 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/store"
+)
+
+// shOpts are the options of q.sh.
+type shOpts struct {
+	env     []string
+	cwd     string
+	stdin   string
+	timeout time.Duration
+	check   bool
+}
+
+// sh implements q.sh(cmd, opts).
+func (h *handle) sh(L *lua.LState) int {
+	argv, display, err := shCommand(L.Get(1))
+	if err != nil {
+		L.RaiseError("q.sh: %v", err)
+	}
+	opts, err := parseShOpts(L.Get(2))
+	if err != nil {
+		L.RaiseError("q.sh: %v", err)
+	}
+	dir := h.e.workspace
+	if opts.cwd != "" {
+		if dir, err = h.cwd(opts.cwd); err != nil {
+			L.RaiseError("q.sh: %v", err)
+		}
+	}
+
+	h.seq++
+	seq := h.seq
+	logPath := filepath.Join(h.jobDir, "sh-"+strconv.Itoa(seq)+".log")
+	w, err := crilog.Create(logPath)
+	if err != nil {
+		L.RaiseError("q.sh: create log: %v", err)
+	}
+	out := &capture{max: MaxCapture}
+	errOut := &capture{max: MaxCapture}
+	// One echo per stream: each is written by its own pump goroutine.
+	outEcho := h.e.runner.Progress.Output(h.job.ID)
+	errEcho := h.e.runner.Progress.Output(h.job.ID)
+	started := time.Now()
+	res, runErr := runProc(h.ctx, Proc{
+		Argv:    argv,
+		Dir:     dir,
+		Env:     append(append([]string(nil), h.env...), opts.env...),
+		Stdin:   opts.stdin,
+		Timeout: opts.timeout,
+		Stdout:  tee{w.Stream("stdout"), out, outEcho},
+		Stderr:  tee{w.Stream("stderr"), errOut, errEcho},
+	}, &h.pg)
+	if res.StartErr != nil {
+		_ = w.Line("stderr", []byte(fmt.Sprintf("quire: cannot start %s: %v", argv[0], res.StartErr)))
+	}
+	if res.TimedOut {
+		_ = w.Line("stderr", []byte(fmt.Sprintf("quire: killed after the %s timeout", opts.timeout)))
+	}
+	if outEcho != nil {
+		outEcho.Close()
+		errEcho.Close()
+	}
+	logErr := w.Close()
+	finished := time.Now()
+
+	// The row is written as the call ends, even if the job is being torn
+	// down, so that the record matches the log file on disk.
+	exit := res.Exit
+	h.lastExit, h.lastLog = &exit, logPath
+	if err := h.e.runner.Store.AddShEvent(context.WithoutCancel(h.ctx), store.ShEvent{
+		RunID: h.e.run.RunID, JobID: h.job.ID, Seq: seq,
+		StartedAtMS: started.UnixMilli(), FinishedAtMS: finished.UnixMilli(),
+		ExitCode: exit, Cmd: display,
+		StdoutBytes: w.Bytes("stdout"), StderrBytes: w.Bytes("stderr"),
+	}); err != nil {
+		L.RaiseError("q.sh: record sh call %d: %v", seq, err)
+	}
+	switch {
+	case runErr != nil:
+		L.RaiseError("q.sh %s: interrupted: %v", display, runErr)
+	case logErr != nil:
+		L.RaiseError("q.sh %s: write log %s: %v", display, logPath, logErr)
+	case opts.check && exit != 0:
+		L.RaiseError("command %s exited with %d (check = true)", display, exit)
+	}
+
+	t := L.NewTable()
+	t.RawSetString("exit", lua.LNumber(exit))
+	t.RawSetString("stdout", lua.LString(out.buf))
+	t.RawSetString("stderr", lua.LString(errOut.buf))
+	t.RawSetString("cmd", lua.LString(display))
+	L.Push(t)
+	return 1
+}
+
+// shCommand turns q.sh's first argument into an argv and the readable
+// command recorded in sh_events.cmd.
+func shCommand(v lua.LValue) ([]string, string, error) {
+	switch c := v.(type) {
+	case lua.LString:
+		if strings.TrimSpace(string(c)) == "" {
+			return nil, "", fmt.Errorf("command is an empty string")
+		}
+		return []string{"sh", "-c", string(c)}, string(c), nil
+	case *lua.LTable:
+		n := c.Len()
+		if n == 0 {
+			return nil, "", fmt.Errorf("command list is empty; pass a string or {\"prog\", \"arg\", ...}")
+		}
+		argv := make([]string, n)
+		for i := 1; i <= n; i++ {
+			s, ok := c.RawGetInt(i).(lua.LString)
+			if !ok {
+				return nil, "", fmt.Errorf("command list entry %d is a %s, not a string", i, c.RawGetInt(i).Type())
+			}
+			argv[i-1] = string(s)
+		}
+		return argv, shellJoin(argv), nil
+	default:
+		return nil, "", fmt.Errorf("command must be a string or a list of strings, not a %s", v.Type())
+	}
+}
+
+// parseShOpts validates q.sh's options table; unknown keys are errors.
+func parseShOpts(v lua.LValue) (shOpts, error) {
+	var o shOpts
+	if v == lua.LNil {
+		return o, nil
+	}
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return o, fmt.Errorf("options must be a table, not a %s", v.Type())
+	}
+	var err error
+	t.ForEach(func(k, val lua.LValue) {
+		if err != nil {
+			return
+		}
+		key, ok := k.(lua.LString)
+		if !ok {
+			err = fmt.Errorf("option keys must be strings, got %s", k.Type())
+			return
+		}
+		err = o.set(string(key), val)
+	})
+	return o, err
+}
+
+func (o *shOpts) set(key string, v lua.LValue) error {
+	switch key {
+	case "env":
+		t, ok := v.(*lua.LTable)
+		if !ok {
+			return fmt.Errorf("option env must be a table of strings, not a %s", v.Type())
+		}
+		for _, k := range sortedKeys(t) {
+			val := t.RawGetString(k)
+			if val.Type() != lua.LTString && val.Type() != lua.LTNumber {
+				return fmt.Errorf("env %s must be a string, not a %s", k, val.Type())
+			}
+			if k == "" || strings.ContainsAny(k, "=\x00") {
+				return fmt.Errorf("env name %q is not a valid variable name", k)
+			}
+			o.env = append(o.env, k+"="+val.String())
+		}
+	case "cwd":
+		s, ok := v.(lua.LString)
+		if !ok {
+			return fmt.Errorf("option cwd must be a string, not a %s", v.Type())
+		}
+		o.cwd = string(s)
+	case "stdin":
+		s, ok := v.(lua.LString)
+		if !ok {
+			return fmt.Errorf("option stdin must be a string, not a %s", v.Type())
+		}
+		o.stdin = string(s)
+	case "timeout":
+		n, ok := v.(lua.LNumber)
+		if !ok || n <= 0 {
+			return fmt.Errorf("option timeout must be a positive number of seconds, not %s", v.String())
+		}
+		o.timeout = time.Duration(float64(n) * float64(time.Second))
+	case "check":
+		b, ok := v.(lua.LBool)
+		if !ok {
+			return fmt.Errorf("option check must be a boolean, not a %s", v.Type())
+		}
+		o.check = bool(b)
+	default:
+		return fmt.Errorf("unknown option %q (known: env, cwd, stdin, timeout, check)", key)
+	}
+	return nil
+}
+
+// cwd resolves q.sh's cwd option, which must be a directory inside the
+// workspace (also after following symlinks).
+func (h *handle) cwd(rel string) (string, error) {
+	fi, err := h.root.Stat(rel)
+	if err != nil {
+		return "", fmt.Errorf("cwd %q: %v", rel, rootErr(err))
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("cwd %q is not a directory", rel)
+	}
+	return filepath.Join(h.e.workspace, rel), nil
+}
+
+// capture keeps the first max bytes written to it.
+type capture struct {
+	buf []byte
+	max int
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	if room := c.max - len(c.buf); room > 0 {
+		c.buf = append(c.buf, b[:min(room, len(b))]...)
+	}
+	return len(b), nil
+}
+
+// tee writes to each non-nil writer, ignoring their errors: the log
+// writer keeps its error and reports it on Close, and a failing log must
+// not cut the output returned to Lua.
+type tee [3]io.Writer
+
+func (t tee) Write(b []byte) (int, error) {
+	for _, w := range t {
+		if w != nil && w != io.Writer(nil) {
+			_, _ = w.Write(b)
+		}
+	}
+	return len(b), nil
+}
+
+// shellJoin renders argv as a command line a person can paste into sh.
+func shellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r == '-' || r == '_' || r == '.' || r == '/' || r == '=' || r == ':' || r == ',' || r == '+' || r == '@' ||
+				r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+		}) < 0 {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
