@@ -1,0 +1,235 @@
+package hook_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReplay(t *testing.T) {
+	r := newRepo(t)
+	r.Pipeline(okPipeline)
+	sha := r.Commit("one")
+	r.push()
+	r.Git(r.Work, "tag", "v1.0")
+	r.push("origin", "v1.0")
+	r.Git(r.Work, "branch", "feature")
+	r.push("origin", "feature")
+
+	cases := []struct {
+		name    string
+		args    []string
+		wantRef string
+	}{
+		{"Branch", []string{"replay", "main"}, "refs/heads/main"},
+		{"FullRef", []string{"replay", "refs/heads/feature"}, "refs/heads/feature"},
+		{"Tag", []string{"replay", "v1.0"}, "refs/tags/v1.0"},
+		{"ShortSHA", []string{"replay", sha[:7]}, "refs/heads/feature"}, // first branch by name at that commit
+		{"RefFlag", []string{"replay", "--ref", "refs/heads/release", sha}, "refs/heads/release"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, code := r.quire("", append([]string{"--git-dir", r.Bare}, c.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out)
+			}
+			run, _, _ := r.lastRun()
+			if run.Trigger != "replay" || run.Ref != c.wantRef || run.SHA != sha || run.State != "complete" {
+				t.Errorf("run: trigger %s ref %s sha %s state %s", run.Trigger, run.Ref, run.SHA, run.State)
+			}
+			wantContains(t, out, "run "+run.ID+" complete")
+		})
+	}
+	t.Run("FromWorkTree", func(t *testing.T) {
+		// Without --git-dir, the cwd's .git is the repository.
+		out, code := r.quire("", "replay", "HEAD")
+		if code != 0 {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("UnknownRev", func(t *testing.T) {
+		n := len(r.runs())
+		out, code := r.quire("", "--git-dir", r.Bare, "replay", "no-such-branch")
+		if code != 2 || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+			t.Errorf("exit %d, want 2 with one line:\n%s", code, out)
+		}
+		wantContains(t, out, `quire-hook: resolve "no-such-branch": unknown revision`)
+		if len(r.runs()) != n {
+			t.Errorf("an unknown revision recorded a run")
+		}
+	})
+	t.Run("Usage", func(t *testing.T) {
+		out, code := r.quire("", "--git-dir", r.Bare, "replay")
+		if code != 2 {
+			t.Errorf("exit %d, want 2:\n%s", code, out)
+		}
+		wantContains(t, out, "replay takes exactly one <rev>")
+	})
+	t.Run("Failed", func(t *testing.T) {
+		r.Pipeline(`local ci = require("quire.ci")
+ci.job("boom", {"quire/push"}, function(q) error("boom") end)`)
+		r.Commit("fails")
+		r.push()
+		out, code := r.quire("", "--git-dir", r.Bare, "replay", "main")
+		if code != 1 {
+			t.Errorf("exit %d, want 1:\n%s", code, out)
+		}
+		wantContains(t, out, "job boom failed")
+	})
+}
+
+func TestValidate(t *testing.T) {
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("build", {"test"}, function(q) end)
+ci.job("test", {"quire/push"}, function(q) end)
+`)
+	r.Commit("valid")
+	r.push()
+	out, code := r.quire("", "--git-dir", r.Bare, "validate")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if want := "1. test <- quire/push\n2. build <- test\n"; out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+
+	bad := filepath.Join(t.TempDir(), "ci.lua")
+	os.WriteFile(bad, []byte(`local ci = require("quire.ci")
+ci.job("a", {"b"}, function(q) end)
+ci.job("b", {"a"}, function(q) end)
+ci.job("c", {}, function(q) end)
+`), 0o644)
+	out, code = r.quire("", "validate", "--file", bad)
+	if code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, out)
+	}
+	wantContains(t, out, ":4: Job 'c' has empty inputs")
+	wantContains(t, out, "cycle")
+	wantContains(t, out, "quire-hook: pipeline has")
+}
+
+func TestInstall(t *testing.T) {
+	r := newRepo(t) // installed once already
+	hook := filepath.Join(r.Bare, "hooks", "post-receive")
+	t.Run("Idempotent", func(t *testing.T) {
+		if out, code := r.quire("", "--git-dir", r.Bare, "install"); code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		fi, err := os.Stat(hook)
+		if err != nil || fi.Mode().Perm() != 0o755 {
+			t.Fatalf("hook: %v %v", fi, err)
+		}
+		if got := r.Git(r.Bare, "config", "receive.advertisePushOptions"); got != "true" {
+			t.Errorf("receive.advertisePushOptions = %q", got)
+		}
+		if got := r.Git(r.Bare, "config", "core.bare"); got != "true" {
+			t.Errorf("core.bare = %q after install rewrote the config", got)
+		}
+	})
+	t.Run("ForeignHookKept", func(t *testing.T) {
+		os.WriteFile(hook, []byte("#!/bin/sh\necho mine\n"), 0o755)
+		out, code := r.quire("", "--git-dir", r.Bare, "install")
+		if code != 2 {
+			t.Errorf("exit %d, want 2: %s", code, out)
+		}
+		wantContains(t, out, "--force")
+		if data, _ := os.ReadFile(hook); string(data) != "#!/bin/sh\necho mine\n" {
+			t.Errorf("foreign hook was changed: %q", data)
+		}
+		if out, code := r.quire("", "--git-dir", r.Bare, "install", "--force"); code != 0 {
+			t.Fatalf("--force: exit %d: %s", code, out)
+		}
+		if data, _ := os.ReadFile(hook + ".before-quire"); string(data) != "#!/bin/sh\necho mine\n" {
+			t.Errorf("kept hook: %q", data)
+		}
+		if data, _ := os.ReadFile(hook); !strings.Contains(string(data), bin) {
+			t.Errorf("new hook does not exec %s: %q", bin, data)
+		}
+	})
+	t.Run("NotARepo", func(t *testing.T) {
+		out, code := r.quire("", "--git-dir", t.TempDir(), "install")
+		if code != 2 {
+			t.Errorf("exit %d, want 2: %s", code, out)
+		}
+		wantContains(t, out, "not a git directory")
+	})
+}
+
+func TestPushOptions(t *testing.T) {
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("opts", {"quire/push"}, function(q) return {options = q.jobs("quire/push").options} end)`)
+	r.Commit("options")
+	out := r.push("-o", "ci.skip", "origin", "main")
+	wantContains(t, out, "ci.skip: no run for this push")
+	if _, err := os.Stat(filepath.Join(r.Bare, "quire", "runs")); !os.IsNotExist(err) {
+		t.Fatalf("ci.skip left a run directory: %v", err)
+	}
+	r.Commit("again")
+	r.push("-o", "deploy=staging", "-o", "fast", "origin", "main")
+	_, jobs, _ := r.lastRun()
+	if got, want := jobs["opts"].Outputs, `{"options":["deploy=staging","fast"]}`; got != want {
+		t.Errorf("outputs: got %s, want %s", got, want)
+	}
+}
+
+func TestDataRoot(t *testing.T) {
+	r := newRepo(t)
+	r.Pipeline(okPipeline)
+	r.Commit("x")
+	r.push()
+	t.Run("Unwritable", func(t *testing.T) {
+		// A path under a regular file cannot be created, even by root.
+		blocker := filepath.Join(t.TempDir(), "file")
+		os.WriteFile(blocker, nil, 0o644)
+		out, code := r.quire("", "--git-dir", r.Bare, "--data-dir", filepath.Join(blocker, "data"), "replay", "main")
+		if code != 2 || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+			t.Errorf("exit %d, want 2 with one line:\n%s", code, out)
+		}
+		wantContains(t, out, "create data root")
+	})
+	t.Run("EnvAndGitConfig", func(t *testing.T) {
+		dir := t.TempDir()
+		env := append(r.Env, "QUIRE_DATA_DIR="+dir)
+		if out, code := runBin(t, env, r.Work, "", "--git-dir", r.Bare, "replay", "main"); code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "quire.db")); err != nil {
+			t.Errorf("QUIRE_DATA_DIR not used: %v", err)
+		}
+		r.Git(r.Bare, "config", "quire.dataDir", "records")
+		if out, code := r.quire("", "--git-dir", r.Bare, "replay", "main"); code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		if _, err := os.Stat(filepath.Join(r.Bare, "records", "quire.db")); err != nil {
+			t.Errorf("quire.dataDir not used: %v", err)
+		}
+	})
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{{"no-such-command"}, {"replay", "--no-such-flag", "x"}, {"--no-such-flag"}} {
+		out, code := runBin(t, nil, t.TempDir(), "", args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2:\n%s", args, code, out)
+		}
+	}
+	out, code := runBin(t, nil, t.TempDir(), "", "replay", "--help")
+	if code != 0 || !strings.Contains(out, "--ref") {
+		t.Errorf("replay --help: exit %d:\n%s", code, out)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1")
+	out, code := runBin(t, env, dir, "", "demo", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("demo: exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"remote: quire: job report complete", "state    complete", "go test -count=1 -cover"} {
+		wantContains(t, out, want)
+	}
+}

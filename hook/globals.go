@@ -1,0 +1,139 @@
+package hook
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quire-ci/quire-hook/pkg/gitrepo"
+	"github.com/quire-ci/quire-hook/pkg/runner"
+	"github.com/quire-ci/quire-hook/pkg/store"
+)
+
+// globals are the flags every command shares, plus the command's IO.
+type globals struct {
+	io      IO
+	gitDir  string
+	dataDir string
+	config  string
+	quiet   bool
+	verbose bool
+}
+
+func (g *globals) flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "git-dir", Usage: "the bare repository (default: $GIT_DIR, else the current directory)"},
+		&cli.StringFlag{Name: "data-dir", Usage: "where runs are recorded (default: $QUIRE_DATA_DIR, git config quire.dataDir, else <git-dir>/quire)"},
+		&cli.StringFlag{Name: "config", Usage: "operator config file (default: $QUIRE_CONFIG, else <data-dir>/config.lua)"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only failures"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "stream every sh output line, prefixed with [job]"},
+	}
+}
+
+func (g *globals) before(c *cli.Context) error {
+	g.gitDir = c.String("git-dir")
+	g.dataDir = c.String("data-dir")
+	g.config = c.String("config")
+	g.quiet = c.Bool("quiet")
+	g.verbose = c.Bool("verbose")
+	return nil
+}
+
+// abs resolves p against the command's working directory.
+func (g *globals) abs(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(g.io.Dir, p)
+}
+
+// openRepo opens the repository named by candidates, the first
+// non-empty of which wins, else the working directory (or its .git).
+func (g *globals) openRepo(candidates ...string) (*gitrepo.Repo, error) {
+	for _, c := range candidates {
+		if c != "" {
+			return openRepoAt(g.abs(c))
+		}
+	}
+	dir := g.io.Dir
+	if fi, err := os.Stat(filepath.Join(dir, ".git")); err == nil && fi.IsDir() {
+		dir = filepath.Join(dir, ".git")
+	}
+	return openRepoAt(dir)
+}
+
+func openRepoAt(dir string) (*gitrepo.Repo, error) {
+	r, err := gitrepo.Open(dir)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return r, nil
+}
+
+// dataRoot picks the data root of a repository (SPEC §2).
+func (g *globals) dataRoot(r *gitrepo.Repo) string {
+	if g.dataDir != "" {
+		return g.abs(g.dataDir)
+	}
+	if d := g.io.Getenv("QUIRE_DATA_DIR"); d != "" {
+		return g.abs(d)
+	}
+	if d := r.ConfigValue("quire", "dataDir"); d != "" {
+		if filepath.IsAbs(d) {
+			return filepath.Clean(d)
+		}
+		return filepath.Join(r.GitDir, d)
+	}
+	return filepath.Join(r.GitDir, "quire")
+}
+
+// repoName is runs.repo: the path under QUIRE_REPOS_ROOT, else the
+// repository directory's base name.
+func (g *globals) repoName(r *gitrepo.Repo) string {
+	if root := g.io.Getenv("QUIRE_REPOS_ROOT"); root != "" {
+		if rel, err := filepath.Rel(g.abs(root), r.GitDir); err == nil && !strings.HasPrefix(rel, "..") && rel != "." {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.Base(r.GitDir)
+}
+
+// openStore creates the data root if needed and opens its database.
+func openStore(ctx context.Context, dataRoot string) (*store.Store, error) {
+	if err := os.MkdirAll(dataRoot, 0o755); err != nil {
+		return nil, usageErr("create data root: %v; set --data-dir or QUIRE_DATA_DIR to a writable directory", err)
+	}
+	s, err := store.Open(ctx, filepath.Join(dataRoot, "quire.db"))
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return s, nil
+}
+
+// progress builds the pusher-facing progress printer; git config
+// quire.verbose and the QUIRE_VERBOSE variable work like --verbose.
+func (g *globals) progress(r *gitrepo.Repo) *runner.Progress {
+	verbose := g.verbose || g.io.Getenv("QUIRE_VERBOSE") != ""
+	if !verbose && r != nil {
+		switch strings.ToLower(r.ConfigValue("quire", "verbose")) {
+		case "true", "yes", "on", "1":
+			verbose = true
+		}
+	}
+	return runner.NewProgress(g.io.Stderr, g.quiet, verbose)
+}
+
+// newRunner wires a Runner for one repository.
+func (g *globals) newRunner(r *gitrepo.Repo, s *store.Store, dataRoot string) *runner.Runner {
+	return &runner.Runner{
+		Store:    s,
+		DataRoot: dataRoot,
+		GitDir:   r.GitDir,
+		Env:      g.io.Env,
+		Progress: g.progress(r),
+		Settings: runner.Settings{JobTimeout: defaultJobTimeout},
+	}
+}

@@ -1,0 +1,78 @@
+package hook
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/quire-ci/quire-hook/pkg/gitrepo"
+	"github.com/quire-ci/quire-hook/pkg/runner"
+)
+
+// pipelineFile is where a repository keeps its pipeline.
+const pipelineFile = ".quire/ci.lua"
+
+// defaultJobTimeout is config.lua's job_timeout default.
+const defaultJobTimeout = time.Hour
+
+// request is one run to launch.
+type request struct {
+	commit   plumbing.Hash
+	ref      string
+	previous string // "" or the zero sha for a new ref
+	trigger  string
+	options  []string
+}
+
+// launch runs the pipeline of one commit. ran is false when the commit
+// has no pipeline (a line says so).
+func launch(ctx context.Context, r *gitrepo.Repo, rn *runner.Runner, repoName string, req request) (res runner.Result, ran bool, err error) {
+	has, err := r.HasFile(req.commit, pipelineFile)
+	if err != nil {
+		return res, false, err
+	}
+	if !has {
+		rn.Progress.Infof("no %s at %s (%s): nothing to run", pipelineFile, short(req.commit.String()), req.ref)
+		return res, false, nil
+	}
+	c, err := r.Commit(req.commit)
+	if err != nil {
+		return res, false, err
+	}
+	prev := plumbing.ZeroHash
+	if req.previous != "" {
+		prev = plumbing.NewHash(req.previous)
+	}
+	changed, err := r.FilesChanged(req.commit, prev)
+	if err != nil {
+		return res, false, err
+	}
+	src, err := r.TreeFS(req.commit)
+	if err != nil {
+		return res, false, err
+	}
+	p := runner.Push{
+		Repo:          repoName,
+		Ref:           req.ref,
+		SHA:           req.commit.String(),
+		PreviousSHA:   req.previous,
+		Trigger:       req.trigger,
+		PushedAt:      time.Now(),
+		CommitMessage: strings.TrimRight(c.Message, "\n"),
+		Author:        fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
+		FilesChanged:  changed,
+		Options:       req.options,
+	}
+	res, err = rn.Run(ctx, p, src)
+	return res, true, err
+}
+
+func short(sha string) string {
+	if len(sha) > 10 {
+		return sha[:10]
+	}
+	return sha
+}

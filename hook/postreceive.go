@@ -1,0 +1,129 @@
+package hook
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/urfave/cli/v2"
+
+	"github.com/quire-ci/quire-hook/pkg/push"
+)
+
+func postReceiveCommand(g *globals) *cli.Command {
+	return &cli.Command{
+		Name:      "post-receive",
+		Usage:     "what git runs after a push: run the pipeline of every updated ref",
+		UsageText: "quire-hook post-receive < '<old-sha> <new-sha> <ref>' lines (git's hook input)",
+		Description: "Reads git's post-receive input, and for every ref that was not deleted runs\n" +
+			"the pipeline (.quire/ci.lua) of its new commit, in input order. Install it with\n" +
+			"'quire-hook install'. To run a pipeline by hand, use 'quire-hook replay <rev>'.",
+		OnUsageError: usageHandler,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErr("post-receive takes no arguments, it reads ref updates on stdin")
+			}
+			return g.postReceive(c)
+		},
+	}
+}
+
+// postReceive runs one run per updated ref. Bad lines and unknown
+// commits are reported and skipped; they never stop the other refs.
+func (g *globals) postReceive(c *cli.Context) error {
+	ctx := c.Context
+	if f, ok := g.io.Stdin.(*os.File); ok && isTerminal(f) {
+		return usageErr("post-receive is run by git, not by hand (stdin is a terminal); to run a pipeline yourself use 'quire-hook replay <rev>'")
+	}
+	r, err := g.openRepo(g.io.Getenv("GIT_DIR"), g.gitDir)
+	if err != nil {
+		return err
+	}
+	updates, bad, err := push.Parse(g.io.Stdin)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	prog := g.progress(r)
+	for _, b := range bad {
+		prog.Failf("skipping %v", b)
+	}
+	opts := pushOptions(g.io)
+	if hasOption(opts, "ci.skip") {
+		prog.Infof("push option ci.skip: no run for this push")
+		return nil
+	}
+
+	dataRoot := g.dataRoot(r)
+	s, err := openStore(ctx, dataRoot)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rn := g.newRunner(r, s, dataRoot)
+	repoName := g.repoName(r)
+
+	failed, badInput := false, len(bad) > 0
+	for _, u := range updates {
+		if ctx.Err() != nil {
+			break
+		}
+		if u.Deleted() {
+			prog.Infof("%s deleted: nothing to run", u.Ref)
+			continue
+		}
+		commit := plumbing.NewHash(u.New)
+		if _, err := r.Commit(commit); err != nil {
+			prog.Failf("skipping %s: commit %s is not in %s", u.Ref, short(u.New), r.GitDir)
+			badInput = true
+			continue
+		}
+		res, ran, err := launch(ctx, r, rn, repoName, request{
+			commit: commit, ref: u.Ref, previous: u.Old, trigger: "push", options: opts,
+		})
+		if err != nil {
+			return &exitError{code: ExitError, err: fmt.Errorf("run %s: %w", u.Ref, err)}
+		}
+		if ran && res.State != "complete" {
+			failed = true
+		}
+	}
+	switch {
+	case badInput:
+		return usageErr("some ref updates were skipped (see above)")
+	case failed:
+		return errRunFailed
+	}
+	return nil
+}
+
+// pushOptions reads the `git push -o` options git passes to the hook.
+func pushOptions(o IO) []string {
+	n, err := strconv.Atoi(o.Getenv("GIT_PUSH_OPTION_COUNT"))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	opts := make([]string, 0, n)
+	for i := range n {
+		opts = append(opts, o.Getenv("GIT_PUSH_OPTION_"+strconv.Itoa(i)))
+	}
+	return opts
+}
+
+func hasOption(opts []string, name string) bool {
+	for _, o := range opts {
+		if o == name {
+			return true
+		}
+	}
+	return false
+}
+
+// isTerminal reports whether f is a terminal (TCGETS succeeds).
+func isTerminal(f *os.File) bool {
+	var t syscall.Termios
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
+	return errno == 0
+}

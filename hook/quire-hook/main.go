@@ -1,0 +1,33 @@
+// Command quire-hook is a post-receive hook that runs a repository's Lua
+// pipeline on every push and records it in SQLite and CRI log files.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/quire-ci/quire-hook/hook"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	args := os.Args
+	// Installed as a symlink named post-receive, git runs it with no
+	// arguments: select the command from the name.
+	if filepath.Base(args[0]) == "post-receive" {
+		args = append([]string{args[0], "post-receive"}, args[1:]...)
+	}
+	wd, _ := os.Getwd()
+	code := hook.Main(ctx, args, hook.IO{
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		Env:    os.Environ(),
+		Dir:    wd,
+	})
+	stop()
+	os.Exit(code)
+}

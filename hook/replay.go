@@ -1,0 +1,71 @@
+package hook
+
+import (
+	"errors"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quire-ci/quire-hook/pkg/gitrepo"
+)
+
+func replayCommand(g *globals) *cli.Command {
+	return &cli.Command{
+		Name:      "replay",
+		Usage:     "run the pipeline of a commit again, by hand",
+		ArgsUsage: "<rev>",
+		Description: "<rev> is a full or abbreviated sha, a branch or tag name, or a full ref name.\n" +
+			"The repository is --git-dir, else $GIT_DIR, else the current directory (a bare\n" +
+			"repository or a work tree's .git). The run is recorded with trigger 'replay'.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "ref", Usage: "the ref to record (default: the ref <rev> named, else the first branch at that commit, else the sha)"},
+		},
+		OnUsageError: usageHandler,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageErr("replay takes exactly one <rev>, e.g. 'quire-hook replay main'")
+			}
+			return g.replay(c, c.Args().First(), c.String("ref"))
+		},
+	}
+}
+
+func (g *globals) replay(c *cli.Context, rev, refFlag string) error {
+	ctx := c.Context
+	r, err := g.openRepo(g.gitDir, g.io.Getenv("GIT_DIR"))
+	if err != nil {
+		return err
+	}
+	commit, named, err := r.Resolve(rev)
+	if err != nil {
+		if errors.Is(err, gitrepo.ErrUnknownRevision) {
+			return usageErr("%v", err)
+		}
+		return usageErr("%v", err)
+	}
+	ref := refFlag
+	if ref == "" {
+		ref = named
+	}
+	if ref == "" {
+		ref = r.BranchAt(commit)
+	}
+	if ref == "" {
+		ref = commit.String()
+	}
+
+	dataRoot := g.dataRoot(r)
+	s, err := openStore(ctx, dataRoot)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rn := g.newRunner(r, s, dataRoot)
+	res, ran, err := launch(ctx, r, rn, g.repoName(r), request{commit: commit, ref: ref, trigger: "replay"})
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	if ran && res.State != "complete" {
+		return errRunFailed
+	}
+	return nil
+}

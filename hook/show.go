@@ -1,0 +1,144 @@
+package hook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quire-ci/quire-hook/pkg/store"
+)
+
+func showCommand(g *globals) *cli.Command {
+	return &cli.Command{
+		Name:         "show",
+		Usage:        "print a run, its jobs and every sh call",
+		ArgsUsage:    "<run-id or unique prefix of 4+ characters>",
+		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		OnUsageError: usageHandler,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageErr("show takes one run id (or a unique prefix of 4+ characters)")
+			}
+			r, err := g.openRepo(g.gitDir, g.io.Getenv("GIT_DIR"))
+			if err != nil {
+				return err
+			}
+			dataRoot := g.dataRoot(r)
+			s, err := openStore(c.Context, dataRoot)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			rec, err := loadRecord(c.Context, s, c.Args().First())
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(g.io.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rec)
+			}
+			printRecord(g.io.Stdout, rec, dataRoot)
+			return nil
+		},
+	}
+}
+
+// record is a run with everything recorded under it.
+type record struct {
+	Run      store.Run       `json:"run"`
+	Jobs     []store.Job     `json:"jobs"`
+	ShEvents []store.ShEvent `json:"sh_events"`
+}
+
+func loadRecord(ctx context.Context, s *store.Store, id string) (record, error) {
+	run, err := s.GetRun(ctx, id)
+	if err != nil {
+		return record{}, err
+	}
+	jobs, err := s.ListJobs(ctx, run.ID)
+	if err != nil {
+		return record{}, err
+	}
+	events, err := s.ListShEvents(ctx, run.ID)
+	if err != nil {
+		return record{}, err
+	}
+	return record{Run: run, Jobs: jobs, ShEvents: events}, nil
+}
+
+// printRecord writes a run for people.
+func printRecord(w io.Writer, rec record, dataRoot string) {
+	r := rec.Run
+	fmt.Fprintf(w, "run      %s\n", r.ID)
+	fmt.Fprintf(w, "repo     %s\nref      %s\nsha      %s\ntrigger  %s\n", r.Repo, r.Ref, r.SHA, r.Trigger)
+	state := r.State
+	if r.FailureKind != "" {
+		state += " (" + r.FailureKind + ")"
+	}
+	fmt.Fprintf(w, "state    %s\nqueued   %s\nduration %s\n", state, stamp(r.QueuedAtMS), span(r.StartedAtMS, r.FinishedAtMS))
+	if r.Error != "" {
+		fmt.Fprintf(w, "error    %s\n", r.Error)
+	}
+	fmt.Fprintln(w)
+
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATE\tDURATION\tEXIT\tERROR")
+	for _, j := range rec.Jobs {
+		exit := "-"
+		if j.ExitCode != nil {
+			exit = strconv.Itoa(*j.ExitCode)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.JobID, j.State, span(j.StartedAtMS, j.FinishedAtMS), exit, firstLine(j.Error))
+	}
+	tw.Flush()
+	if len(rec.ShEvents) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSEQ\tEXIT\tDURATION\tCMD\tLOG")
+	for _, e := range rec.ShEvents {
+		log := filepath.Join(dataRoot, "runs", r.ID, "jobs", e.JobID, "sh-"+strconv.Itoa(e.Seq)+".log")
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", e.JobID, e.Seq, e.ExitCode, span(e.StartedAtMS, e.FinishedAtMS), clip(e.Cmd, 60), log)
+	}
+	tw.Flush()
+}
+
+func stamp(ms int64) string {
+	if ms == 0 {
+		return "-"
+	}
+	return time.UnixMilli(ms).Local().Format("2006-01-02 15:04:05")
+}
+
+func span(from, to int64) string {
+	if from == 0 || to == 0 {
+		return "-"
+	}
+	return (time.Duration(to-from) * time.Millisecond).String()
+}
+
+func clip(s string, n int) string {
+	s = firstLine(s)
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+func firstLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i] + " ..."
+		}
+	}
+	return s
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install quire-hook as the post-receive hook of every bare repository found
+# under the given directories.
+#
+#   scripts/install-hook.sh [--force] DIR...
+#
+# The binary is $QUIRE_HOOK, else quire-hook on PATH. A directory counts as
+# a bare repository when git says so (core.bare = true and it has objects/).
+set -euo pipefail
+
+force=()
+dirs=()
+for arg in "$@"; do
+  case "$arg" in
+    --force) force=(--force) ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) dirs+=("$arg") ;;
+  esac
+done
+if [ ${#dirs[@]} -eq 0 ]; then
+  echo "usage: $0 [--force] DIR..." >&2
+  exit 2
+fi
+
+bin=${QUIRE_HOOK:-$(command -v quire-hook || true)}
+if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+  echo "install-hook.sh: quire-hook not found; run 'go install ./hook/quire-hook' or set QUIRE_HOOK" >&2
+  exit 2
+fi
+
+installed=0 failed=0
+while IFS= read -r -d '' objects; do
+  repo=$(dirname "$objects")
+  [ -f "$repo/HEAD" ] || continue
+  [ "$(git --git-dir="$repo" rev-parse --is-bare-repository 2>/dev/null)" = true ] || continue
+  if "$bin" --git-dir "$repo" install "${force[@]}"; then
+    installed=$((installed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+done < <(find "${dirs[@]}" -type d -name objects -prune -print0)
+
+echo "install-hook.sh: installed in $installed repositories, $failed failed"
+[ "$failed" -eq 0 ]
