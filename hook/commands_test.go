@@ -1,10 +1,16 @@
 package hook_test
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/quire-ci/quire-hook/internal/gittest"
 )
 
 func TestReplay(t *testing.T) {
@@ -231,5 +237,111 @@ func TestDemo(t *testing.T) {
 	}
 	for _, want := range []string{"remote: quire: job report complete", "state    complete", "go test -count=1 -cover"} {
 		wantContains(t, out, want)
+	}
+}
+
+func TestPostReceive_TerminalStdin(t *testing.T) {
+	r := newRepo(t)
+	// script(1) gives the hook a pseudo-terminal as stdin, as a person
+	// typing the command would.
+	out, _ := runBin(t, r.Env, r.Bare, "", "--help") // the binary runs at all
+	if !strings.Contains(out, "post-receive") {
+		t.Fatalf("help lacks post-receive:\n%s", out)
+	}
+	cmd := exec.Command("script", "-qec", bin+" --git-dir "+r.Bare+" post-receive", "/dev/null")
+	cmd.Env = r.Env
+	got, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 2 {
+		t.Errorf("exit %d (%v), want 2:\n%s", code, err, got)
+	}
+	wantContains(t, string(got), "run by git, not by hand")
+	wantContains(t, string(got), "quire-hook replay <rev>")
+}
+
+func TestReplay_SIGTERM(t *testing.T) {
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("slow", {"quire/push"}, function(q) q.sh("echo started; sleep 30") end)
+ci.job("after", {"slow"}, function(q) end)`)
+	r.Commit("slow")
+	r.push("-o", "ci.skip", "origin", "main")
+
+	cmd := exec.Command(bin, "--git-dir", r.Bare, "replay", "main")
+	cmd.Env = r.Env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the sh call has started, then stop the hook as an
+	// init system or an impatient operator would.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(readLogs(r.Bare), "started") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the job never started:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the hook did not stop after SIGTERM:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, out.String())
+	}
+	run, jobs, events := r.lastRun()
+	if run.State != "failed" || run.FailureKind != "canceled" {
+		t.Errorf("run %s/%s, want failed/canceled", run.State, run.FailureKind)
+	}
+	if j := jobs["slow"]; j.State != "aborted" || j.FinishedAtMS == 0 {
+		t.Errorf("slow job: %+v", j)
+	}
+	if _, ok := jobs["after"]; ok {
+		t.Errorf("a job after the cancellation was recorded: %+v", jobs["after"])
+	}
+	if len(events) != 1 || events[0].ExitCode != -9 {
+		t.Errorf("sh events: %+v, want the sleep killed (-9)", events)
+	}
+}
+
+// readLogs concatenates every sh log under a bare repo's data root.
+func readLogs(bare string) string {
+	paths, _ := filepath.Glob(filepath.Join(bare, "quire", "runs", "*", "jobs", "*", "sh-*.log"))
+	var b strings.Builder
+	for _, p := range paths {
+		data, _ := os.ReadFile(p)
+		b.Write(data)
+	}
+	return b.String()
+}
+
+func TestInstallHookScript(t *testing.T) {
+	root := t.TempDir()
+	f := gittest.New(t)
+	for _, dir := range []string{"a/one.git", "b/c/two.git"} {
+		f.Git(root, "init", "--quiet", "--bare", filepath.Join(root, dir))
+	}
+	f.Git(root, "init", "--quiet", filepath.Join(root, "worktree"))
+	cmd := exec.Command("../scripts/install-hook.sh", root)
+	cmd.Env = append(f.Env, "QUIRE_HOOK="+bin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("install-hook.sh: %v\n%s", err, out)
+	}
+	wantContains(t, string(out), "installed in 2 repositories, 0 failed")
+	for _, dir := range []string{"a/one.git", "b/c/two.git"} {
+		data, err := os.ReadFile(filepath.Join(root, dir, "hooks", "post-receive"))
+		if err != nil || !strings.Contains(string(data), bin) {
+			t.Errorf("%s: hook %q %v", dir, data, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "worktree", ".git", "hooks", "post-receive")); !os.IsNotExist(err) {
+		t.Errorf("a work tree's .git got a hook: %v", err)
 	}
 }

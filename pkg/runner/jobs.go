@@ -95,6 +95,12 @@ func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (string, error)
 		msg = err.Error()
 	}
 
+	if ctx.Err() != nil {
+		// The run was cancelled under the job, which neither completed
+		// nor failed on its own: the run's end marks it aborted.
+		r.Progress.Failf("job %s aborted after %s: %s", j.ID, duration(time.Since(started)), context.Cause(ctx))
+		return "aborted", nil
+	}
 	state := "complete"
 	if msg != "" {
 		state = "failed"
