@@ -345,3 +345,54 @@ func TestInstallHookScript(t *testing.T) {
 		t.Errorf("a work tree's .git got a hook: %v", err)
 	}
 }
+
+func TestConfig(t *testing.T) {
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("slow", {"quire/push"}, function(q) q.sh("sleep 5") end)`)
+	r.Commit("slow")
+	r.push("-o", "ci.skip", "origin", "main")
+	cfg := filepath.Join(r.Bare, "quire", "config.lua")
+	os.MkdirAll(filepath.Dir(cfg), 0o755)
+
+	t.Run("JobTimeoutAndWarning", func(t *testing.T) {
+		os.WriteFile(cfg, []byte("return { job_timeout = 0.3, keep_workspace = true, colour = 1 }"), 0o644)
+		out, code := r.quire("", "--git-dir", r.Bare, "replay", "main")
+		if code != 1 {
+			t.Errorf("exit %d, want 1:\n%s", code, out)
+		}
+		wantContains(t, out, `warning: `+cfg+`: unknown key "colour"`)
+		wantContains(t, out, "job slow failed")
+		wantContains(t, out, "timeout")
+		run, _, _ := r.lastRun()
+		if _, err := os.Stat(filepath.Join(r.runDir(run.ID), "workspace", ".quire", "ci.lua")); err != nil {
+			t.Errorf("keep_workspace: %v", err)
+		}
+	})
+	t.Run("Invalid", func(t *testing.T) {
+		n := len(r.runs())
+		os.WriteFile(cfg, []byte("return { job_timeout = \"1h\" }"), 0o644)
+		out, code := r.quire("", "--git-dir", r.Bare, "replay", "main")
+		if code != 2 || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+			t.Errorf("exit %d, want 2 with one line:\n%s", code, out)
+		}
+		wantContains(t, out, "job_timeout must be a number")
+		if len(r.runs()) != n {
+			t.Errorf("a run was recorded with a broken config")
+		}
+	})
+	t.Run("FlagAndEnv", func(t *testing.T) {
+		os.WriteFile(cfg, []byte("syntax error here"), 0o644)
+		good := filepath.Join(t.TempDir(), "good.lua")
+		os.WriteFile(good, []byte("return { job_timeout = 0.2 }"), 0o644)
+		out, _ := r.quire("", "--git-dir", r.Bare, "--config", good, "replay", "main")
+		wantContains(t, out, "job exceeded its 200ms timeout")
+		out, _ = runBin(t, append(r.Env, "QUIRE_CONFIG="+good), r.Work, "", "--git-dir", r.Bare, "replay", "main")
+		wantContains(t, out, "job exceeded its 200ms timeout")
+		out, code := r.quire("", "--git-dir", r.Bare, "--config", filepath.Join(t.TempDir(), "missing.lua"), "replay", "main")
+		if code != 2 {
+			t.Errorf("missing --config: exit %d:\n%s", code, out)
+		}
+	})
+	os.Remove(cfg)
+}

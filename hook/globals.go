@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quire-ci/quire-hook/pkg/config"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
@@ -126,14 +127,47 @@ func (g *globals) progress(r *gitrepo.Repo) *runner.Progress {
 	return runner.NewProgress(g.io.Stderr, g.quiet, verbose)
 }
 
-// newRunner wires a Runner for one repository.
-func (g *globals) newRunner(r *gitrepo.Repo, s *store.Store, dataRoot string) *runner.Runner {
+// newRunner wires a Runner for one repository, with the operator's
+// config.lua applied.
+func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store, dataRoot string) (*runner.Runner, error) {
+	cfg, err := g.loadConfig(ctx, dataRoot)
+	if err != nil {
+		return nil, err
+	}
+	prog := g.progress(r)
+	for _, w := range cfg.Warnings {
+		prog.Failf("warning: %s", w)
+	}
+	if cfg.Executor != config.ExecutorHost {
+		return nil, usageErr("config %s: executor %q is not supported by this quire-hook yet; use \"host\"", cfg.Path, cfg.Executor)
+	}
 	return &runner.Runner{
 		Store:    s,
 		DataRoot: dataRoot,
 		GitDir:   r.GitDir,
 		Env:      g.io.Env,
-		Progress: g.progress(r),
-		Settings: runner.Settings{JobTimeout: defaultJobTimeout},
+		Progress: prog,
+		Settings: runner.Settings{
+			JobTimeout:    cfg.JobTimeout,
+			RunTimeout:    cfg.RunTimeout,
+			KeepWorkspace: cfg.KeepWorkspace,
+		},
+	}, nil
+}
+
+// loadConfig reads config.lua: --config, else $QUIRE_CONFIG, else
+// <data-root>/config.lua, which may be absent.
+func (g *globals) loadConfig(ctx context.Context, dataRoot string) (config.Config, error) {
+	path, required := g.config, true
+	if path == "" {
+		path = g.io.Getenv("QUIRE_CONFIG")
 	}
+	if path == "" {
+		path, required = filepath.Join(dataRoot, "config.lua"), false
+	}
+	cfg, err := config.Load(ctx, g.abs(path), required)
+	if err != nil {
+		return cfg, usageErr("%v", err)
+	}
+	return cfg, nil
 }

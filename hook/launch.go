@@ -15,9 +15,6 @@ import (
 // pipelineFile is where a repository keeps its pipeline.
 const pipelineFile = ".quire/ci.lua"
 
-// defaultJobTimeout is config.lua's job_timeout default.
-const defaultJobTimeout = time.Hour
-
 // request is one run to launch.
 type request struct {
 	commit   plumbing.Hash

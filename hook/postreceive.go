@@ -62,7 +62,10 @@ func (g *globals) postReceive(c *cli.Context) error {
 		return err
 	}
 	defer s.Close()
-	rn := g.newRunner(r, s, dataRoot)
+	rn, err := g.newRunner(ctx, r, s, dataRoot)
+	if err != nil {
+		return err
+	}
 	repoName := g.repoName(r)
 
 	failed, badInput := false, len(bad) > 0

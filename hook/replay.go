@@ -59,7 +59,10 @@ func (g *globals) replay(c *cli.Context, rev, refFlag string) error {
 		return err
 	}
 	defer s.Close()
-	rn := g.newRunner(r, s, dataRoot)
+	rn, err := g.newRunner(ctx, r, s, dataRoot)
+	if err != nil {
+		return err
+	}
 	res, ran, err := launch(ctx, r, rn, g.repoName(r), request{commit: commit, ref: ref, trigger: "replay"})
 	if err != nil {
 		return &exitError{code: ExitError, err: err}

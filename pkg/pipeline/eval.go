@@ -1,0 +1,50 @@
+package pipeline
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Eval runs src, a chunk the user knows as name (such as the operator's
+// config.lua), in a fresh sandbox under timeout (DefaultTimeout when 0)
+// and returns the state and the chunk's first return value. The caller
+// closes the state when done with the value. A syntax or runtime error,
+// or a chunk that outlasts the timeout, is a *LoadError whose Problem
+// names the file and line.
+func Eval(ctx context.Context, name string, src []byte, timeout time.Duration) (*lua.LState, lua.LValue, error) {
+	timeout = cmp.Or(timeout, DefaultTimeout)
+	evalCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	L := NewSandbox(evalCtx)
+	fn, err := L.Load(bytes.NewReader(src), name)
+	if err != nil {
+		L.Close()
+		return nil, nil, &LoadError{Problems: []Problem{syntaxProblem(name, src, err)}}
+	}
+	L.Push(fn)
+	if err := L.PCall(0, 1, nil); err != nil {
+		L.Close()
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("evaluate %s: %w", name, ctx.Err())
+		}
+		prob := Problem{File: name, Msg: err.Error()}
+		var aerr *lua.ApiError
+		if errors.As(err, &aerr) {
+			prob = runtimeProblem(aerr.Object, []string{name}, name)
+		}
+		if errors.Is(evalCtx.Err(), context.DeadlineExceeded) {
+			prob.Msg = fmt.Sprintf("did not finish within %s; is there an endless loop?", timeout)
+		}
+		return nil, nil, &LoadError{Problems: []Problem{prob}}
+	}
+	v := L.Get(-1)
+	L.Pop(1)
+	L.SetContext(ctx)
+	return L, v, nil
+}
