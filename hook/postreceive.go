@@ -89,7 +89,7 @@ func (g *globals) postReceive(c *cli.Context) error {
 		if err != nil {
 			return &exitError{code: ExitError, err: fmt.Errorf("run %s: %w", u.Ref, err)}
 		}
-		if ran && res.State != "complete" {
+		if ran && res.State == "failed" {
 			failed = true
 		}
 	}

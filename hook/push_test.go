@@ -6,8 +6,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 const okPipeline = `
@@ -270,4 +272,53 @@ func TestPostReceive_TenHooksAtOnce(t *testing.T) {
 	if complete != 11 {
 		t.Errorf("%d complete runs, want 11", complete)
 	}
+}
+
+func TestPostReceive_Supersede(t *testing.T) {
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("build", {"quire/push"}, function(q)
+  if q.jobs("quire/push").commit_message:find("slow") then q.sh("sleep 20") end
+end)`)
+	r.Commit("slow first")
+	first := make(chan string, 1)
+	go func() {
+		out, _ := r.Push("origin", "main")
+		first <- out
+	}()
+	// Once the first run is active, push again to the same ref.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if runs := r.runsIfAny(); len(runs) == 1 && runs[0].State == "active" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first run never became active")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.Commit("fast second")
+	second := r.push()
+	firstOut := <-first
+
+	runs := r.runs() // newest first
+	if len(runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(runs))
+	}
+	if runs[1].State != "superseded" || runs[1].Error != "superseded by run "+runs[0].ID {
+		t.Errorf("first run: %s %q", runs[1].State, runs[1].Error)
+	}
+	if runs[0].State != "complete" {
+		t.Errorf("second run: %s %s", runs[0].State, runs[0].Error)
+	}
+	wantContains(t, firstOut, "superseded by run "+runs[0].ID)
+	wantContains(t, second, "run "+runs[0].ID+" complete")
+}
+
+// runsIfAny lists runs, or nothing when no database exists yet.
+func (r *repo) runsIfAny() []store.Run {
+	if _, err := os.Stat(filepath.Join(r.Bare, "quire", "quire.db")); err != nil {
+		return nil
+	}
+	return r.runs()
 }

@@ -67,7 +67,7 @@ func (g *globals) replay(c *cli.Context, rev, refFlag string) error {
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	if ran && res.State != "complete" {
+	if ran && res.State == "failed" {
 		return errRunFailed
 	}
 	return nil

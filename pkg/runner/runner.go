@@ -60,6 +60,9 @@ type Result struct {
 	FailureKind string
 	Error       string
 	RunDir      string
+
+	queued time.Time
+	row    store.Run // as Enqueue recorded it
 }
 
 // Failure kinds recorded in runs.failure_kind.
@@ -76,29 +79,58 @@ const (
 const cleanupTimeout = 10 * time.Second
 
 // Run records a new run for push and executes the pipeline found in src
-// (a file system rooted at the commit's tree). A failing pipeline or job
-// is a Result, not an error; the error is for records that could not be
-// written.
+// (a file system rooted at the commit's tree): Enqueue, then Execute. A
+// failing pipeline or job is a Result, not an error; the error is for
+// records that could not be written.
 func (r *Runner) Run(ctx context.Context, push Push, src fs.FS) (Result, error) {
+	res, err := r.Enqueue(ctx, push)
+	if err != nil {
+		return res, err
+	}
+	return r.Execute(ctx, res, push, src)
+}
+
+// Enqueue records a new pending run for push. The row exists before
+// anything else happens, so that a reader (or reconcile) sees it even if
+// the hook dies right away.
+func (r *Runner) Enqueue(ctx context.Context, push Push) (Result, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Result{}, fmt.Errorf("make run id: %w", err)
 	}
-	res := Result{RunID: id.String(), RunDir: filepath.Join(r.DataRoot, "runs", id.String())}
-	becomeSubreaper()
 	now := time.Now()
+	res := Result{RunID: id.String(), RunDir: filepath.Join(r.DataRoot, "runs", id.String()), queued: now}
 	host, _ := os.Hostname()
-	ws := filepath.Join(res.RunDir, "workspace")
-
-	// The run row exists before anything else happens, so that a reader
-	// (or reconcile) sees it even if the hook dies right away.
-	if err := r.Store.CreateRun(ctx, store.Run{
+	res.row = store.Run{
 		ID: res.RunID, Repo: push.Repo, Ref: push.Ref, SHA: push.SHA, Trigger: push.Trigger,
 		PushedAtMS: push.PushedAt.UnixMilli(), QueuedAtMS: now.UnixMilli(), State: "pending",
 		OwnerPID: os.Getpid(), OwnerHost: host,
-	}); err != nil {
+	}
+	if err := r.Store.CreateRun(ctx, res.row); err != nil {
 		return res, fmt.Errorf("record run: %w", err)
 	}
+	return res, nil
+}
+
+// Execute waits for the run's turn in the data root, then runs it. A
+// newer push to the same ref supersedes it, waiting or running.
+func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) (Result, error) {
+	becomeSubreaper()
+	now := res.queued
+	ws := filepath.Join(res.RunDir, "workspace")
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	release, err := r.wait(ctx, res.row)
+	if err != nil {
+		if state, kind, msg, stopped := r.stopped(ctx, err); stopped {
+			return r.finish(ctx, res, state, kind, msg, now)
+		}
+		return r.finish(ctx, res, "failed", FailInternal, err.Error(), now)
+	}
+	defer release()
+	go r.watch(ctx, cancel, res.row)
+
 	if err := os.MkdirAll(res.RunDir, 0o755); err != nil {
 		return r.finish(ctx, res, "failed", FailInternal, fmt.Sprintf("create run directory: %v", err), now)
 	}
@@ -117,8 +149,8 @@ func (r *Runner) Run(ctx context.Context, push Push, src fs.FS) (Result, error) 
 	// that end, not as a fault of the pipeline or the workspace.
 	p, err := pipeline.Load(ctx, src, pipeline.Options{Timeout: r.Settings.LoadTimeout})
 	if err != nil {
-		if kind, msg, stopped := r.stopped(ctx); stopped {
-			return r.finish(ctx, res, "failed", kind, msg, now)
+		if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
+			return r.finish(ctx, res, state, kind, msg, now)
 		}
 		return r.finish(ctx, res, "failed", FailPipeline, err.Error(), now)
 	}
@@ -126,8 +158,8 @@ func (r *Runner) Run(ctx context.Context, push Push, src fs.FS) (Result, error) 
 
 	if _, err := workspace.Materialize(ctx, r.GitDir, plumbing.NewHash(push.SHA), ws); err != nil {
 		_ = os.RemoveAll(ws)
-		if kind, msg, stopped := r.stopped(ctx); stopped {
-			return r.finish(ctx, res, "failed", kind, msg, now)
+		if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
+			return r.finish(ctx, res, state, kind, msg, now)
 		}
 		return r.finish(ctx, res, "failed", FailWorkspace, fmt.Sprintf("materialize %s: %v", short(push.SHA), err), now)
 	}
@@ -140,8 +172,8 @@ func (r *Runner) Run(ctx context.Context, push Push, src fs.FS) (Result, error) 
 	if err != nil {
 		return r.finish(ctx, res, "failed", FailInternal, err.Error(), now)
 	}
-	if kind, msg, stopped := r.stopped(ctx); stopped {
-		return r.finish(ctx, res, "failed", kind, msg, now)
+	if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
+		return r.finish(ctx, res, state, kind, msg, now)
 	}
 	if len(failed) > 0 {
 		return r.finish(ctx, res, "failed", FailJob, fmt.Sprintf("job %s failed", quoteList(failed)), now)
@@ -151,16 +183,26 @@ func (r *Runner) Run(ctx context.Context, push Push, src fs.FS) (Result, error) 
 
 var errRunTimeout = errors.New("run timed out")
 
-// stopped reports whether the run's context has ended, and how to
-// record it.
-func (r *Runner) stopped(ctx context.Context) (kind, msg string, ok bool) {
-	switch {
-	case errors.Is(context.Cause(ctx), errRunTimeout):
-		return FailTimeout, fmt.Sprintf("run exceeded its %s timeout", r.Settings.RunTimeout), true
-	case ctx.Err() != nil:
-		return FailCanceled, "run was cancelled: " + context.Cause(ctx).Error(), true
+// stopped reports whether the run has ended before its jobs did (its
+// context ended, or waiting for its turn gave up with err), and how to
+// record that.
+func (r *Runner) stopped(ctx context.Context, err error) (state, kind, msg string, ok bool) {
+	cause := err
+	if ctx.Err() != nil {
+		cause = context.Cause(ctx)
 	}
-	return "", "", false
+	var sup *Superseded
+	switch {
+	case cause == nil:
+		return "", "", "", false
+	case errors.As(cause, &sup):
+		return "superseded", "", sup.Error(), true
+	case errors.Is(cause, errRunTimeout):
+		return "failed", FailTimeout, fmt.Sprintf("run exceeded its %s timeout", r.Settings.RunTimeout), true
+	case ctx.Err() != nil:
+		return "failed", FailCanceled, "run was cancelled: " + cause.Error(), true
+	}
+	return "", "", "", false
 }
 
 // finish records the run's end, under a context that survives the
@@ -181,11 +223,15 @@ func (r *Runner) finish(ctx context.Context, res Result, state, kind, msg string
 		return res, fmt.Errorf("record end of run %s: %w", res.RunID, err)
 	}
 	took := duration(time.Since(started))
-	if state == "complete" {
+	switch state {
+	case "complete":
 		r.Progress.Infof("run %s complete in %s; logs: %s", res.RunID, took, res.RunDir)
 		return res, nil
+	case "superseded":
+		r.Progress.Infof("run %s %s after %s", res.RunID, msg, took)
+		return res, nil
 	}
-	r.Progress.Failf("run %s %s (%s) in %s: %s", res.RunID, state, kind, took, firstLine(msg))
+	r.Progress.Failf("run %s failed (%s) in %s: %s", res.RunID, kind, took, firstLine(msg))
 	for _, l := range restLines(msg) {
 		r.Progress.Failf("  %s", l)
 	}
