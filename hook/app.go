@@ -120,6 +120,7 @@ func App(o IO) *cli.App {
 			installCommand(g),
 			showCommand(g),
 			demoCommand(g),
+			asyncWorkerCommand(g),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErr("%v; see --help", err)

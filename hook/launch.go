@@ -3,6 +3,7 @@ package hook
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -22,22 +23,35 @@ type request struct {
 	previous string // "" or the zero sha for a new ref
 	trigger  string
 	options  []string
+	pushedAt time.Time // zero: now
 }
 
 // launch runs the pipeline of one commit. ran is false when the commit
 // has no pipeline (a line says so).
 func launch(ctx context.Context, r *gitrepo.Repo, rn *runner.Runner, repoName string, req request) (res runner.Result, ran bool, err error) {
-	has, err := r.HasFile(req.commit, pipelineFile)
-	if err != nil {
+	p, src, ok, err := prepare(r, rn.Progress, repoName, req)
+	if err != nil || !ok {
 		return res, false, err
 	}
+	res, err = rn.Run(ctx, p, src)
+	return res, true, err
+}
+
+// prepare builds what a run of req needs from the repository: the
+// quire/push source and the commit's tree. ok is false when the commit
+// has no pipeline (a line says so).
+func prepare(r *gitrepo.Repo, prog *runner.Progress, repoName string, req request) (p runner.Push, src fs.FS, ok bool, err error) {
+	has, err := r.HasFile(req.commit, pipelineFile)
+	if err != nil {
+		return p, nil, false, err
+	}
 	if !has {
-		rn.Progress.Infof("no %s at %s (%s): nothing to run", pipelineFile, short(req.commit.String()), req.ref)
-		return res, false, nil
+		prog.Infof("no %s at %s (%s): nothing to run", pipelineFile, short(req.commit.String()), req.ref)
+		return p, nil, false, nil
 	}
 	c, err := r.Commit(req.commit)
 	if err != nil {
-		return res, false, err
+		return p, nil, false, err
 	}
 	prev := plumbing.ZeroHash
 	if req.previous != "" {
@@ -45,26 +59,27 @@ func launch(ctx context.Context, r *gitrepo.Repo, rn *runner.Runner, repoName st
 	}
 	changed, err := r.FilesChanged(req.commit, prev)
 	if err != nil {
-		return res, false, err
+		return p, nil, false, err
 	}
-	src, err := r.TreeFS(req.commit)
-	if err != nil {
-		return res, false, err
+	if src, err = r.TreeFS(req.commit); err != nil {
+		return p, nil, false, err
 	}
-	p := runner.Push{
+	pushedAt := req.pushedAt
+	if pushedAt.IsZero() {
+		pushedAt = time.Now()
+	}
+	return runner.Push{
 		Repo:          repoName,
 		Ref:           req.ref,
 		SHA:           req.commit.String(),
 		PreviousSHA:   req.previous,
 		Trigger:       req.trigger,
-		PushedAt:      time.Now(),
+		PushedAt:      pushedAt,
 		CommitMessage: strings.TrimRight(c.Message, "\n"),
 		Author:        fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
 		FilesChanged:  changed,
 		Options:       req.options,
-	}
-	res, err = rn.Run(ctx, p, src)
-	return res, true, err
+	}, src, true, nil
 }
 
 func short(sha string) string {

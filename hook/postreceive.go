@@ -21,6 +21,9 @@ func postReceiveCommand(g *globals) *cli.Command {
 		Description: "Reads git's post-receive input, and for every ref that was not deleted runs\n" +
 			"the pipeline (.quire/ci.lua) of its new commit, in input order. Install it with\n" +
 			"'quire-hook install'. To run a pipeline by hand, use 'quire-hook replay <rev>'.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "async", Usage: "queue the runs and return at once; a background process runs them (also: git config quire.async=true)"},
+		},
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -68,11 +71,9 @@ func (g *globals) postReceive(c *cli.Context) error {
 	}
 	repoName := g.repoName(r)
 
-	failed, badInput := false, len(bad) > 0
+	var reqs []request
+	badInput := len(bad) > 0
 	for _, u := range updates {
-		if ctx.Err() != nil {
-			break
-		}
 		if u.Deleted() {
 			prog.Infof("%s deleted: nothing to run", u.Ref)
 			continue
@@ -83,14 +84,26 @@ func (g *globals) postReceive(c *cli.Context) error {
 			badInput = true
 			continue
 		}
-		res, ran, err := launch(ctx, r, rn, repoName, request{
-			commit: commit, ref: u.Ref, previous: u.Old, trigger: "push", options: opts,
-		})
-		if err != nil {
-			return &exitError{code: ExitError, err: fmt.Errorf("run %s: %w", u.Ref, err)}
+		reqs = append(reqs, request{commit: commit, ref: u.Ref, previous: u.Old, trigger: "push", options: opts})
+	}
+
+	failed := false
+	if asyncWanted(c, r) {
+		if err := g.startAsync(ctx, r, s, rn, dataRoot, repoName, reqs); err != nil {
+			return err
 		}
-		if ran && res.State == "failed" {
-			failed = true
+	} else {
+		for _, req := range reqs {
+			if ctx.Err() != nil {
+				break
+			}
+			res, ran, err := launch(ctx, r, rn, repoName, req)
+			if err != nil {
+				return &exitError{code: ExitError, err: fmt.Errorf("run %s: %w", req.ref, err)}
+			}
+			if ran && res.State == "failed" {
+				failed = true
+			}
 		}
 	}
 	switch {

@@ -322,3 +322,59 @@ func (r *repo) runsIfAny() []store.Run {
 	}
 	return r.runs()
 }
+
+func TestPostReceive_Async(t *testing.T) {
+	r := newRepo(t)
+	r.Git(r.Bare, "config", "quire.async", "true")
+	marker := filepath.Join(t.TempDir(), "go-on")
+	r.Env = append(r.Env, "QUIRE_TEST_MARKER="+marker)
+	// The job waits for a file the test creates only after the push
+	// has returned: a push that waited for the run would never return.
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("wait", {"quire/push"}, function(q)
+  q.sh('while [ ! -e "$QUIRE_TEST_MARKER" ]; do sleep 0.05; done; echo went on', {check = true, timeout = 60})
+  return {options = q.jobs("quire/push").options, leak = q.sh("env | grep -c QUIRE_ASYNC_RUNS || true").stdout}
+end)`)
+	r.Commit("async")
+	done := make(chan string, 1)
+	go func() {
+		out, err := r.Push("-o", "note=1", "origin", "main")
+		if err != nil {
+			out += err.Error()
+		}
+		done <- out
+	}()
+	var out string
+	select {
+	case out = <-done:
+	case <-time.After(30 * time.Second):
+		os.WriteFile(marker, nil, 0o644)
+		t.Fatal("the async push did not return while its job was still waiting")
+	}
+	wantContains(t, out, "runs in the background")
+	runs := r.runs()
+	if len(runs) != 1 || (runs[0].State != "pending" && runs[0].State != "active") {
+		t.Fatalf("after the push returned: %+v, want one pending or active run", runs)
+	}
+	if runs[0].OwnerPID == 0 {
+		t.Errorf("the queued run has no owner")
+	}
+	os.WriteFile(marker, nil, 0o644)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		run, jobs, _ := r.lastRun()
+		if run.State == "complete" {
+			if got, want := jobs["wait"].Outputs, `{"leak":"0\n","options":["note=1"]}`; got != want {
+				t.Errorf("outputs: got %s, want %s", got, want)
+			}
+			break
+		}
+		if run.State == "failed" || time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(r.Bare, "quire", "async.log"))
+			t.Fatalf("run %s (%s); async.log:\n%s", run.State, run.Error, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(r.Bare, "quire", "async.log"))
+	wantContains(t, string(log), "run "+runs[0].ID+" complete")
+}

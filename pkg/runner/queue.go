@@ -107,3 +107,14 @@ func (r *Runner) watch(ctx context.Context, cancel context.CancelCauseFunc, run 
 		}
 	}
 }
+
+// Queued rebuilds the Result of a pending run that Enqueue recorded,
+// perhaps in another process, so that Execute can run it.
+func (r *Runner) Queued(run store.Run) Result {
+	return Result{
+		RunID:  run.ID,
+		RunDir: filepath.Join(r.DataRoot, "runs", run.ID),
+		queued: time.UnixMilli(run.QueuedAtMS),
+		row:    run,
+	}
+}
