@@ -64,16 +64,24 @@ if has P3; then
 fi
 
 if has P4; then
-  echo "== P4: one sh writing 1 GiB to stdout vs cat into a file"
+  # Both sides write to $QUIRE_BENCH_DIR (default /dev/shm): on this kind
+  # of VM, disk writes past ~1 GiB fall off a cliff to disk speed, and the
+  # CRI log is ~1.6x its input (a ~40-byte prefix a line), so on disk the
+  # figure would measure the disk, not quire-hook.
+  out=${QUIRE_BENCH_DIR:-/dev/shm}
+  [ -d "$out" ] && [ -w "$out" ] || out=$work
+  p4=$(mktemp -d "$out/quire-p4.XXXXXX")
+  echo "== P4: one sh writing 1 GiB to stdout vs cat into a file (both in $out)"
   gen='yes "the quick brown fox jumps over the lazy dog, again and again and again" | head -c 1073741824'
   repo p4 "local ci = require(\"quire.ci\")
 ci.job(\"flood\", {\"quire/push\"}, function(q) q.sh('$gen') end)"
-  t0=$(now_ns); sh -c "$gen | cat > $work/p4-cat.out"; t1=$(now_ns); rm -f "$work/p4-cat.out"
-  t2=$(now_ns); /usr/bin/time -v -o "$work/p4.time" "$bin" --git-dir "$work/p4.git" --quiet replay main >/dev/null; t3=$(now_ns)
+  t0=$(now_ns); sh -c "$gen | cat > $p4/cat.out"; t1=$(now_ns); rm -f "$p4/cat.out"
+  t2=$(now_ns); /usr/bin/time -v -o "$work/p4.time" "$bin" --git-dir "$work/p4.git" --data-dir "$p4/data" --quiet replay main >/dev/null; t3=$(now_ns)
   cat_s=$(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
   quire_s=$(awk -v a=$t2 -v b=$t3 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
   echo "cat ${cat_s} s ($(awk -v s=$cat_s 'BEGIN { printf "%.0f", 1024 / s }') MB/s), quire ${quire_s} s ($(awk -v s=$quire_s 'BEGIN { printf "%.0f", 1024 / s }') MB/s): throughput $(ratio "$cat_s" "$quire_s")x of cat (target >= 0.50); peak RSS $(( $(peak_kb "$work/p4.time") / 1024 )) MB (target <= 64)"
-  rm -rf "$work"/p4.git/quire/runs
+  echo "log file: $(du -sh "$p4/data/runs" | cut -f1) for 1 GiB of output"
+  rm -rf "$p4"
 fi
 
 if has P5; then
