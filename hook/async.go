@@ -186,6 +186,7 @@ func (g *globals) asyncWorker(c *cli.Context) error {
 		if err != nil {
 			return &exitError{code: ExitError, err: err}
 		}
+		g.applyKeepRuns(ctx, rn, row.Repo)
 		failed = failed || res.State == "failed"
 	}
 	if failed {

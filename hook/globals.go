@@ -22,6 +22,8 @@ type globals struct {
 	config  string
 	quiet   bool
 	verbose bool
+
+	keepRuns int // config.lua's keep_runs, once newRunner has read it
 }
 
 func (g *globals) flags() []cli.Flag {
@@ -138,6 +140,7 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 	for _, w := range cfg.Warnings {
 		prog.Failf("warning: %s", w)
 	}
+	g.keepRuns = cfg.KeepRuns
 	if cfg.Executor != config.ExecutorHost {
 		return nil, usageErr("config %s: executor %q is not supported by this quire-hook yet; use \"host\"", cfg.Path, cfg.Executor)
 	}

@@ -28,13 +28,25 @@ type request struct {
 
 // launch runs the pipeline of one commit. ran is false when the commit
 // has no pipeline (a line says so).
-func launch(ctx context.Context, r *gitrepo.Repo, rn *runner.Runner, repoName string, req request) (res runner.Result, ran bool, err error) {
+func (g *globals) launch(ctx context.Context, r *gitrepo.Repo, rn *runner.Runner, repoName string, req request) (res runner.Result, ran bool, err error) {
 	p, src, ok, err := prepare(r, rn.Progress, repoName, req)
 	if err != nil || !ok {
 		return res, false, err
 	}
 	res, err = rn.Run(ctx, p, src)
+	if err == nil {
+		g.applyKeepRuns(ctx, rn, repoName)
+	}
 	return res, true, err
+}
+
+// keepRuns applies config.lua's keep_runs after a run: the same gc as
+// 'quire-hook gc --keep N' for this repository. A failure is reported
+// and does not change the run's outcome.
+func (g *globals) applyKeepRuns(ctx context.Context, rn *runner.Runner, repoName string) {
+	if _, err := gcKeep(ctx, rn.Store, rn.DataRoot, g.keepRuns, repoName); err != nil {
+		rn.Progress.Failf("warning: keep_runs: %v", err)
+	}
 }
 
 // prepare builds what a run of req needs from the repository: the

@@ -65,6 +65,7 @@ func (g *globals) postReceive(c *cli.Context) error {
 		return err
 	}
 	defer s.Close()
+	reconcileQuietly(ctx, s, dataRoot, g.io.Stderr)
 	rn, err := g.newRunner(ctx, r, s, dataRoot)
 	if err != nil {
 		return err
@@ -97,7 +98,7 @@ func (g *globals) postReceive(c *cli.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			res, ran, err := launch(ctx, r, rn, repoName, req)
+			res, ran, err := g.launch(ctx, r, rn, repoName, req)
 			if err != nil {
 				return &exitError{code: ExitError, err: fmt.Errorf("run %s: %w", req.ref, err)}
 			}

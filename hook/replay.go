@@ -59,11 +59,12 @@ func (g *globals) replay(c *cli.Context, rev, refFlag string) error {
 		return err
 	}
 	defer s.Close()
+	reconcileQuietly(ctx, s, dataRoot, g.io.Stderr)
 	rn, err := g.newRunner(ctx, r, s, dataRoot)
 	if err != nil {
 		return err
 	}
-	res, ran, err := launch(ctx, r, rn, g.repoName(r), request{commit: commit, ref: ref, trigger: "replay"})
+	res, ran, err := g.launch(ctx, r, rn, g.repoName(r), request{commit: commit, ref: ref, trigger: "replay"})
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}

@@ -2,7 +2,6 @@ package hook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -20,30 +19,27 @@ func showCommand(g *globals) *cli.Command {
 		Name:         "show",
 		Usage:        "print a run, its jobs and every sh call",
 		ArgsUsage:    "<run-id or unique prefix of 4+ characters>",
-		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON (keys as in docs/SCHEMA.md)"}},
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usageErr("show takes one run id (or a unique prefix of 4+ characters)")
-			}
-			r, err := g.openRepo(g.gitDir, g.io.Getenv("GIT_DIR"))
+			args, err := trailingFlags(c, "json")
 			if err != nil {
 				return err
 			}
-			dataRoot := g.dataRoot(r)
-			s, err := openStore(c.Context, dataRoot)
+			if len(args) != 1 {
+				return usageErr("show takes one run id (or a unique prefix of 4+ characters)")
+			}
+			s, dataRoot, err := g.openAdminStore(c.Context)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			rec, err := loadRecord(c.Context, s, c.Args().First())
+			rec, err := loadRecord(c.Context, s, args[0])
 			if err != nil {
 				return usageErr("%v", err)
 			}
 			if c.Bool("json") {
-				enc := json.NewEncoder(g.io.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rec)
+				return writeJSON(g.io.Stdout, newRecordJSON(rec, dataRoot))
 			}
 			printRecord(g.io.Stdout, rec, dataRoot)
 			return nil
@@ -90,13 +86,16 @@ func printRecord(w io.Writer, rec record, dataRoot string) {
 	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSTATE\tDURATION\tEXIT\tERROR")
+	fmt.Fprintln(tw, "JOB\tSTATE\tDURATION\tEXIT\tOUTPUTS\tERROR")
 	for _, j := range rec.Jobs {
-		exit := "-"
+		exit, outputs := "-", "-"
 		if j.ExitCode != nil {
 			exit = strconv.Itoa(*j.ExitCode)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.JobID, j.State, span(j.StartedAtMS, j.FinishedAtMS), exit, firstLine(j.Error))
+		if j.Outputs != "" {
+			outputs = clip(j.Outputs, 40)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.State, span(j.StartedAtMS, j.FinishedAtMS), exit, outputs, firstLine(j.Error))
 	}
 	tw.Flush()
 	if len(rec.ShEvents) == 0 {

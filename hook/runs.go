@@ -1,0 +1,322 @@
+package hook
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quire-ci/quire-hook/pkg/store"
+)
+
+// runStates are the states a run can be in (runs.state).
+var runStates = []string{"pending", "active", "complete", "failed", "superseded"}
+
+func runsCommand(g *globals) *cli.Command {
+	return &cli.Command{
+		Name:  "runs",
+		Usage: "list recorded runs, newest first",
+		Description: "Lists the runs of the data root (every repo sharing it unless --repo).\n" +
+			"--ref takes a full ref name or a branch or tag name (main = refs/heads/main).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "repo", Usage: "only runs of this repo (runs.repo, e.g. project.git)"},
+			&cli.StringFlag{Name: "ref", Usage: "only runs of this ref: refs/heads/main, or main"},
+			&cli.StringFlag{Name: "state", Usage: "only runs in this state: " + strings.Join(runStates, ", ")},
+			&cli.IntFlag{Name: "limit", Value: 20, Usage: "at most this many runs; 0 for all"},
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON array (keys as in docs/SCHEMA.md)"},
+		},
+		OnUsageError: usageHandler,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErr("runs takes no arguments; filter with --repo, --ref, --state")
+			}
+			f := store.RunFilter{Repo: c.String("repo"), Ref: c.String("ref"), State: c.String("state"), Limit: c.Int("limit")}
+			if f.State != "" && !slices.Contains(runStates, f.State) {
+				return usageErr("unknown state %q; use one of %s", f.State, strings.Join(runStates, ", "))
+			}
+			if f.Limit < 0 {
+				return usageErr("--limit must be 0 (all) or more, not %d", f.Limit)
+			}
+			s, dataRoot, err := g.openAdminStore(c.Context)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			runs, err := listRuns(c.Context, s, f)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				out := make([]runJSON, 0, len(runs))
+				for _, r := range runs {
+					out = append(out, newRunJSON(r, dataRoot))
+				}
+				return writeJSON(g.io.Stdout, out)
+			}
+			printRuns(g.io.Stdout, runs)
+			return nil
+		},
+	}
+}
+
+// listRuns is ListRuns where a ref that is not a full ref name also
+// matches the branch or tag of that name.
+func listRuns(ctx context.Context, s *store.Store, f store.RunFilter) ([]store.Run, error) {
+	if f.Ref == "" || strings.HasPrefix(f.Ref, "refs/") {
+		return s.ListRuns(ctx, f)
+	}
+	var all []store.Run
+	for _, ref := range []string{f.Ref, "refs/heads/" + f.Ref, "refs/tags/" + f.Ref} {
+		g := f
+		g.Ref = ref
+		runs, err := s.ListRuns(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, runs...)
+	}
+	// Newest first, as ListRuns orders them.
+	slices.SortFunc(all, func(a, b store.Run) int {
+		if c := cmp.Compare(b.QueuedAtMS, a.QueuedAtMS); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	if f.Limit > 0 && len(all) > f.Limit {
+		all = all[:f.Limit]
+	}
+	return all, nil
+}
+
+// printRuns writes runs as a table for people.
+func printRuns(w io.Writer, runs []store.Run) {
+	if len(runs) == 0 {
+		fmt.Fprintln(w, "no runs")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tREPO\tREF\tSHA\tTRIGGER\tSTATE\tDURATION\tQUEUED")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Repo, r.Ref, short(r.SHA),
+			r.Trigger, runState(r), span(r.StartedAtMS, r.FinishedAtMS), stamp(r.QueuedAtMS))
+	}
+	tw.Flush()
+}
+
+// runState is a run's state with its failure kind: "failed (job)".
+func runState(r store.Run) string {
+	if r.FailureKind != "" {
+		return r.State + " (" + r.FailureKind + ")"
+	}
+	return r.State
+}
+
+// adminDataRoot is the data root the operating commands read: --data-dir
+// or $QUIRE_DATA_DIR need no repository, otherwise it is the
+// repository's (--git-dir, $GIT_DIR or the current directory).
+func (g *globals) adminDataRoot() (string, error) {
+	if g.dataDir != "" {
+		return g.abs(g.dataDir), nil
+	}
+	if d := g.io.Getenv("QUIRE_DATA_DIR"); d != "" {
+		return g.abs(d), nil
+	}
+	r, err := g.openRepo(g.gitDir, g.io.Getenv("GIT_DIR"))
+	if err != nil {
+		return "", err
+	}
+	return g.dataRoot(r), nil
+}
+
+// openAdminStore opens the database of adminDataRoot.
+func (g *globals) openAdminStore(ctx context.Context) (*store.Store, string, error) {
+	dataRoot, err := g.adminDataRoot()
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := openStore(ctx, dataRoot)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, dataRoot, nil
+}
+
+// trailingFlags returns the command's arguments with the boolean flags
+// named in names that follow them ("logs <run> --follow") applied:
+// urfave/cli stops parsing flags at the first argument.
+func trailingFlags(c *cli.Context, names ...string) ([]string, error) {
+	var args []string
+	rest := c.Args().Slice()
+	for i, a := range rest {
+		if a == "--" {
+			return append(args, rest[i+1:]...), nil
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			args = append(args, a)
+			continue
+		}
+		name := strings.TrimLeft(a, "-")
+		if !slices.Contains(names, name) {
+			return nil, usageErr("unknown flag %s; see --help", a)
+		}
+		if err := c.Set(name, "true"); err != nil {
+			return nil, usageErr("set %s: %v", a, err)
+		}
+	}
+	return args, nil
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}
+
+// runJSON is a run as `runs --json` and `show --json` print it: the
+// columns of the runs table under their names, null for NULL, plus
+// duration_ms and the run's directory. docs/SCHEMA.md documents it.
+type runJSON struct {
+	ID            string  `json:"id"`
+	Repo          string  `json:"repo"`
+	Ref           string  `json:"ref_name"`
+	SHA           string  `json:"sha"`
+	Trigger       string  `json:"trigger"`
+	State         string  `json:"state"`
+	FailureKind   *string `json:"failure_kind"`
+	Error         *string `json:"error"`
+	PushedAtMS    int64   `json:"pushed_at_ms"`
+	QueuedAtMS    int64   `json:"queued_at_ms"`
+	StartedAtMS   *int64  `json:"started_at_ms"`
+	FinishedAtMS  *int64  `json:"finished_at_ms"`
+	DurationMS    *int64  `json:"duration_ms"`
+	ContainerID   *string `json:"container_id"`
+	ImageTag      *string `json:"image_tag"`
+	WorkspacePath *string `json:"workspace_path"`
+	OwnerPID      *int64  `json:"owner_pid"`
+	OwnerHost     *string `json:"owner_host"`
+	Dir           string  `json:"dir"`
+}
+
+func newRunJSON(r store.Run, dataRoot string) runJSON {
+	return runJSON{
+		ID: r.ID, Repo: r.Repo, Ref: r.Ref, SHA: r.SHA, Trigger: r.Trigger, State: r.State,
+		FailureKind: nullStr(r.FailureKind), Error: nullStr(r.Error),
+		PushedAtMS: r.PushedAtMS, QueuedAtMS: r.QueuedAtMS,
+		StartedAtMS: nullMS(r.StartedAtMS), FinishedAtMS: nullMS(r.FinishedAtMS),
+		DurationMS:  between(r.StartedAtMS, r.FinishedAtMS),
+		ContainerID: nullStr(r.ContainerID), ImageTag: nullStr(r.ImageTag),
+		WorkspacePath: nullStr(r.WorkspacePath), OwnerPID: nullMS(int64(r.OwnerPID)),
+		OwnerHost: nullStr(r.OwnerHost),
+		Dir:       filepath.Join(dataRoot, "runs", r.ID),
+	}
+}
+
+// jobJSON is a job as `show --json` prints it.
+type jobJSON struct {
+	JobID        string          `json:"job_id"`
+	State        string          `json:"state"`
+	ExitCode     *int            `json:"exit_code"`
+	StartedAtMS  *int64          `json:"started_at_ms"`
+	FinishedAtMS *int64          `json:"finished_at_ms"`
+	DurationMS   *int64          `json:"duration_ms"`
+	Error        *string         `json:"error"`
+	Outputs      json.RawMessage `json:"outputs"`
+	Log          string          `json:"log"`
+}
+
+func newJobJSON(j store.Job, runDir string) jobJSON {
+	out := json.RawMessage("null")
+	if j.Outputs != "" && json.Valid([]byte(j.Outputs)) {
+		out = json.RawMessage(j.Outputs)
+	}
+	return jobJSON{
+		JobID: j.JobID, State: j.State, ExitCode: j.ExitCode,
+		StartedAtMS: nullMS(j.StartedAtMS), FinishedAtMS: nullMS(j.FinishedAtMS),
+		DurationMS: between(j.StartedAtMS, j.FinishedAtMS),
+		Error:      nullStr(j.Error), Outputs: out,
+		Log: filepath.Join(runDir, "jobs", j.JobID, "job.log"),
+	}
+}
+
+// shJSON is an sh call as `show --json` prints it.
+type shJSON struct {
+	JobID        string `json:"job_id"`
+	Seq          int    `json:"seq"`
+	Cmd          string `json:"cmd"`
+	ExitCode     int    `json:"exit_code"`
+	StartedAtMS  int64  `json:"started_at_ms"`
+	FinishedAtMS int64  `json:"finished_at_ms"`
+	DurationMS   int64  `json:"duration_ms"`
+	StdoutBytes  int64  `json:"stdout_bytes"`
+	StderrBytes  int64  `json:"stderr_bytes"`
+	Log          string `json:"log"`
+}
+
+func newShJSON(e store.ShEvent, runDir string) shJSON {
+	return shJSON{
+		JobID: e.JobID, Seq: e.Seq, Cmd: e.Cmd, ExitCode: e.ExitCode,
+		StartedAtMS: e.StartedAtMS, FinishedAtMS: e.FinishedAtMS,
+		DurationMS:  e.FinishedAtMS - e.StartedAtMS,
+		StdoutBytes: e.StdoutBytes, StderrBytes: e.StderrBytes,
+		Log: shLogPath(runDir, e.JobID, e.Seq),
+	}
+}
+
+// recordJSON is a run with everything recorded under it, as `show
+// --json` prints it.
+type recordJSON struct {
+	Run      runJSON   `json:"run"`
+	Jobs     []jobJSON `json:"jobs"`
+	ShEvents []shJSON  `json:"sh_events"`
+}
+
+func newRecordJSON(rec record, dataRoot string) recordJSON {
+	out := recordJSON{Run: newRunJSON(rec.Run, dataRoot), Jobs: []jobJSON{}, ShEvents: []shJSON{}}
+	for _, j := range rec.Jobs {
+		out.Jobs = append(out.Jobs, newJobJSON(j, out.Run.Dir))
+	}
+	for _, e := range rec.ShEvents {
+		out.ShEvents = append(out.ShEvents, newShJSON(e, out.Run.Dir))
+	}
+	return out
+}
+
+// shLogPath is the CRI log of the seq-th sh call of a job.
+func shLogPath(runDir, jobID string, seq int) string {
+	return filepath.Join(runDir, "jobs", jobID, "sh-"+strconv.Itoa(seq)+".log")
+}
+
+func nullStr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nullMS(ms int64) *int64 {
+	if ms == 0 {
+		return nil
+	}
+	return &ms
+}
+
+// between is to-from, or nil unless both are known.
+func between(from, to int64) *int64 {
+	if from == 0 || to == 0 {
+		return nil
+	}
+	d := to - from
+	return &d
+}
