@@ -3,16 +3,17 @@ package crilog
 import "bytes"
 
 // assembler turns the bytes of one stream, as they arrive in arbitrary
-// pieces, into records. It is the single place where lines are cut, so a
-// secrets redactor can later sit directly in front of feed (and be
-// flushed before finish) and see the stream before any line or chunk
+// pieces, into records. It is the single place where lines are cut; the
+// Writer's secrets redactor sits directly in front of feed (and is
+// flushed before finish), so it sees the stream before any line or chunk
 // boundary is drawn.
 type assembler struct {
 	// pending holds the start of the current line that could not be
 	// written yet: at most MaxLineChunk content bytes, plus one '\r' whose
 	// meaning (content or half of "\r\n") depends on the next byte.
 	pending []byte
-	// received counts every byte fed, line endings included.
+	// received counts every byte the stream received, line endings
+	// included, before redaction.
 	received int64
 }
 
@@ -44,9 +45,7 @@ func (a *assembler) feed(buf, hdr, p []byte, limit int) ([]byte, int) {
 			rest = rest[i+1:]
 		}
 	}
-	n := len(p) - len(rest)
-	a.received += int64(n)
-	return buf, n
+	return buf, len(p) - len(rest)
 }
 
 // line appends the current line, ended by a newline after seg.

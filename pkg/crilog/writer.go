@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
 // flushAt is the buffered output size at which a Write call writes what it
@@ -30,6 +32,10 @@ type Writer struct {
 	streams [2]assembler
 	err     error
 	closed  bool
+
+	secrets  *redact.Set       // nil: nothing to redact
+	redactor [2]*redact.Stream // per stream, made at its first write
+	red      []byte            // redacted bytes of the current Write
 }
 
 // Create creates the log file at path, which must not exist yet, and
@@ -49,6 +55,20 @@ func Create(path string) (*Writer, error) {
 // close w.
 func NewWriter(w io.Writer) *Writer {
 	return &Writer{out: w, name: "log", now: time.Now}
+}
+
+// Redact makes the Writer replace the secrets of set with "{{ name }}"
+// before anything is written. A stream's bytes pass through a
+// redact.Stream in front of the place where lines are cut, so a secret
+// is found however the pipe split it, also inside lines longer than
+// MaxLineChunk; it holds back at most the longest secret's length, until
+// the next Write or Close. A stream takes the secrets set holds at its
+// first Write; Line redacts with those set holds at each call. Call
+// Redact before the first write.
+func (w *Writer) Redact(set *redact.Set) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.secrets = set
 }
 
 // Stream returns the io.Writer for stream "stdout" or "stderr"; writes to
@@ -84,6 +104,7 @@ func (w *Writer) Line(stream string, content []byte) error {
 		return err
 	}
 	w.streams[i].received += int64(len(content))
+	content = w.secrets.Bytes(content)
 	hdr := w.header(i)
 	if n := len(content); n > 0 && content[n-1] == '\n' {
 		content = content[:n-1]
@@ -126,6 +147,12 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	for i, r := range w.redactor {
+		if r != nil && w.err == nil {
+			w.red = r.Flush(w.red[:0])
+			_ = w.feed(i, w.header(i), w.red) // sets w.err
+		}
+	}
 	if w.err == nil {
 		buf := w.buf[:0]
 		for i := range w.streams {
@@ -135,7 +162,7 @@ func (w *Writer) Close() error {
 		}
 		_ = w.write(buf) // sets w.err
 	}
-	w.buf, w.hdr = nil, nil
+	w.buf, w.hdr, w.red = nil, nil, nil
 	if w.file != nil {
 		if err := w.file.Close(); err != nil && w.err == nil {
 			w.err = fmt.Errorf("close %s: %w", w.name, err)
@@ -174,21 +201,41 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	a := &w.streams[s.i]
+	w.streams[s.i].received += int64(len(p))
 	hdr := w.header(s.i)
+	data := p
+	if w.secrets != nil {
+		r := w.redactor[s.i]
+		if r == nil {
+			r = w.secrets.Stream()
+			w.redactor[s.i] = r
+		}
+		if r.Active() {
+			w.red = r.Append(w.red[:0], p)
+			data = w.red
+		}
+	}
+	if err := w.feed(s.i, hdr, data); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
 
-	// Pieces are bounded so that neither a huge p nor a p full of empty
-	// lines can grow the buffer much beyond flushAt.
+// feed cuts p into records of stream i and writes them. Pieces are
+// bounded so that neither a huge p nor a p full of empty lines can grow
+// the buffer much beyond flushAt.
+func (w *Writer) feed(i int, hdr, p []byte) error {
+	a := &w.streams[i]
 	for rest := p; len(rest) > 0; {
 		piece := rest[:min(len(rest), flushAt)]
 		var n int
 		w.buf, n = a.feed(w.buf[:0], hdr, piece, flushAt)
 		if err := w.write(w.buf); err != nil {
-			return 0, err
+			return err
 		}
 		rest = rest[n:]
 	}
-	return len(p), nil
+	return nil
 }
 
 // usable reports why the Writer cannot take more output, if it cannot.
