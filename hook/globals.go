@@ -155,7 +155,18 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 			RunTimeout:    cfg.RunTimeout,
 			KeepWorkspace: cfg.KeepWorkspace,
 		},
+		Secrets: runnerSecrets(cfg.Secrets),
 	}, nil
+}
+
+// runnerSecrets hands the config's secrets to the runner, which reads
+// file secrets when a run first uses them.
+func runnerSecrets(in map[string]config.Secret) map[string]runner.Secret {
+	out := make(map[string]runner.Secret, len(in))
+	for name, s := range in {
+		out[name] = runner.Secret{Value: s.Value, File: s.File}
+	}
+	return out
 }
 
 // loadConfig reads config.lua: --config, else $QUIRE_CONFIG, else

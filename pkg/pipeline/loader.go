@@ -29,8 +29,9 @@ type loader struct {
 	dropped  int // problems past maxProblems
 	calls    int // ci.job calls
 
-	image   string
-	imageAt *Problem // where ci.image was first called
+	image    string
+	imageAt  *Problem // where ci.image was first called
+	mirrorAt *Problem // where ci.mirror was first called
 
 	ci      *lua.LTable
 	loaded  map[string]lua.LValue
@@ -51,12 +52,13 @@ func newLoader(fsys fs.FS, modDir string, display func(string) string) *loader {
 }
 
 // install sets the restricted require and creates the quire.ci table.
-// ci.mirror (SPEC §9) belongs beside job and image; it will register the
-// job quire/mirror itself, since idProblem refuses ids with '/' from users.
+// ci.mirror registers the job quire/mirror itself, since idProblem
+// refuses ids with '/' from users.
 func (ld *loader) install(L *lua.LState) {
 	ld.ci = L.NewTable()
 	ld.ci.RawSetString("job", L.NewFunction(ld.ciJob))
 	ld.ci.RawSetString("image", L.NewFunction(ld.ciImage))
+	ld.ci.RawSetString("mirror", L.NewFunction(ld.ciMirror))
 	ld.loaded[ciModule] = ld.ci
 	L.SetGlobal("require", L.NewFunction(ld.require))
 }

@@ -31,6 +31,9 @@ type Job struct {
 	Line   int      // line of the ci.job call in File
 	File   string   // ".quire/ci.lua", or the module that registered the job
 	Fn     *lua.LFunction
+	// Mirror is set for the job ci.mirror registers (MirrorJob), which
+	// has no Fn: the runner tags and pushes as Mirror says.
+	Mirror *Mirror
 }
 
 // Pipeline is a loaded, validated pipeline. Its Lua state stays open for

@@ -96,6 +96,10 @@ func (ld *loader) graph() []*Job {
 				if unknown++; unknown <= maxSuggestions {
 					hint = suggest(in, order)
 				}
+				if d.job.Mirror != nil {
+					ld.problem(d.job.File, d.job.Line, "ci.mirror: after names %s%s, which is not a job registered with ci.job", quoteID(in), hint)
+					continue
+				}
 				ld.problem(d.job.File, d.job.Line, "Job %s has the unknown input %s%s; an input is a job registered with ci.job or a source such as quire/push",
 					quoteID(d.job.ID), quoteID(in), hint)
 			}

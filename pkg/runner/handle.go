@@ -43,6 +43,7 @@ func (e *execution) newHandle(j *pipeline.Job, jobDir string) (*handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create job log: %w", err)
 	}
+	jl.Redact(e.secrets)
 	root, err := os.OpenRoot(e.workspace)
 	if err != nil {
 		jl.Close()
@@ -89,6 +90,7 @@ func (h *handle) table(L *lua.LState) *lua.LTable {
 		"read_file":  h.readFile,
 		"write_file": h.writeFile,
 		"env":        h.envVar,
+		"secret":     h.secret,
 	}
 	for name, fn := range fns {
 		q.RawSetString(name, L.NewFunction(fn))

@@ -34,6 +34,7 @@ type harness struct {
 	store    *store.Store
 
 	Settings Settings
+	Secrets  map[string]Secret
 	Env      []string // added to os.Environ() for the Runner
 	Verbose  bool
 	Quiet    bool
@@ -150,6 +151,7 @@ func (h *harness) prepare(sha string, spec pushSpec) (*Runner, Push, fs.FS, *byt
 		Env:      append(os.Environ(), h.Env...),
 		Progress: NewProgress(progress, h.Quiet, h.Verbose),
 		Settings: h.Settings,
+		Secrets:  h.Secrets,
 	}
 	return r, push, src, progress
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
+	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
 // execution is the state of one run while its jobs execute.
@@ -24,7 +25,12 @@ type execution struct {
 	workspace string
 
 	states  map[string]string // job id -> final state
-	outputs map[string]string // job id -> outputs JSON ("" for nil)
+	outputs map[string]string // job id -> outputs JSON ("" for nil), unredacted
+
+	// secrets are the values resolved so far, redacted in everything the
+	// run writes from then on; resolved maps their names to them.
+	secrets  *redact.Set
+	resolved map[string]string
 }
 
 var errJobTimeout = errors.New("job timed out")
@@ -110,7 +116,11 @@ func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (string, error)
 		exit = h.lastExit
 	}
 	finish := context.WithoutCancel(ctx)
-	if err := r.Store.FinishJob(finish, e.run.RunID, j.ID, state, exit, msg, outputs, time.Now().UnixMilli()); err != nil {
+	// Records hold what the job returned with its secrets redacted; later
+	// jobs read the outputs as they were.
+	msg = e.secrets.String(msg)
+	stored := e.secrets.JSON(outputs)
+	if err := r.Store.FinishJob(finish, e.run.RunID, j.ID, state, exit, msg, stored, time.Now().UnixMilli()); err != nil {
 		return "", fmt.Errorf("record end of job %s: %w", j.ID, err)
 	}
 	e.outputs[j.ID] = outputs
@@ -141,6 +151,9 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	L.SetContext(jobCtx)
 	defer L.RemoveContext()
 	L.SetGlobal("print", L.NewFunction(h.log))
+	if j.Mirror != nil {
+		return e.mirror(jobCtx, j, h)
+	}
 
 	err := L.CallByParam(lua.P{Fn: j.Fn, NRet: 1, Protect: true}, h.table(L))
 	ret := lua.LNil

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
 // Progress writes one line per event to the pusher (git shows the hook's
@@ -15,8 +17,9 @@ type Progress struct {
 	// line prefixed with "[job]".
 	Quiet, Verbose bool
 
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	secrets redact.Set // every secret a run of this process resolved
 }
 
 // NewProgress returns a Progress writing to w (nil: discard).
@@ -43,19 +46,46 @@ func (p *Progress) Failf(format string, args ...any) {
 	p.line(fmt.Sprintf(format, args...))
 }
 
+// Redact makes every line printed from now on show the secret's value
+// as "{{ name }}". The value's length was checked when the run resolved
+// it.
+func (p *Progress) Redact(name, value string) {
+	if p == nil {
+		return
+	}
+	_ = p.secrets.Add(name, value)
+}
+
 func (p *Progress) line(s string) {
+	s = p.secrets.String(s)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, "quire: %s\n", s)
 }
 
 // Output returns a writer that echoes a job's sh output line by line as
-// "[job] line" when Verbose, or nil.
+// "[job] line" when Verbose, or nil. The output passes through a
+// streaming redactor first, so a secret is hidden however the pipe
+// split it; Close flushes it.
 func (p *Progress) Output(job string) io.WriteCloser {
 	if p == nil || !p.Verbose {
 		return nil
 	}
-	return &prefixWriter{p: p, prefix: "[" + job + "] "}
+	pw := &prefixWriter{p: p, prefix: "[" + job + "] "}
+	return &redactedEcho{Writer: redact.NewWriter(&p.secrets, pw), pw: pw}
+}
+
+// redactedEcho is the Writer Output returns.
+type redactedEcho struct {
+	*redact.Writer
+	pw *prefixWriter
+}
+
+// Close flushes the redactor, then echoes a pending unterminated line.
+func (r *redactedEcho) Close() error {
+	err := r.Writer.Close()
+	r.pw.Close()
+	return err
 }
 
 // maxEcho bounds a partial line held for the verbose echo.
@@ -90,8 +120,9 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 }
 
 func (w *prefixWriter) flush() {
+	line := w.p.secrets.Bytes(bytes.TrimSuffix(w.buf, []byte("\r")))
 	w.p.mu.Lock()
-	fmt.Fprintf(w.p.w, "%s%s\n", w.prefix, bytes.TrimSuffix(w.buf, []byte("\r")))
+	fmt.Fprintf(w.p.w, "%s%s\n", w.prefix, line)
 	w.p.mu.Unlock()
 	w.buf = w.buf[:0]
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
+	"github.com/quire-ci/quire-hook/pkg/redact"
 	"github.com/quire-ci/quire-hook/pkg/store"
 	"github.com/quire-ci/quire-hook/pkg/workspace"
 )
@@ -51,6 +52,9 @@ type Runner struct {
 	Env      []string // the hook's own environment
 	Progress *Progress
 	Settings Settings
+	// Secrets are the operator's secrets by name, for q.secret and
+	// ci.mirror.
+	Secrets map[string]Secret
 }
 
 // Result is how a run ended.
@@ -61,8 +65,9 @@ type Result struct {
 	Error       string
 	RunDir      string
 
-	queued time.Time
-	row    store.Run // as Enqueue recorded it
+	queued  time.Time
+	row     store.Run   // as Enqueue recorded it
+	secrets *redact.Set // the secrets the run resolved, once its jobs run
 }
 
 // Failure kinds recorded in runs.failure_kind.
@@ -167,7 +172,8 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		defer os.RemoveAll(ws)
 	}
 
-	e := &execution{runner: r, run: res, push: push, p: p, workspace: ws}
+	res.secrets = new(redact.Set)
+	e := &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets}
 	failed, err := e.runJobs(ctx)
 	if err != nil {
 		return r.finish(ctx, res, "failed", FailInternal, err.Error(), now)
@@ -208,6 +214,7 @@ func (r *Runner) stopped(ctx context.Context, err error) (state, kind, msg strin
 // finish records the run's end, under a context that survives the
 // run's cancellation, and prints its outcome.
 func (r *Runner) finish(ctx context.Context, res Result, state, kind, msg string, started time.Time) (Result, error) {
+	msg = res.secrets.String(msg)
 	res.State, res.FailureKind, res.Error = state, kind, msg
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()

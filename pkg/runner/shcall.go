@@ -12,6 +12,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/redact"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -44,7 +45,7 @@ func (h *handle) sh(L *lua.LState) int {
 	h.seq++
 	seq := h.seq
 	logPath := filepath.Join(h.jobDir, "sh-"+strconv.Itoa(seq)+".log")
-	log := createLog(logPath)
+	log := createLog(logPath, h.e.secrets)
 	out := &capture{max: MaxCapture}
 	errOut := &capture{max: MaxCapture}
 	// One echo per stream: each is written by its own pump goroutine.
@@ -85,7 +86,7 @@ func (h *handle) sh(L *lua.LState) int {
 	if err := h.e.runner.Store.AddShEvent(context.WithoutCancel(h.ctx), store.ShEvent{
 		RunID: h.e.run.RunID, JobID: h.job.ID, Seq: seq,
 		StartedAtMS: started.UnixMilli(), FinishedAtMS: finished.UnixMilli(),
-		ExitCode: exit, Cmd: display,
+		ExitCode: exit, Cmd: h.e.secrets.String(display),
 		StdoutBytes: w.Bytes("stdout"), StderrBytes: w.Bytes("stderr"),
 	}); err != nil {
 		L.RaiseError("q.sh: record sh call %d: %v", seq, err)
@@ -117,10 +118,14 @@ type pendingLog struct {
 	err  error
 }
 
-func createLog(path string) *pendingLog {
+// createLog starts creating the log at path, which redacts secrets.
+func createLog(path string, secrets *redact.Set) *pendingLog {
 	l := &pendingLog{done: make(chan struct{})}
 	go func() {
 		l.w, l.err = crilog.Create(path)
+		if l.err == nil {
+			l.w.Redact(secrets)
+		}
 		close(l.done)
 	}()
 	return l
