@@ -396,3 +396,39 @@ ci.job("slow", {"quire/push"}, function(q) q.sh("sleep 5") end)`)
 	})
 	os.Remove(cfg)
 }
+
+func TestConfig_BwrapExecutor(t *testing.T) {
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap is not installed (.ci/run installs it)")
+	}
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("where", {"quire/push"}, function(q)
+  return {init = q.sh("cat /proc/1/comm").stdout, net = q.sh("grep -c : /proc/net/dev").stdout}
+end)`)
+	r.Commit("bwrap")
+	r.push("-o", "ci.skip", "origin", "main")
+	cfg := filepath.Join(t.TempDir(), "config.lua")
+	for _, c := range []struct{ lua, want string }{
+		{`return { executor = "bwrap" }`, `{"init":"bwrap\n","net":"1\n"}`},
+		{`return { executor = "bwrap", network = true }`, `"init":"bwrap\n"`},
+	} {
+		os.WriteFile(cfg, []byte(c.lua), 0o644)
+		if out, code := r.quire("", "--git-dir", r.Bare, "--config", cfg, "replay", "main"); code != 0 {
+			t.Fatalf("%s: exit %d:\n%s", c.lua, code, out)
+		}
+		_, jobs, _ := r.lastRun()
+		if got := jobs["where"].Outputs; !strings.Contains(got, c.want) {
+			t.Errorf("%s: outputs %s, want %s", c.lua, got, c.want)
+		}
+		if strings.Contains(c.lua, "network = true") && strings.Contains(jobs["where"].Outputs, `"net":"1\n"`) {
+			t.Errorf("network = true still left only lo: %s", jobs["where"].Outputs)
+		}
+	}
+	os.WriteFile(cfg, []byte(`return { executor = "docker" }`), 0o644)
+	out, code := r.quire("", "--git-dir", r.Bare, "--config", cfg, "replay", "main")
+	if code != 2 {
+		t.Errorf("docker executor: exit %d, want 2:\n%s", code, out)
+	}
+	wantContains(t, out, `executor "docker" is not supported`)
+}

@@ -141,8 +141,16 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 		prog.Failf("warning: %s", w)
 	}
 	g.keepRuns = cfg.KeepRuns
-	if cfg.Executor != config.ExecutorHost {
-		return nil, usageErr("config %s: executor %q is not supported by this quire-hook yet; use \"host\"", cfg.Path, cfg.Executor)
+	var ex runner.Executor
+	switch cfg.Executor {
+	case config.ExecutorBwrap:
+		b, err := runner.NewBwrap(cfg.Network)
+		if err != nil {
+			return nil, usageErr("config %s: %v", cfg.Path, err)
+		}
+		ex = b
+	case config.ExecutorDocker:
+		return nil, usageErr("config %s: executor \"docker\" is not supported by this quire-hook yet; use \"host\" or \"bwrap\"", cfg.Path)
 	}
 	return &runner.Runner{
 		Store:    s,
@@ -155,7 +163,8 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 			RunTimeout:    cfg.RunTimeout,
 			KeepWorkspace: cfg.KeepWorkspace,
 		},
-		Secrets: runnerSecrets(cfg.Secrets),
+		Secrets:  runnerSecrets(cfg.Secrets),
+		Executor: ex,
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/quire-ci/quire-hook/hook"
@@ -21,11 +22,20 @@ func main() {
 		args = append([]string{args[0], "post-receive"}, args[1:]...)
 	}
 	wd, _ := os.Getwd()
+	env := os.Environ()
+	// The commands read git's variables (GIT_DIR, GIT_PUSH_OPTION_*) from
+	// env; a process this one starts itself, such as go-git's
+	// git-receive-pack for a local mirror, must not inherit them.
+	for _, kv := range env {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "GIT_") {
+			os.Unsetenv(name)
+		}
+	}
 	code := hook.Main(ctx, args, hook.IO{
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
-		Env:    os.Environ(),
+		Env:    env,
 		Dir:    wd,
 	})
 	stop()

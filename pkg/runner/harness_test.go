@@ -36,6 +36,7 @@ type harness struct {
 	Settings Settings
 	Secrets  map[string]Secret
 	Env      []string // added to os.Environ() for the Runner
+	Executor Executor
 	Verbose  bool
 	Quiet    bool
 }
@@ -152,6 +153,7 @@ func (h *harness) prepare(sha string, spec pushSpec) (*Runner, Push, fs.FS, *byt
 		Progress: NewProgress(progress, h.Quiet, h.Verbose),
 		Settings: h.Settings,
 		Secrets:  h.Secrets,
+		Executor: h.Executor,
 	}
 	return r, push, src, progress
 }

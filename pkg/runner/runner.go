@@ -55,6 +55,8 @@ type Runner struct {
 	// Secrets are the operator's secrets by name, for q.secret and
 	// ci.mirror.
 	Secrets map[string]Secret
+	// Executor runs sh calls (nil: Host).
+	Executor Executor
 }
 
 // Result is how a run ended.

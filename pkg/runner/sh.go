@@ -35,6 +35,10 @@ type Proc struct {
 	Timeout time.Duration
 	Stdout  io.Writer // where stdout bytes go as they are read
 	Stderr  io.Writer
+	// Executor wraps the command (nil: Host); Workspace is the run's
+	// workspace, which it may have to expose.
+	Executor  Executor
+	Workspace string
 }
 
 // ProcResult is how a process ended.
@@ -56,10 +60,15 @@ func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
 		ctx, cancel = context.WithTimeoutCause(ctx, p.Timeout, errCallTimeout)
 		defer cancel()
 	}
+	ex := p.Executor
+	if ex == nil {
+		ex = Host{}
+	}
+	argv := ex.Command(p.Argv, p.Dir, p.Workspace)
 	// The program is looked up in the PATH the process will have, which
 	// opts.env may have changed, not in the hook's own.
-	cmd := exec.Command(lookPath(p.Argv[0], p.Env), p.Argv[1:]...)
-	cmd.Args[0] = p.Argv[0]
+	cmd := exec.Command(lookPath(argv[0], p.Env), argv[1:]...)
+	cmd.Args[0] = argv[0]
 	cmd.Dir = p.Dir
 	cmd.Env = p.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -108,7 +117,9 @@ func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
 		case <-exited:
 		}
 	}()
-	waitErr := cmd.Wait()
+	// Wait's error says the same as the ProcessState read below (or that
+	// WaitDelay cut a stdin copy short), so only the state is used.
+	_ = cmd.Wait()
 	close(exited)
 
 	// Give the pipes a moment to drain, then cut them: a background
@@ -132,7 +143,7 @@ func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
 		pgids.add(pgid)
 	}
 
-	res := ProcResult{Exit: exitStatus(cmd.ProcessState, waitErr)}
+	res := ProcResult{Exit: exitStatus(ex, cmd.ProcessState)}
 	select {
 	case <-killed:
 		if errors.Is(context.Cause(ctx), errCallTimeout) {
@@ -169,12 +180,12 @@ func pump(wg *sync.WaitGroup, r *os.File, w io.Writer) {
 	}
 }
 
-func exitStatus(ps *os.ProcessState, err error) int {
+func exitStatus(ex Executor, ps *os.ProcessState) int {
 	if ps == nil {
 		return 127
 	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return -int(ws.Signal())
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		return ex.Exit(ws)
 	}
 	return ps.ExitCode()
 }

@@ -60,6 +60,9 @@ func (h *handle) sh(L *lua.LState) int {
 		Timeout: opts.timeout,
 		Stdout:  tee{log.stream("stdout"), out, outEcho},
 		Stderr:  tee{log.stream("stderr"), errOut, errEcho},
+
+		Executor:  h.e.runner.Executor,
+		Workspace: h.e.workspace,
 	}, &h.pg)
 	w, err := log.wait()
 	if err != nil {
@@ -291,7 +294,7 @@ type tee [3]io.Writer
 
 func (t tee) Write(b []byte) (int, error) {
 	for _, w := range t {
-		if w != nil && w != io.Writer(nil) {
+		if w != nil {
 			_, _ = w.Write(b)
 		}
 	}
