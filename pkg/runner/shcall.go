@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
 	"github.com/quire-ci/quire-hook/pkg/redact"
-	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 // shOpts are the options of q.sh.
@@ -82,16 +80,8 @@ func (h *handle) sh(L *lua.LState) int {
 	logErr := w.Close()
 	finished := time.Now()
 
-	// The row is written as the call ends, even if the job is being torn
-	// down, so that the record matches the log file on disk.
 	exit := res.Exit
-	h.lastExit, h.lastLog = &exit, logPath
-	if err := h.e.runner.Store.AddShEvent(context.WithoutCancel(h.ctx), store.ShEvent{
-		RunID: h.e.run.RunID, JobID: h.job.ID, Seq: seq,
-		StartedAtMS: started.UnixMilli(), FinishedAtMS: finished.UnixMilli(),
-		ExitCode: exit, Cmd: h.e.secrets.String(display),
-		StdoutBytes: w.Bytes("stdout"), StderrBytes: w.Bytes("stderr"),
-	}); err != nil {
+	if err := h.recordCall(seq, logPath, display, exit, started, finished, w); err != nil {
 		L.RaiseError("q.sh: record sh call %d: %v", seq, err)
 	}
 	switch {

@@ -49,13 +49,7 @@ func (h *handle) step(cmd string, fn func(stdout, stderr io.Writer) error) error
 	if ferr != nil {
 		exit = 1
 	}
-	h.lastExit, h.lastLog = &exit, logPath
-	if err := h.e.runner.Store.AddShEvent(context.WithoutCancel(h.ctx), store.ShEvent{
-		RunID: h.e.run.RunID, JobID: h.job.ID, Seq: seq,
-		StartedAtMS: started.UnixMilli(), FinishedAtMS: finished.UnixMilli(),
-		ExitCode: exit, Cmd: h.e.secrets.String(cmd),
-		StdoutBytes: w.Bytes("stdout"), StderrBytes: w.Bytes("stderr"),
-	}); err != nil {
+	if err := h.recordCall(seq, logPath, cmd, exit, started, finished, w); err != nil {
 		return fmt.Errorf("record step %d: %w", seq, err)
 	}
 	switch {
@@ -65,6 +59,19 @@ func (h *handle) step(cmd string, fn func(stdout, stderr io.Writer) error) error
 		return fmt.Errorf("write log %s: %w", logPath, logErr)
 	}
 	return nil
+}
+
+// recordCall writes the sh_events row of call seq as it ends, even if
+// the job is being torn down, so that the record matches the log file on
+// disk; the command is redacted. It also makes the call the job's last.
+func (h *handle) recordCall(seq int, logPath, cmd string, exit int, started, finished time.Time, w *crilog.Writer) error {
+	h.lastExit, h.lastLog = &exit, logPath
+	return h.e.runner.Store.AddShEvent(context.WithoutCancel(h.ctx), store.ShEvent{
+		RunID: h.e.run.RunID, JobID: h.job.ID, Seq: seq,
+		StartedAtMS: started.UnixMilli(), FinishedAtMS: finished.UnixMilli(),
+		ExitCode: exit, Cmd: h.e.secrets.String(cmd),
+		StdoutBytes: w.Bytes("stdout"), StderrBytes: w.Bytes("stderr"),
+	})
 }
 
 // lineEnds passes writes on and remembers whether the last one ended a

@@ -10,15 +10,8 @@ import (
 // ListUnfinished returns the runs still pending or active, oldest first:
 // the candidates of reconcile.
 func (s *Store) ListUnfinished(ctx context.Context) ([]Run, error) {
-	var runs []Run
-	err := s.do(ctx, func(conn *sqlite.Conn) error {
-		return execRows(conn, `SELECT `+runColumns+` FROM runs
-			WHERE state IN ('pending', 'active') ORDER BY queued_at_ms, id`,
-			func(stmt *sqlite.Stmt) error {
-				runs = append(runs, scanRun(stmt))
-				return nil
-			})
-	})
+	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs
+		WHERE state IN ('pending', 'active') ORDER BY queued_at_ms, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list unfinished runs: %w", err)
 	}
@@ -95,13 +88,7 @@ func (s *Store) ListExpired(ctx context.Context, f ExpireFilter) ([]Run, error) 
 		args = append(args, f.FinishedBeforeMS)
 	}
 	query += ` ORDER BY queued_at_ms, id`
-	var runs []Run
-	err := s.do(ctx, func(conn *sqlite.Conn) error {
-		return execRows(conn, query, func(stmt *sqlite.Stmt) error {
-			runs = append(runs, scanRun(stmt))
-			return nil
-		}, args...)
-	})
+	runs, err := s.queryRuns(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list expired runs: %w", err)
 	}

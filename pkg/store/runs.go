@@ -283,6 +283,15 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 		query += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
+	runs, err := s.queryRuns(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return runs, nil
+}
+
+// queryRuns runs a query that selects runColumns and scans every row.
+func (s *Store) queryRuns(ctx context.Context, query string, args ...any) ([]Run, error) {
 	var runs []Run
 	err := s.do(ctx, func(conn *sqlite.Conn) error {
 		return execRows(conn, query, func(stmt *sqlite.Stmt) error {
@@ -290,8 +299,5 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 			return nil
 		}, args...)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	return runs, nil
+	return runs, err
 }
