@@ -61,9 +61,11 @@ func (g *globals) demo(c *cli.Context, dir string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	bin, err := os.Executable()
-	if err != nil {
-		return usageErr("find this binary's path: %v", err)
+	// A copy of this binary: under 'go run' the original is deleted on
+	// exit, and the demo repository should keep working afterwards.
+	bin := filepath.Join(dir, "quire-hook")
+	if err := copySelf(bin); err != nil {
+		return usageErr("%v", err)
 	}
 	hookPath, err := installHook(r, bin, false)
 	if err != nil {
@@ -77,6 +79,9 @@ func (g *globals) demo(c *cli.Context, dir string) error {
 	}
 	for _, args := range [][]string{
 		{"init", "--quiet", "--initial-branch=main"},
+		// So that the commands suggested at the end work as they are.
+		{"config", "user.name", "quire demo"},
+		{"config", "user.email", "demo@quire.invalid"},
 		{"add", "-A"},
 		{"commit", "--quiet", "-m", "demo: a tiny Go program and its pipeline"},
 		{"remote", "add", "origin", bare},
@@ -86,7 +91,7 @@ func (g *globals) demo(c *cli.Context, dir string) error {
 		}
 	}
 	say("git push origin main (the hook's progress shows as remote: lines)")
-	if err := runGit(env, work, g, "push", "origin", "main"); err != nil {
+	if err := runGit(env, work, g, "push", "--set-upstream", "origin", "main"); err != nil {
 		return err
 	}
 
@@ -107,12 +112,31 @@ func (g *globals) demo(c *cli.Context, dir string) error {
 	}
 	say("recorded in %s:", filepath.Join(dataRoot, "quire.db"))
 	printRecord(g.io.Stdout, rec, dataRoot)
-	fmt.Fprintf(g.io.Stdout, "\nTry:\n  sqlite3 %s 'SELECT * FROM job_summary'\n  cat %s\n  git -C %s commit --allow-empty -m again && git -C %s push\n(remove %s when done)\n",
-		filepath.Join(dataRoot, "quire.db"),
-		filepath.Join(dataRoot, "runs", rec.Run.ID, "jobs", "test", "sh-2.log"),
-		work, work, dir)
+	fmt.Fprintf(g.io.Stdout, "\nTry:\n"+
+		"  %[1]s --git-dir %[2]s runs\n"+
+		"  %[1]s --git-dir %[2]s logs %[3]s test\n"+
+		"  sqlite3 %[4]s 'SELECT * FROM job_summary'\n"+
+		"  git -C %[5]s commit --allow-empty -m again && git -C %[5]s push\n"+
+		"(remove %[6]s when done)\n",
+		bin, bare, rec.Run.ID[:13], filepath.Join(dataRoot, "quire.db"), work, dir)
 	if rec.Run.State != "complete" {
 		return errRunFailed
+	}
+	return nil
+}
+
+// copySelf copies the running binary to dst, executable.
+func copySelf(dst string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find this binary's path: %w", err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", self, err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		return fmt.Errorf("copy this binary to %s: %w", dst, err)
 	}
 	return nil
 }
