@@ -378,3 +378,44 @@ end)`)
 	log, _ := os.ReadFile(filepath.Join(r.Bare, "quire", "async.log"))
 	wantContains(t, string(log), "run "+runs[0].ID+" complete")
 }
+
+func TestReplay_TenAtOnceOnOneRef(t *testing.T) {
+	// Replays never supersede each other: ten at once all complete, one
+	// after another under the data root's lock.
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("one", {"quire/push"}, function(q) q.sh("sleep 0.05") end)`)
+	r.Commit("replays")
+	r.push("-o", "ci.skip", "origin", "main")
+	var wg sync.WaitGroup
+	codes := make([]int, 10)
+	outs := make([]string, 10)
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], codes[i] = r.quire("", "--git-dir", r.Bare, "replay", "main")
+		}()
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != 0 {
+			t.Errorf("replay %d: exit %d:\n%s", i, code, outs[i])
+		}
+	}
+	runs := r.runs()
+	if len(runs) != 10 {
+		t.Fatalf("%d runs, want 10", len(runs))
+	}
+	// One at a time: no two runs' [start, finish] intervals overlap.
+	for i, a := range runs {
+		if a.State != "complete" {
+			t.Errorf("run %s: %s", a.ID, a.State)
+		}
+		for _, b := range runs[i+1:] {
+			if a.StartedAtMS < b.FinishedAtMS && b.StartedAtMS < a.FinishedAtMS {
+				t.Errorf("runs %s and %s overlapped", a.ID, b.ID)
+			}
+		}
+	}
+}
