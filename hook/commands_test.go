@@ -432,3 +432,34 @@ end)`)
 	}
 	wantContains(t, out, `executor "docker" is not supported`)
 }
+
+func TestReplay_PusherGoesAway(t *testing.T) {
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("a", {"quire/push"}, function(q) q.sh("sleep 0.3") end)
+ci.job("b", {"a"}, function(q) q.sh("echo still here") end)`)
+	r.Commit("pipe")
+	r.push("-o", "ci.skip", "origin", "main")
+	// stderr is a pipe whose reader is gone before the run ends, as when
+	// the pusher's git exits mid-push.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--git-dir", r.Bare, "replay", "main")
+	cmd.Env = r.Env
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	pr.Close()
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("replay with a closed stderr: %v (exit %d), want it to finish its run", err, code)
+	}
+	run, jobs, _ := r.lastRun()
+	if run.State != "complete" || jobs["b"].State != "complete" {
+		t.Errorf("run %s, job b %s: want both complete", run.State, jobs["b"].State)
+	}
+}

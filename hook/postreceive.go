@@ -79,9 +79,9 @@ func (g *globals) postReceive(c *cli.Context) error {
 			prog.Infof("%s deleted: nothing to run", u.Ref)
 			continue
 		}
-		commit := plumbing.NewHash(u.New)
-		if _, err := r.Commit(commit); err != nil {
-			prog.Failf("skipping %s: commit %s is not in %s", u.Ref, short(u.New), r.GitDir)
+		commit, err := r.Peel(plumbing.NewHash(u.New))
+		if err != nil {
+			prog.Failf("skipping %s: %s is not a commit (or annotated tag) in %s: %v", u.Ref, short(u.New), r.GitDir, err)
 			badInput = true
 			continue
 		}
@@ -89,6 +89,7 @@ func (g *globals) postReceive(c *cli.Context) error {
 	}
 
 	failed := false
+	var internal error
 	if asyncWanted(c, r) {
 		if err := g.startAsync(ctx, r, s, rn, dataRoot, repoName, reqs); err != nil {
 			return err
@@ -100,7 +101,10 @@ func (g *globals) postReceive(c *cli.Context) error {
 			}
 			res, ran, err := g.launch(ctx, r, rn, repoName, req)
 			if err != nil {
-				return &exitError{code: ExitError, err: fmt.Errorf("run %s: %w", req.ref, err)}
+				// The other refs still get their runs.
+				prog.Failf("run of %s: %v", req.ref, err)
+				internal = err
+				continue
 			}
 			if ran && res.State == "failed" {
 				failed = true
@@ -108,6 +112,8 @@ func (g *globals) postReceive(c *cli.Context) error {
 		}
 	}
 	switch {
+	case internal != nil:
+		return &exitError{code: ExitError, err: fmt.Errorf("a run could not be recorded (see above): %w", internal)}
 	case badInput:
 		return usageErr("some ref updates were skipped (see above)")
 	case failed:

@@ -151,7 +151,7 @@ func TestPostReceive_Input(t *testing.T) {
 	}{
 		{"Malformed", "garbage\n" + zero + " " + sha + " refs/heads/main\n", 2, []string{`skipping stdin line 1 "garbage"`, "complete"}, 1},
 		{"Deleted", sha + " " + zero + " refs/heads/gone\n", 0, []string{"refs/heads/gone deleted: nothing to run"}, 0},
-		{"UnknownSHA", zero + " " + unknown + " refs/heads/x\n", 2, []string{"commit abababab", "is not in"}, 0},
+		{"UnknownSHA", zero + " " + unknown + " refs/heads/x\n", 2, []string{"ababababab is not a commit", "is not a commit (or annotated tag) in"}, 0},
 		{"NoPipeline", zero + " " + bare + " refs/heads/nopipe\n", 0, []string{"no .quire/ci.lua at " + bare[:10]}, 0},
 		{"RefWithSpace", zero + " " + sha + " refs/heads/a b\n", 2, []string{"contains a space"}, 0},
 		{"Empty", "", 0, nil, 0},
@@ -417,5 +417,26 @@ ci.job("one", {"quire/push"}, function(q) q.sh("sleep 0.05") end)`)
 				t.Errorf("runs %s and %s overlapped", a.ID, b.ID)
 			}
 		}
+	}
+}
+
+func TestPostReceive_AnnotatedTag(t *testing.T) {
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("release", {"quire/push"}, function(q)
+  local p = q.jobs("quire/push")
+  return {tag = p.tag, sha = p.sha}
+end)`)
+	sha := r.Commit("release")
+	r.push("-o", "ci.skip", "origin", "main")
+	r.Git(r.Work, "tag", "-a", "v1.0", "-m", "release 1.0")
+	out := r.push("origin", "v1.0")
+	wantContains(t, out, "job release complete")
+	run, jobs, _ := r.lastRun()
+	if run.State != "complete" || run.Ref != "refs/tags/v1.0" || run.SHA != sha {
+		t.Errorf("run: %s %s %s, want complete refs/tags/v1.0 at the commit %s", run.State, run.Ref, run.SHA, sha)
+	}
+	if got, want := jobs["release"].Outputs, `{"sha":"`+sha+`","tag":"v1.0"}`; got != want {
+		t.Errorf("outputs: got %s, want %s", got, want)
 	}
 }

@@ -15,6 +15,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A pusher that goes away (Ctrl-C) closes the pipe behind stderr;
+	// the run must still finish and record itself, so a broken pipe is a
+	// write error, not a fatal signal. Notify, not Ignore: an ignored
+	// signal would stay ignored in the jobs' processes too.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	args := os.Args
 	// Installed as a symlink named post-receive, git runs it with no
 	// arguments: select the command from the name.

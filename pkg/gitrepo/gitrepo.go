@@ -83,7 +83,12 @@ func (r *Repo) Resolve(rev string) (commit plumbing.Hash, ref string, err error)
 	return *h, "", nil
 }
 
-// peel follows annotated tags down to a commit.
+// Peel follows annotated tags from the object h down to a commit: a
+// pushed annotated tag's new sha names the tag object, not the commit.
+func (r *Repo) Peel(h plumbing.Hash) (plumbing.Hash, error) {
+	return r.peel(h)
+}
+
 func (r *Repo) peel(h plumbing.Hash) (plumbing.Hash, error) {
 	for range 10 {
 		obj, err := r.r.Object(plumbing.AnyObject, h)
