@@ -134,6 +134,22 @@ func TestInstall(t *testing.T) {
 			t.Errorf("core.bare = %q after install rewrote the config", got)
 		}
 	})
+	t.Run("ConfigKept", func(t *testing.T) {
+		// install edits the operator's config in place.
+		cfg := filepath.Join(r.Bare, "config")
+		extra := "# the operator's note\n[receive]\n\thideRefs = refs/pull\n\thideRefs = refs/keep\n"
+		old, _ := os.ReadFile(cfg)
+		os.WriteFile(cfg, append(old, extra...), 0o644)
+		if out, code := r.quire("", "--git-dir", r.Bare, "install"); code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		data, _ := os.ReadFile(cfg)
+		for _, want := range []string{"# the operator's note", "hideRefs = refs/pull", "hideRefs = refs/keep", "advertisePushOptions = true"} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("config lost %q:\n%s", want, data)
+			}
+		}
+	})
 	t.Run("ForeignHookKept", func(t *testing.T) {
 		os.WriteFile(hook, []byte("#!/bin/sh\necho mine\n"), 0o755)
 		out, code := r.quire("", "--git-dir", r.Bare, "install")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -208,15 +209,14 @@ func (r *Repo) ConfigValue(section, key string) string {
 	return cfg.Raw.Section(section).Option(key)
 }
 
-// SetConfigValue sets one option in the repository's own git config.
+// SetConfigValue sets one option in the repository's own git config
+// with 'git config', which edits the file in place: go-git's config
+// round trip drops comments and repeated keys (remote.*.fetch,
+// receive.hideRefs, url.*.insteadOf) of a config an operator wrote.
 func (r *Repo) SetConfigValue(section, key, value string) error {
-	cfg, err := r.r.Config()
-	if err != nil {
-		return fmt.Errorf("read config of %s: %w", r.GitDir, err)
-	}
-	cfg.Raw.Section(section).SetOption(key, value)
-	if err := r.r.SetConfig(cfg); err != nil {
-		return fmt.Errorf("set %s.%s in %s: %w", section, key, r.GitDir, err)
+	cmd := exec.Command("git", "config", "--file", filepath.Join(r.GitDir, "config"), section+"."+key, value)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("set %s.%s in %s: %v: %s", section, key, r.GitDir, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
