@@ -2,11 +2,14 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -181,26 +184,33 @@ func (h *handle) logError(msg, trace string) {
 	}
 }
 
-// readFile implements q.read_file(path), confined to the workspace.
+// readFile implements q.read_file(path), confined to the workspace and
+// to regular files: opening a FIFO or a device could block the job
+// where no timeout reaches it.
 func (h *handle) readFile(L *lua.LState) int {
 	path := L.CheckString(1)
-	fi, err := h.root.Stat(path)
+	f, err := h.openRegular(path, os.O_RDONLY)
 	if err != nil {
-		L.RaiseError("q.read_file %q: %v", path, rootErr(err))
+		L.RaiseError("q.read_file %q: %v", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		L.RaiseError("q.read_file %q: %v", path, err)
 	}
 	if fi.Size() > maxFileRead {
 		L.RaiseError("q.read_file %q: file is %d bytes, over the %d-byte limit", path, fi.Size(), maxFileRead)
 	}
-	data, err := h.root.ReadFile(path)
+	data, err := io.ReadAll(io.LimitReader(f, maxFileRead+1))
 	if err != nil {
-		L.RaiseError("q.read_file %q: %v", path, rootErr(err))
+		L.RaiseError("q.read_file %q: %v", path, err)
 	}
 	L.Push(lua.LString(data))
 	return 1
 }
 
 // writeFile implements q.write_file(path, content), creating parent
-// directories inside the workspace.
+// directories inside the workspace; like readFile, only regular files.
 func (h *handle) writeFile(L *lua.LState) int {
 	path := L.CheckString(1)
 	content := L.CheckString(2)
@@ -209,10 +219,42 @@ func (h *handle) writeFile(L *lua.LState) int {
 			L.RaiseError("q.write_file %q: %v", path, rootErr(err))
 		}
 	}
-	if err := h.root.WriteFile(path, []byte(content), 0o644); err != nil {
-		L.RaiseError("q.write_file %q: %v", path, rootErr(err))
+	f, err := h.openRegular(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		L.RaiseError("q.write_file %q: %v", path, err)
+	}
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		L.RaiseError("q.write_file %q: %v", path, err)
 	}
 	return 0
+}
+
+// openRegular opens a workspace file without blocking (O_NONBLOCK makes
+// opening a FIFO return at once) and refuses anything but a regular
+// file.
+func (h *handle) openRegular(path string, flag int) (*os.File, error) {
+	f, err := h.root.OpenFile(path, flag|syscall.O_NONBLOCK, 0o644)
+	if errors.Is(err, syscall.ENXIO) {
+		// Opening a FIFO for writing without a reader.
+		return nil, fmt.Errorf("not a regular file (a FIFO or socket)")
+	}
+	if err != nil {
+		return nil, rootErr(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	return f, nil
 }
 
 // rootErr shortens os.Root's errors to their cause; the path is already

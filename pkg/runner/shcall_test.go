@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
 )
@@ -366,5 +367,35 @@ end)
 	}
 	if got["without"] != 127.0 {
 		t.Errorf("without PATH option: exit %v, want 127", got["without"])
+	}
+}
+
+func TestRunner_FilesNotRegular(t *testing.T) {
+	t.Parallel()
+	// A FIFO would block open() where no timeout reaches; a directory is
+	// not a file. Both are refused at once.
+	h := newHarness(t, `
+ci.job("special", {"quire/push"}, function(q)
+  q.sh("mkfifo pipe && mkdir dir", {check = true})
+  local out = {}
+  for _, p in ipairs({"pipe", "dir"}) do
+    local ok, err = pcall(q.read_file, p)
+    out["read " .. p] = ok and "ok" or err
+    ok, err = pcall(q.write_file, p, "x")
+    out["write " .. p] = ok and "ok" or err
+  end
+  return out
+end)
+`)
+	h.Settings.JobTimeout = 30 * time.Second
+	o := h.run()
+	o.wantState("special", "complete")
+	for k, v := range o.outputs("special") {
+		if s, _ := v.(string); !strings.Contains(s, "not a regular file") && !strings.Contains(s, "is a directory") {
+			t.Errorf("%s: %q, want it refused as not a regular file", k, v)
+		}
+	}
+	if n := len(o.outputs("special")); n != 4 {
+		t.Errorf("%d results, want 4", n)
 	}
 }
