@@ -28,7 +28,7 @@ func Eval(ctx context.Context, name string, src []byte, timeout time.Duration) (
 		return nil, nil, &LoadError{Problems: []Problem{syntaxProblem(name, src, err)}}
 	}
 	L.Push(fn)
-	if err := L.PCall(0, 1, nil); err != nil {
+	if err := L.PCall(0, 1, keepMessage(L)); err != nil {
 		L.Close()
 		if ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("evaluate %s: %w", name, ctx.Err())

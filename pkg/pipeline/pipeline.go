@@ -129,7 +129,7 @@ func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options
 	}
 	ld.files = append(ld.files, shown)
 	L.Push(fn)
-	err = L.PCall(0, 0, nil)
+	err = L.PCall(0, 0, keepMessage(L))
 	ld.closed = true
 	if err != nil {
 		if ctx.Err() != nil {

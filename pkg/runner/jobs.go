@@ -155,7 +155,7 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 		return e.mirror(jobCtx, j, h)
 	}
 
-	err := L.CallByParam(lua.P{Fn: j.Fn, NRet: 1, Protect: true}, h.table(L))
+	err := L.CallByParam(lua.P{Fn: j.Fn, NRet: 1, Protect: true, Handler: pipeline.Traceback(L)}, h.table(L))
 	ret := lua.LNil
 	if err == nil {
 		ret = L.Get(-1)
@@ -170,8 +170,12 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	case jobCtx.Err() != nil:
 		msg = "job interrupted: " + context.Cause(jobCtx).Error()
 	case err != nil:
+		// job.log and jobs.error both get the message and the traceback.
 		msg, trace := luaError(err)
 		h.logError(msg, trace)
+		if trace != "" {
+			msg += "\n" + trace
+		}
 		return msg, ""
 	default:
 		out, err := pipeline.ToJSON(ret)
@@ -185,14 +189,19 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	return msg, ""
 }
 
-// luaError splits a Lua error into its message and traceback.
+// luaError splits a Lua error into its message and the traceback that
+// pipeline.Traceback appended.
 func luaError(err error) (msg, trace string) {
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
 		msg = ae.Object.String()
-		return msg, ae.StackTrace
+	} else {
+		msg = err.Error()
 	}
-	return err.Error(), ""
+	if i := strings.Index(msg, pipeline.TracebackMarker); i >= 0 {
+		return msg[:i], msg[i+1:]
+	}
+	return msg, ""
 }
 
 // showTail prints the last lines of a failing job's last sh call.

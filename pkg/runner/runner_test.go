@@ -97,8 +97,9 @@ ci.job("nestedfn", {"quire/push"}, function(q) return {list = {1, print}} end)
 		})
 	}
 	t.Run("NotAnInputExactMessage", func(t *testing.T) {
-		// The message, after the position gopher-lua puts in front of it.
-		want := `^\.quire/ci\.lua:\d+: Job 'b' cannot read outputs from 'c' — not in its transitive inputs$`
+		// The message, after the position gopher-lua puts in front of it,
+		// then the Lua traceback (SPEC 4: both go to jobs.error).
+		want := `^\.quire/ci\.lua:\d+: Job 'b' cannot read outputs from 'c' — not in its transitive inputs\nstack traceback:\n\t.*\n\t\.quire/ci\.lua:4: in `
 		if got := o.job("b").Error; !regexp.MustCompile(want).MatchString(got) {
 			t.Errorf("error = %q, want %s", got, want)
 		}

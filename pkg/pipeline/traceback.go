@@ -1,0 +1,71 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// TracebackMarker starts the traceback that Traceback appends to an
+// error message.
+const TracebackMarker = "\nstack traceback:"
+
+// maxTraceback bounds the frames a traceback lists.
+const maxTraceback = 16
+
+// Traceback returns a message handler for PCall and CallByParam that
+// appends a short Lua traceback to the error message. Without a handler,
+// gopher-lua builds its own traceback with one line per tail call, and
+// an endless tail recursion cut short by a timeout then takes gigabytes.
+func Traceback(L *lua.LState) *lua.LFunction {
+	return L.NewFunction(func(L *lua.LState) int {
+		var b strings.Builder
+		b.WriteString(L.ToStringMeta(L.Get(1)).String())
+		b.WriteString(TracebackMarker)
+		last := ""
+		for level := 1; level <= maxTraceback; level++ {
+			dbg, ok := L.GetStack(level)
+			if !ok {
+				break
+			}
+			if _, err := L.GetInfo("Sln", dbg, lua.LNil); err != nil {
+				break
+			}
+			line := frameLine(dbg)
+			if line == last {
+				continue // GetStack repeats the bottom frame past the end
+			}
+			last = line
+			b.WriteString("\n\t")
+			b.WriteString(line)
+		}
+		L.Push(lua.LString(b.String()))
+		return 1
+	})
+}
+
+// keepMessage is a message handler that returns the error unchanged, so
+// that no traceback is built when only the message is wanted.
+func keepMessage(L *lua.LState) *lua.LFunction {
+	return L.NewFunction(func(L *lua.LState) int {
+		L.Push(L.Get(1))
+		return 1
+	})
+}
+
+func frameLine(dbg *lua.Debug) string {
+	name := "main chunk"
+	switch {
+	case dbg.What == "G":
+		return fmt.Sprintf("[G]: in function '%s'", dbg.Name)
+	case dbg.Name != "" && dbg.Name != "main chunk":
+		name = "function '" + dbg.Name + "'"
+	case dbg.What != "main":
+		name = fmt.Sprintf("function <%s:%d>", dbg.Source, dbg.LineDefined)
+	}
+	if dbg.CurrentLine > 0 {
+		return fmt.Sprintf("%s:%d: in %s", dbg.Source, dbg.CurrentLine, name)
+	}
+	return fmt.Sprintf("%s: in %s", dbg.Source, name)
+}

@@ -1,0 +1,30 @@
+package pipeline
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+func TestLoad_EndlessTailCall(t *testing.T) {
+	// gopher-lua's own traceback has a line per tail call: an endless
+	// tail recursion cut short by the time limit used to build gigabytes.
+	fsys := fstest.MapFS{".quire/ci.lua": {Data: []byte("local function f() return f() end\nf()\n")}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Load(t.Context(), fsys, Options{Timeout: 300 * time.Millisecond})
+	runtime.ReadMemStats(&after)
+	var le *LoadError
+	if !errors.As(err, &le) || !strings.Contains(le.Error(), "did not finish loading") {
+		t.Fatalf("got %v, want the time limit problem", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+		t.Errorf("loading allocated %d MiB, want a bounded amount", grew>>20)
+	}
+	if len(le.Error()) > 1000 {
+		t.Errorf("problem is %d bytes long: %.200q", len(le.Error()), le.Error())
+	}
+}
