@@ -39,30 +39,61 @@ func (e *LineError) Error() string {
 // maxLine bounds one input line; git's lines are two shas and a ref name.
 const maxLine = 64 * 1024
 
-// Parse reads every update line from r. Malformed lines are returned as
-// *LineError values in bad and never stop the others; err is set only
-// when reading r itself fails.
+// Parse reads every update line from r. Malformed lines, overlong ones
+// included, are returned as *LineError values in bad and never stop the
+// others; err is set only when reading r itself fails.
 func Parse(r io.Reader) (updates []Update, bad []*LineError, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), maxLine)
-	n := 0
-	for sc.Scan() {
-		n++
-		text := strings.TrimSuffix(sc.Text(), "\r")
-		if strings.TrimSpace(text) == "" {
-			continue
+	br := bufio.NewReaderSize(r, 4096)
+	for n := 1; ; n++ {
+		line, long, err := readLine(br)
+		if err == io.EOF && line == nil {
+			return updates, bad, nil
 		}
-		u, msg := parseLine(text)
-		if msg != "" {
-			bad = append(bad, &LineError{Line: n, Text: text, Msg: msg})
-			continue
+		if err != nil && err != io.EOF {
+			return updates, bad, fmt.Errorf("read ref updates from stdin: %w", err)
 		}
-		updates = append(updates, u)
+		text := strings.TrimSuffix(string(line), "\r")
+		switch {
+		case long:
+			bad = append(bad, &LineError{Line: n, Text: text[:64] + "...", Msg: fmt.Sprintf("line is over %d bytes", maxLine)})
+		case strings.TrimSpace(text) == "":
+		default:
+			if u, msg := parseLine(text); msg != "" {
+				bad = append(bad, &LineError{Line: n, Text: text, Msg: msg})
+			} else {
+				updates = append(updates, u)
+			}
+		}
+		if err == io.EOF {
+			return updates, bad, nil
+		}
 	}
-	if err := sc.Err(); err != nil {
-		return updates, bad, fmt.Errorf("read ref updates from stdin: %w", err)
+}
+
+// readLine returns the next line without its newline, keeping at most
+// maxLine bytes of it; long reports that the rest was skipped.
+func readLine(br *bufio.Reader) (line []byte, long bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) <= maxLine {
+			line = append(line, chunk...)
+		} else {
+			long = true
+		}
+		switch err {
+		case bufio.ErrBufferFull:
+			continue
+		case nil:
+			return line[:len(line)-1], long, nil
+		case io.EOF:
+			if len(line) == 0 && !long {
+				return nil, false, io.EOF
+			}
+			return line, long, io.EOF
+		default:
+			return line, long, err
+		}
 	}
-	return updates, bad, nil
 }
 
 // parseLine splits one line; the ref is everything after the second

@@ -85,3 +85,18 @@ func equal(a, b []int) bool {
 	}
 	return true
 }
+
+func TestParse_LongLine(t *testing.T) {
+	// One overlong line is reported and skipped; the next still counts.
+	in := strings.Repeat("x", 70000) + "\n" + a + " " + b + " refs/heads/main\n" + a + " " + b + " refs/heads/last"
+	updates, bad, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(updates) != 2 || updates[0].Ref != "refs/heads/main" || updates[1].Ref != "refs/heads/last" {
+		t.Errorf("updates = %v, want main and last", updates)
+	}
+	if len(bad) != 1 || bad[0].Line != 1 || !strings.Contains(bad[0].Error(), "over 65536 bytes") {
+		t.Errorf("bad = %v, want line 1 reported as too long", bad)
+	}
+}
