@@ -54,15 +54,21 @@ func asyncWanted(c *cli.Context, r *gitrepo.Repo) bool {
 
 // startAsync queues a run for each request and starts the worker.
 func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, s *store.Store, rn *runner.Runner, dataRoot, repoName string, reqs []request) error {
-	var runs []asyncRun
+	// Read everything from git first, then record the runs and start
+	// the worker at once: reconcile takes an owner that started well
+	// after its run was queued for a reused pid.
+	var pushes []runner.Push
 	for _, req := range reqs {
 		p, _, ok, err := prepare(r, rn.Progress, repoName, req)
 		if err != nil {
 			return &exitError{code: ExitError, err: fmt.Errorf("run %s: %w", req.ref, err)}
 		}
-		if !ok {
-			continue
+		if ok {
+			pushes = append(pushes, p)
 		}
+	}
+	var runs []asyncRun
+	for _, p := range pushes {
 		res, err := rn.Enqueue(ctx, p)
 		if err != nil {
 			return &exitError{code: ExitError, err: err}
