@@ -87,7 +87,12 @@ func Main(ctx context.Context, args []string, o IO) (code int) {
 		return ee.code
 	}
 	// Anything else comes from flag parsing or an unexpected failure.
-	fmt.Fprintf(o.Stderr, "quire-hook: %s\n", oneLine(err.Error()))
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "No help topic for "); ok {
+		// urfave/cli's words for an unknown command.
+		msg = fmt.Sprintf("unknown command %s; see quire-hook --help", name)
+	}
+	fmt.Fprintf(o.Stderr, "quire-hook: %s\n", oneLine(msg))
 	return ExitError
 }
 

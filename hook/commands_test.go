@@ -234,9 +234,12 @@ func TestDataRoot(t *testing.T) {
 func TestUsage(t *testing.T) {
 	for _, args := range [][]string{{"no-such-command"}, {"replay", "--no-such-flag", "x"}, {"--no-such-flag"}} {
 		out, code := runBin(t, nil, t.TempDir(), "", args...)
-		if code != 2 {
-			t.Errorf("%v: exit %d, want 2:\n%s", args, code, out)
+		if code != 2 || !strings.HasPrefix(out, "quire-hook: ") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+			t.Errorf("%v: exit %d, want 2 and one quire-hook: line:\n%s", args, code, out)
 		}
+	}
+	if out, _ := runBin(t, nil, t.TempDir(), "", "bogus"); out != "quire-hook: unknown command 'bogus'; see quire-hook --help\n" {
+		t.Errorf("unknown command: %q", out)
 	}
 	out, code := runBin(t, nil, t.TempDir(), "", "replay", "--help")
 	if code != 0 || !strings.Contains(out, "--ref") {

@@ -211,6 +211,9 @@ func (o *shOpts) set(key string, v lua.LValue) error {
 		if !ok {
 			return fmt.Errorf("option env must be a table of strings, not a %s", v.Type())
 		}
+		if t.Len() > 0 {
+			return fmt.Errorf(`option env maps names to values, as in {FOO = "bar"}, not a list`)
+		}
 		for _, k := range sortedKeys(t) {
 			val := t.RawGetString(k)
 			if val.Type() != lua.LTString && val.Type() != lua.LTNumber {

@@ -399,3 +399,12 @@ end)
 		t.Errorf("%d results, want 4", n)
 	}
 }
+
+func TestRunner_ShEnvAsList(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, `ci.job("list", {"quire/push"}, function(q) q.sh("true", {env = {"A=B"}}) end)`)
+	o := h.run()
+	if j := o.wantState("list", "failed"); !strings.Contains(j.Error, `option env maps names to values, as in {FOO = "bar"}, not a list`) {
+		t.Errorf("error = %q", j.Error)
+	}
+}
