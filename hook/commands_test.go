@@ -482,3 +482,28 @@ ci.job("b", {"a"}, function(q) q.sh("echo still here") end)`)
 		t.Errorf("run %s, job b %s: want both complete", run.State, jobs["b"].State)
 	}
 }
+
+func TestReplay_ReapsOrphans(t *testing.T) {
+	// Processes that leave the job's group and exit on their own become
+	// children of the hook (their subreaper); it must wait for them, or
+	// they stay zombies for as long as it lives.
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("spawn", {"quire/push"}, function(q)
+  for i = 1, 5 do q.sh("setsid sh -c 'sleep 0.05' &") end
+  q.sh("sleep 0.5")
+end)
+ci.job("look", {"spawn"}, function(q)
+  -- sh's parent is the hook.
+  return {zombies = q.sh("ps -o stat= --ppid $(ps -o ppid= -p $$) | grep -c '^Z' || true").stdout}
+end)`)
+	r.Commit("zombies 2")
+	r.push("-o", "ci.skip", "origin", "main")
+	if out, code := r.quire("", "--git-dir", r.Bare, "replay", "main"); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	_, jobs, _ := r.lastRun()
+	if got := jobs["look"].Outputs; got != `{"zombies":"0\n"}` {
+		t.Errorf("zombie children of the hook after a job: %s, want none", got)
+	}
+}

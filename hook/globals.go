@@ -165,6 +165,8 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 		},
 		Secrets:  runnerSecrets(cfg.Secrets),
 		Executor: ex,
+		// The hook starts no children of its own while jobs run.
+		ReapOrphans: true,
 	}, nil
 }
 

@@ -163,6 +163,9 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	}
 	// Whatever the job left running dies with it.
 	killLeftovers([]byte("QUIRE_RUN_ID="+e.run.RunID), h.pg.take())
+	if e.runner.ReapOrphans {
+		ReapOrphans()
+	}
 
 	switch {
 	case errors.Is(context.Cause(jobCtx), errJobTimeout):

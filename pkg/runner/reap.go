@@ -73,28 +73,52 @@ func killLeftovers(marker []byte, groups []int) {
 	}
 }
 
-// hasChildren reports whether process self (all its threads) has child
-// processes, or true when the kernel cannot tell (no
-// /proc/<pid>/task/<tid>/children), so that the caller scans.
+// hasChildren reports whether process self has child processes, or
+// true when the kernel cannot tell, so that the caller scans.
 func hasChildren(self int) bool {
-	tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(self), "task"))
+	pids, ok := children(self)
+	return !ok || len(pids) > 0
+}
+
+// children lists the child processes of self (all its threads'); ok is
+// false when the kernel has no /proc/<pid>/task/<tid>/children.
+func children(self int) (pids []int, ok bool) {
+	dir := filepath.Join("/proc", strconv.Itoa(self), "task")
+	tasks, err := os.ReadDir(dir)
 	if err != nil {
-		return true
+		return nil, false
 	}
 	for _, t := range tasks {
-		data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(self), "task", t.Name(), "children"))
-		if err != nil && !os.IsNotExist(err) || len(bytes.TrimSpace(data)) > 0 {
-			return true
+		data, err := os.ReadFile(filepath.Join(dir, t.Name(), "children"))
+		if os.IsNotExist(err) && t.Name() != strconv.Itoa(self) {
+			continue // a thread that just exited; the main thread tells whether the file exists
 		}
-		if os.IsNotExist(err) {
-			// A thread that just exited, or a kernel without the file:
-			// only the latter matters, and the main thread tells.
-			if t.Name() == strconv.Itoa(self) {
-				return true
+		if err != nil {
+			return nil, false
+		}
+		for _, f := range bytes.Fields(data) {
+			if pid, err := strconv.Atoi(string(f)); err == nil {
+				pids = append(pids, pid)
 			}
 		}
 	}
-	return false
+	return pids, true
+}
+
+// ReapOrphans waits for every child of this process that has exited:
+// as a subreaper the hook inherits orphans that end on their own, and
+// nothing else waits for them. Only the hook may call it, between jobs:
+// it would steal the exit status of a child some other code still
+// waits for.
+func ReapOrphans() {
+	self := os.Getpid()
+	pids, _ := children(self)
+	for _, pid := range pids {
+		if p, ok := readStat(pid); ok && p.state == 'Z' {
+			var ws syscall.WaitStatus
+			_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+		}
+	}
 }
 
 // proc is what killLeftovers needs to know of a process.

@@ -57,6 +57,10 @@ type Runner struct {
 	Secrets map[string]Secret
 	// Executor runs sh calls (nil: Host).
 	Executor Executor
+	// ReapOrphans makes the runner wait for every exited child of this
+	// process after each job (see ReapOrphans). Set it only in a process
+	// that starts no children besides the runner's: the hook.
+	ReapOrphans bool
 }
 
 // Result is how a run ended.
