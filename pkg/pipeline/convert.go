@@ -20,8 +20,8 @@ const maxOutputDepth = 100
 // ToJSON converts what a job returned to JSON: nil is "" (no output); a
 // table becomes a JSON array when its keys are exactly 1..n and an object
 // when they are all strings (object keys sorted, an empty table is {});
-// strings, numbers and booleans are themselves, with bytes that are not
-// UTF-8 replaced by U+FFFD. Anything else is an error that names the key
+// strings (UTF-8 text), numbers and booleans are themselves. Anything
+// else is an error that names the key
 // path of the offending value ('a.b', 'list[2]'): functions and other
 // non-data values, NaN and infinities, tables that mix list items and
 // named keys or have other keys, cycles, nesting deeper than 100 tables,
@@ -54,6 +54,11 @@ func (e *jsonEncoder) value(v lua.LValue, p string, depth int) error {
 	}
 	switch v := v.(type) {
 	case lua.LString:
+		// Replacing the bytes would hand later jobs a different value
+		// than the one returned, silently.
+		if !utf8.ValidString(string(v)) {
+			return fmt.Errorf("%s is not UTF-8 text; encode binary data first (for example as hex)", subject(p))
+		}
 		writeJSONString(&e.buf, string(v))
 	case lua.LBool:
 		e.buf.WriteString(strconv.FormatBool(bool(v)))
@@ -126,6 +131,9 @@ func (e *jsonEncoder) table(t *lua.LTable, p string, depth int) error {
 	for i, name := range names {
 		if i > 0 {
 			e.buf.WriteByte(',')
+		}
+		if !utf8.ValidString(name) {
+			return fmt.Errorf("%s has a key that is not UTF-8 text: %q", subject(p), name)
 		}
 		writeJSONString(&e.buf, name)
 		e.buf.WriteByte(':')
