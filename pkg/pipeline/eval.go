@@ -28,7 +28,13 @@ func Eval(ctx context.Context, name string, src []byte, timeout time.Duration) (
 		return nil, nil, &LoadError{Problems: []Problem{syntaxProblem(name, src, err)}}
 	}
 	L.Push(fn)
-	if err := L.PCall(0, 1, keepMessage(L)); err != nil {
+	err = Guard(evalCtx, func() error { return L.PCall(0, 1, keepMessage(L)) })
+	if errors.Is(err, ErrStuck) {
+		// L is still in use by the stuck call: leave it.
+		return nil, nil, &LoadError{Problems: []Problem{{File: name,
+			Msg: fmt.Sprintf("did not finish within %s: %v", timeout, err)}}}
+	}
+	if err != nil {
 		L.Close()
 		if ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("evaluate %s: %w", name, ctx.Err())

@@ -115,9 +115,9 @@ func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options
 	ld.install(L)
 	// Requiring the pipeline file itself is a loop, not a second evaluation.
 	ld.loading = []string{strings.TrimSuffix(path.Base(main), ".lua")}
-	ok := false
+	ok, stuck := false, false
 	defer func() {
-		if !ok {
+		if !ok && !stuck {
 			L.Close()
 		}
 	}()
@@ -129,7 +129,12 @@ func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options
 	}
 	ld.files = append(ld.files, shown)
 	L.Push(fn)
-	err = L.PCall(0, 0, keepMessage(L))
+	err = Guard(loadCtx, func() error { return L.PCall(0, 0, keepMessage(L)) })
+	if errors.Is(err, ErrStuck) {
+		stuck = true
+		return nil, &LoadError{Problems: []Problem{{File: shown,
+			Msg: fmt.Sprintf("the pipeline did not finish loading within %s: %v", timeout, err)}}}
+	}
 	ld.closed = true
 	if err != nil {
 		if ctx.Err() != nil {

@@ -28,3 +28,14 @@ func TestLoad_EndlessTailCall(t *testing.T) {
 		t.Errorf("problem is %d bytes long: %.200q", len(le.Error()), le.Error())
 	}
 }
+
+func TestLoad_StuckLibraryCall(t *testing.T) {
+	// The VM checks the context between instructions, not inside
+	// string.find: Load gives up on the call instead of hanging.
+	fsys := fstest.MapFS{".quire/ci.lua": {Data: []byte(`string.find(string.rep("a", 100000), string.rep("a*", 20) .. "b")`)}}
+	_, err := Load(t.Context(), fsys, Options{Timeout: 200 * time.Millisecond})
+	var le *LoadError
+	if !errors.As(err, &le) || !strings.Contains(le.Error(), "did not stop when asked") {
+		t.Fatalf("got %v, want the stuck-call problem", err)
+	}
+}

@@ -31,6 +31,10 @@ type execution struct {
 	// run writes from then on; resolved maps their names to them.
 	secrets  *redact.Set
 	resolved map[string]string
+
+	// stuck is set when a job's Lua call did not stop when asked: the
+	// Lua state is the stuck call's, so no later job can run.
+	stuck bool
 }
 
 var errJobTimeout = errors.New("job timed out")
@@ -48,8 +52,7 @@ func (e *execution) runJobs(ctx context.Context) (failed []string, err error) {
 		if ctx.Err() != nil {
 			break
 		}
-		if input, state := e.blockedBy(j); input != "" {
-			reason := fmt.Sprintf("input job '%s' %s", input, state)
+		if reason := e.skipReason(j); reason != "" {
 			if err := e.runner.Store.SkipJob(ctx, e.run.RunID, j.ID, reason, time.Now().UnixMilli()); err != nil {
 				return failed, fmt.Errorf("record skipped job %s: %w", j.ID, err)
 			}
@@ -67,6 +70,17 @@ func (e *execution) runJobs(ctx context.Context) (failed []string, err error) {
 		}
 	}
 	return failed, nil
+}
+
+// skipReason says why j cannot run, or "" when it can.
+func (e *execution) skipReason(j *pipeline.Job) string {
+	if e.stuck {
+		return "an earlier job did not stop, so the run could not go on"
+	}
+	if input, state := e.blockedBy(j); input != "" {
+		return fmt.Sprintf("input job '%s' %s", input, state)
+	}
+	return ""
 }
 
 // blockedBy returns the first input job that did not complete, and its state.
@@ -149,22 +163,35 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	h.ctx = jobCtx
 	L := e.p.L
 	L.SetContext(jobCtx)
-	defer L.RemoveContext()
 	L.SetGlobal("print", L.NewFunction(h.log))
 	if j.Mirror != nil {
+		defer L.RemoveContext()
 		return e.mirror(jobCtx, j, h)
 	}
 
-	err := L.CallByParam(lua.P{Fn: j.Fn, NRet: 1, Protect: true, Handler: pipeline.Traceback(L)}, h.table(L))
-	ret := lua.LNil
-	if err == nil {
-		ret = L.Get(-1)
-		L.Pop(1)
+	var ret lua.LValue = lua.LNil
+	err := pipeline.Guard(jobCtx, func() error {
+		err := L.CallByParam(lua.P{Fn: j.Fn, NRet: 1, Protect: true, Handler: pipeline.Traceback(L)}, h.table(L))
+		if err == nil {
+			ret = L.Get(-1)
+			L.Pop(1)
+		}
+		return err
+	})
+	if errors.Is(err, pipeline.ErrStuck) {
+		e.stuck = true
+	} else {
+		L.RemoveContext()
 	}
 	// Whatever the job left running dies with it.
 	killLeftovers([]byte("QUIRE_RUN_ID="+e.run.RunID), h.pg.take())
 	if e.runner.ReapOrphans {
 		ReapOrphans()
+	}
+	if e.stuck {
+		msg = fmt.Sprintf("job did not stop %s after %s: %v", pipeline.StuckGrace, context.Cause(jobCtx), err)
+		h.logError(msg, "")
+		return msg, ""
 	}
 
 	switch {

@@ -165,7 +165,14 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		}
 		return r.finish(ctx, res, "failed", FailPipeline, err.Error(), now)
 	}
-	defer p.Close()
+	var e *execution
+	defer func() {
+		// A job stuck in an uninterruptible Lua call still owns the
+		// state; the process exiting ends it.
+		if e == nil || !e.stuck {
+			p.Close()
+		}
+	}()
 
 	if _, err := workspace.Materialize(ctx, r.GitDir, plumbing.NewHash(push.SHA), ws); err != nil {
 		_ = os.RemoveAll(ws)
@@ -179,7 +186,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 	}
 
 	res.secrets = new(redact.Set)
-	e := &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets}
+	e = &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets}
 	failed, err := e.runJobs(ctx)
 	if err != nil {
 		return r.finish(ctx, res, "failed", FailInternal, err.Error(), now)

@@ -90,3 +90,35 @@ ci.job("later", {"slow"}, function(q) end)
 		}
 	})
 }
+
+func TestRunner_StuckLuaCall(t *testing.T) {
+	t.Parallel()
+	// A backtracking pattern runs inside one library call, where the VM
+	// never looks at the context: the job timeout alone cannot stop it.
+	// The runner gives up on it, fails the job, skips the rest, and the
+	// run ends instead of hanging.
+	h := newHarness(t, `
+ci.job("stuck", {"quire/push"}, function(q)
+  string.find(string.rep("a", 100000), string.rep("a*", 20) .. "b")
+end)
+ci.job("after", {"quire/push"}, function(q) end)
+`)
+	h.Settings.JobTimeout = 200 * time.Millisecond
+	done := make(chan *outcome, 1)
+	go func() { done <- h.run() }()
+	var o *outcome
+	select {
+	case o = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the run did not end")
+	}
+	if j := o.wantState("stuck", "failed"); !strings.Contains(j.Error, "did not stop") {
+		t.Errorf("stuck error = %q", j.Error)
+	}
+	if j := o.wantState("after", "skipped"); !strings.Contains(j.Error, "did not stop") {
+		t.Errorf("after error = %q", j.Error)
+	}
+	if o.run.State != "failed" {
+		t.Errorf("run %s", o.run.State)
+	}
+}
