@@ -19,8 +19,10 @@ import (
 // names the file and line.
 func Eval(ctx context.Context, name string, src []byte, timeout time.Duration) (*lua.LState, lua.LValue, error) {
 	timeout = cmp.Or(timeout, DefaultTimeout)
-	evalCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	timeCtx, cancelTime := context.WithTimeout(ctx, timeout)
+	defer cancelTime()
+	evalCtx, cancel := context.WithCancelCause(timeCtx)
+	defer cancel(nil)
 	L := NewSandbox(evalCtx)
 	fn, err := L.Load(bytes.NewReader(src), name)
 	if err != nil {
@@ -28,11 +30,14 @@ func Eval(ctx context.Context, name string, src []byte, timeout time.Duration) (
 		return nil, nil, &LoadError{Problems: []Problem{syntaxProblem(name, src, err)}}
 	}
 	L.Push(fn)
-	err = Guard(evalCtx, func() error { return L.PCall(0, 1, keepMessage(L)) })
+	err = Guard(evalCtx, cancel, func() error { return L.PCall(0, 1, keepMessage(L)) })
 	if errors.Is(err, ErrStuck) {
 		// L is still in use by the stuck call: leave it.
-		return nil, nil, &LoadError{Problems: []Problem{{File: name,
-			Msg: fmt.Sprintf("did not finish within %s: %v", timeout, err)}}}
+		why := fmt.Sprintf("did not finish within %s", timeout)
+		if errors.Is(context.Cause(evalCtx), ErrMemory) {
+			why = ErrMemory.Error()
+		}
+		return nil, nil, &LoadError{Problems: []Problem{{File: name, Msg: fmt.Sprintf("%s, and then %v", why, err)}}}
 	}
 	if err != nil {
 		L.Close()
@@ -44,7 +49,10 @@ func Eval(ctx context.Context, name string, src []byte, timeout time.Duration) (
 		if errors.As(err, &aerr) {
 			prob = runtimeProblem(aerr.Object, []string{name}, name)
 		}
-		if errors.Is(evalCtx.Err(), context.DeadlineExceeded) {
+		switch {
+		case errors.Is(context.Cause(evalCtx), ErrMemory):
+			prob.Msg = ErrMemory.Error()
+		case errors.Is(timeCtx.Err(), context.DeadlineExceeded):
 			prob.Msg = fmt.Sprintf("did not finish within %s; is there an endless loop?", timeout)
 		}
 		return nil, nil, &LoadError{Problems: []Problem{prob}}

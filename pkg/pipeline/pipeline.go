@@ -108,8 +108,10 @@ func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options
 		return nil, fmt.Errorf("read pipeline %s: %w", shown, err)
 	}
 	timeout := cmp.Or(opts.Timeout, DefaultTimeout)
-	loadCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	timeCtx, cancelTime := context.WithTimeout(ctx, timeout)
+	defer cancelTime()
+	loadCtx, cancel := context.WithCancelCause(timeCtx)
+	defer cancel(nil)
 	L := NewSandbox(loadCtx)
 	SetPrint(L, opts.Print)
 	ld.install(L)
@@ -129,11 +131,14 @@ func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options
 	}
 	ld.files = append(ld.files, shown)
 	L.Push(fn)
-	err = Guard(loadCtx, func() error { return L.PCall(0, 0, keepMessage(L)) })
+	err = Guard(loadCtx, cancel, func() error { return L.PCall(0, 0, keepMessage(L)) })
 	if errors.Is(err, ErrStuck) {
 		stuck = true
-		return nil, &LoadError{Problems: []Problem{{File: shown,
-			Msg: fmt.Sprintf("the pipeline did not finish loading within %s: %v", timeout, err)}}}
+		why := fmt.Sprintf("did not finish loading within %s", timeout)
+		if errors.Is(context.Cause(loadCtx), ErrMemory) {
+			why = "stopped loading: " + ErrMemory.Error()
+		}
+		return nil, &LoadError{Problems: []Problem{{File: shown, Msg: fmt.Sprintf("the pipeline %s, and then %v", why, err)}}}
 	}
 	ld.closed = true
 	if err != nil {
@@ -145,7 +150,10 @@ func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options
 		if errors.As(err, &aerr) {
 			prob = runtimeProblem(aerr.Object, ld.files, shown)
 		}
-		if errors.Is(loadCtx.Err(), context.DeadlineExceeded) {
+		switch {
+		case errors.Is(context.Cause(loadCtx), ErrMemory):
+			prob.Msg = "the pipeline stopped loading: " + ErrMemory.Error()
+		case errors.Is(timeCtx.Err(), context.DeadlineExceeded):
 			prob.Msg = fmt.Sprintf("the pipeline did not finish loading within %s; is there an endless loop?", timeout)
 		}
 		ld.problems = append(ld.problems, prob)

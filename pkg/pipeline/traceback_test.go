@@ -39,3 +39,16 @@ func TestLoad_StuckLibraryCall(t *testing.T) {
 		t.Fatalf("got %v, want the stuck-call problem", err)
 	}
 }
+
+func TestLoad_MemoryLimit(t *testing.T) {
+	// '..' is built into the VM and cannot refuse a big result, but a
+	// loop doubling a string is stopped once the heap passes the limit.
+	memoryLimit = 256 << 20
+	t.Cleanup(func() { memoryLimit = MemoryLimit })
+	fsys := fstest.MapFS{".quire/ci.lua": {Data: []byte("local s = \"x\"\nwhile true do s = s .. s end\n")}}
+	_, err := Load(t.Context(), fsys, Options{Timeout: time.Minute})
+	var le *LoadError
+	if !errors.As(err, &le) || !strings.Contains(le.Error(), "MiB of memory") {
+		t.Fatalf("got %v, want the memory problem", err)
+	}
+}

@@ -160,6 +160,8 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 		jobCtx, cancel = context.WithTimeoutCause(ctx, t, errJobTimeout)
 		defer cancel()
 	}
+	jobCtx, cancelJob := context.WithCancelCause(jobCtx)
+	defer cancelJob(nil)
 	h.ctx = jobCtx
 	L := e.p.L
 	L.SetContext(jobCtx)
@@ -170,7 +172,7 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	}
 
 	var ret lua.LValue = lua.LNil
-	err := pipeline.Guard(jobCtx, func() error {
+	err := pipeline.Guard(jobCtx, cancelJob, func() error {
 		err := L.CallByParam(lua.P{Fn: j.Fn, NRet: 1, Protect: true, Handler: pipeline.Traceback(L)}, h.table(L))
 		if err == nil {
 			ret = L.Get(-1)
@@ -195,6 +197,8 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	}
 
 	switch {
+	case errors.Is(context.Cause(jobCtx), pipeline.ErrMemory):
+		msg = "job stopped: " + pipeline.ErrMemory.Error()
 	case errors.Is(context.Cause(jobCtx), errJobTimeout):
 		msg = fmt.Sprintf("job exceeded its %s timeout", e.runner.Settings.JobTimeout)
 	case jobCtx.Err() != nil:
