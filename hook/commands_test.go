@@ -507,3 +507,33 @@ end)`)
 		t.Errorf("zombie children of the hook after a job: %s, want none", got)
 	}
 }
+
+func TestReplay_DiskFull(t *testing.T) {
+	// A data root on a 4 MiB file system; the job writes more than that.
+	dataRoot := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dataRoot).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs here (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dataRoot).Run() })
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("flood", {"quire/push"}, function(q) q.sh("yes 0123456789 | head -c 8000000") end)
+ci.job("after", {"flood"}, function(q) end)`)
+	r.Commit("flood")
+	r.push("-o", "ci.skip", "origin", "main")
+	out, code := r.quire("", "--git-dir", r.Bare, "--data-dir", dataRoot, "replay", "main")
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (the job failed):\n%s", code, out)
+	}
+	wantContains(t, out, "no space left on device; free space for the data root "+dataRoot)
+	// The records of the run were finished despite the full disk.
+	cmd := exec.Command(bin, "--data-dir", dataRoot, "--git-dir", r.Bare, "runs", "--json")
+	cmd.Env = r.Env
+	js, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("runs --json: %v", err)
+	}
+	if !strings.Contains(string(js), `"state": "failed"`) || strings.Contains(string(js), `"state": "active"`) {
+		t.Errorf("runs after a full disk:\n%s", js)
+	}
+}

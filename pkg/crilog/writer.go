@@ -289,7 +289,10 @@ func (w *Writer) write(buf []byte) error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		w.err = fmt.Errorf("write %s: %w", w.name, err)
+		w.err = err
+		if _, named := err.(*os.PathError); !named {
+			w.err = fmt.Errorf("write %s: %w", w.name, err)
+		}
 		return w.err
 	}
 	return nil

@@ -1,11 +1,13 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -88,7 +90,7 @@ func (h *handle) sh(L *lua.LState) int {
 	case runErr != nil:
 		L.RaiseError("q.sh %s: interrupted: %v", display, runErr)
 	case logErr != nil:
-		L.RaiseError("q.sh %s: write log %s: %v", display, logPath, logErr)
+		L.RaiseError("q.sh %s: %v%s", display, logErr, diskHint(logErr, h.e.runner.DataRoot))
 	case opts.check && exit != 0:
 		L.RaiseError("command %s exited with %d (check = true)", display, exit)
 	}
@@ -100,6 +102,14 @@ func (h *handle) sh(L *lua.LState) int {
 	t.RawSetString("cmd", lua.LString(display))
 	L.Push(t)
 	return 1
+}
+
+// diskHint tells the operator what to do about a full disk.
+func diskHint(err error, dataRoot string) string {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Sprintf("; free space for the data root %s", dataRoot)
+	}
+	return ""
 }
 
 // pendingLog is an sh call's log file being created in the background:

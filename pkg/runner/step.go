@@ -56,7 +56,7 @@ func (h *handle) step(cmd string, fn func(stdout, stderr io.Writer) error) error
 	case ferr != nil:
 		return ferr
 	case logErr != nil:
-		return fmt.Errorf("write log %s: %w", logPath, logErr)
+		return fmt.Errorf("%w%s", logErr, diskHint(logErr, h.e.runner.DataRoot))
 	}
 	return nil
 }

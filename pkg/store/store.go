@@ -83,6 +83,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	ensureReserve(path)
 	return s, nil
 }
 
@@ -122,6 +123,12 @@ func (s *Store) do(ctx context.Context, fn func(conn *sqlite.Conn) error) error 
 	defer s.conn.SetInterrupt(nil)
 
 	err := fn(s.conn)
+	if isFull(err) && releaseReserve(s.path) {
+		err = fn(s.conn)
+	}
+	if isFull(err) {
+		return fmt.Errorf("%w; free space where %s is, then run 'quire-hook reconcile'", err, s.path)
+	}
 	// An interrupted lock wait ends in SQLITE_BUSY, a running statement
 	// in SQLITE_INTERRUPT.
 	code := sqlite.ErrCode(err).ToPrimary()
