@@ -16,7 +16,6 @@ import (
 
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/runner"
-	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 // An async hook (git config quire.async=true, or post-receive --async)
@@ -53,7 +52,8 @@ func asyncWanted(c *cli.Context, r *gitrepo.Repo) bool {
 }
 
 // startAsync queues a run for each request and starts the worker.
-func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, s *store.Store, rn *runner.Runner, dataRoot, repoName string, reqs []request) error {
+func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, rn *runner.Runner, repoName string, reqs []request) error {
+	s, dataRoot := rn.Store, rn.DataRoot
 	// Read everything from git first, then record the runs and start
 	// the worker at once: reconcile takes an owner that started well
 	// after its run was queued for a reused pid.
@@ -158,16 +158,12 @@ func (g *globals) asyncWorker(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	dataRoot := g.dataRoot(r)
-	s, err := openStore(ctx, dataRoot)
+	rn, closeStore, err := g.openRunner(ctx, r)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	rn, err := g.newRunner(ctx, r, s, dataRoot)
-	if err != nil {
-		return err
-	}
+	defer closeStore()
+	s := rn.Store
 	host, _ := os.Hostname()
 	failed := false
 	for _, a := range runs {

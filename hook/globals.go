@@ -129,6 +129,23 @@ func (g *globals) progress(r *gitrepo.Repo) *runner.Progress {
 	return runner.NewProgress(g.io.Stderr, g.quiet, verbose)
 }
 
+// openRunner opens the data root of r, reconciles runs whose hook died,
+// and wires a Runner; the returned function closes the store.
+func (g *globals) openRunner(ctx context.Context, r *gitrepo.Repo) (*runner.Runner, func(), error) {
+	dataRoot := g.dataRoot(r)
+	s, err := openStore(ctx, dataRoot)
+	if err != nil {
+		return nil, nil, err
+	}
+	reconcileQuietly(ctx, s, dataRoot, g.io.Stderr)
+	rn, err := g.newRunner(ctx, r, s, dataRoot)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return rn, func() { s.Close() }, nil
+}
+
 // newRunner wires a Runner for one repository, with the operator's
 // config.lua applied.
 func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store, dataRoot string) (*runner.Runner, error) {

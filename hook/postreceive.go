@@ -59,17 +59,11 @@ func (g *globals) postReceive(c *cli.Context) error {
 		return nil
 	}
 
-	dataRoot := g.dataRoot(r)
-	s, err := openStore(ctx, dataRoot)
+	rn, closeStore, err := g.openRunner(ctx, r)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	reconcileQuietly(ctx, s, dataRoot, g.io.Stderr)
-	rn, err := g.newRunner(ctx, r, s, dataRoot)
-	if err != nil {
-		return err
-	}
+	defer closeStore()
 	repoName := g.repoName(r)
 
 	var reqs []request
@@ -91,7 +85,7 @@ func (g *globals) postReceive(c *cli.Context) error {
 	failed := false
 	var internal error
 	if asyncWanted(c, r) {
-		if err := g.startAsync(ctx, r, s, rn, dataRoot, repoName, reqs); err != nil {
+		if err := g.startAsync(ctx, r, rn, repoName, reqs); err != nil {
 			return err
 		}
 	} else {

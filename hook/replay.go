@@ -53,17 +53,11 @@ func (g *globals) replay(c *cli.Context, rev, refFlag string) error {
 		ref = commit.String()
 	}
 
-	dataRoot := g.dataRoot(r)
-	s, err := openStore(ctx, dataRoot)
+	rn, closeStore, err := g.openRunner(ctx, r)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	reconcileQuietly(ctx, s, dataRoot, g.io.Stderr)
-	rn, err := g.newRunner(ctx, r, s, dataRoot)
-	if err != nil {
-		return err
-	}
+	defer closeStore()
 	res, ran, err := g.launch(ctx, r, rn, g.repoName(r), request{commit: commit, ref: ref, trigger: "replay"})
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
