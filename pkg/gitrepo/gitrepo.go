@@ -53,9 +53,6 @@ func Open(gitDir string) (*Repo, error) {
 	return &Repo{GitDir: abs, r: r}, nil
 }
 
-// Git returns the underlying go-git repository.
-func (r *Repo) Git() *git.Repository { return r.r }
-
 // Resolve turns rev (a full or abbreviated sha, a branch or tag name, or
 // a full ref name) into a commit. ref is the full ref name rev named, or
 // "" when rev was an object name.

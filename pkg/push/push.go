@@ -148,13 +148,3 @@ func isSHA(s string) bool {
 }
 
 func isZero(s string) bool { return s == ZeroSHA }
-
-// ShortRef returns the branch or tag name of ref, or ref itself.
-func ShortRef(ref string) string {
-	for _, p := range []string{"refs/heads/", "refs/tags/"} {
-		if s, ok := strings.CutPrefix(ref, p); ok {
-			return s
-		}
-	}
-	return ref
-}

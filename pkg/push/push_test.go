@@ -61,19 +61,6 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestShortRef(t *testing.T) {
-	for in, want := range map[string]string{
-		"refs/heads/main":  "main",
-		"refs/tags/v1":     "v1",
-		"refs/notes/x":     "refs/notes/x",
-		"refs/heads/a/b/c": "a/b/c",
-	} {
-		if got := ShortRef(in); got != want {
-			t.Errorf("ShortRef(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func equal(a, b []int) bool {
 	if len(a) != len(b) {
 		return false

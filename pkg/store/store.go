@@ -87,9 +87,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Path returns the database file the store was opened on.
-func (s *Store) Path() string { return s.path }
-
 // Close closes the database. Calling it again does nothing.
 func (s *Store) Close() error {
 	s.mu.Lock()
