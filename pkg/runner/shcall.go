@@ -13,7 +13,6 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
-	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
 // shOpts are the options of q.sh.
@@ -45,7 +44,13 @@ func (h *handle) sh(L *lua.LState) int {
 	h.seq++
 	seq := h.seq
 	logPath := filepath.Join(h.jobDir, "sh-"+strconv.Itoa(seq)+".log")
-	log := createLog(logPath, h.e.secrets)
+	// The log exists before the process starts: a command that ran
+	// always has its file and its row.
+	w, err := crilog.Create(logPath)
+	if err != nil {
+		L.RaiseError("q.sh: create log: %v%s", err, diskHint(err, h.e.runner.DataRoot))
+	}
+	w.Redact(h.e.secrets)
 	out := &capture{max: MaxCapture}
 	errOut := &capture{max: MaxCapture}
 	// One echo per stream: each is written by its own pump goroutine.
@@ -58,17 +63,12 @@ func (h *handle) sh(L *lua.LState) int {
 		Env:     append(append([]string(nil), h.env...), opts.env...),
 		Stdin:   opts.stdin,
 		Timeout: opts.timeout,
-		Stdout:  tee{log.stream("stdout"), out, outEcho},
-		Stderr:  tee{log.stream("stderr"), errOut, errEcho},
+		Stdout:  tee{w.Stream("stdout"), out, outEcho},
+		Stderr:  tee{w.Stream("stderr"), errOut, errEcho},
 
 		Executor:  h.e.runner.Executor,
 		Workspace: h.e.workspace,
 	}, &h.pg)
-	w, err := log.wait()
-	if err != nil {
-		// Nothing is recorded for a call whose log could not exist.
-		L.RaiseError("q.sh: create log: %v", err)
-	}
 	if res.StartErr != nil {
 		_ = w.Line("stderr", []byte(fmt.Sprintf("quire: cannot start %s: %v", argv[0], res.StartErr)))
 	}
@@ -111,55 +111,6 @@ func diskHint(err error, dataRoot string) string {
 	}
 	return ""
 }
-
-// pendingLog is an sh call's log file being created in the background:
-// creating a file costs as much as starting a process on some file
-// systems, so the two overlap instead of adding up.
-type pendingLog struct {
-	done chan struct{}
-	w    *crilog.Writer
-	err  error
-}
-
-// createLog starts creating the log at path, which redacts secrets.
-func createLog(path string, secrets *redact.Set) *pendingLog {
-	l := &pendingLog{done: make(chan struct{})}
-	go func() {
-		l.w, l.err = crilog.Create(path)
-		if l.err == nil {
-			l.w.Redact(secrets)
-		}
-		close(l.done)
-	}()
-	return l
-}
-
-// wait returns the log once it exists.
-func (l *pendingLog) wait() (*crilog.Writer, error) {
-	<-l.done
-	return l.w, l.err
-}
-
-// stream is one stream of the log; its first write waits for the file.
-// Output for a log that could not be created is dropped (the call then
-// fails with the reason).
-func (l *pendingLog) stream(name string) io.Writer {
-	var s io.Writer
-	return writerFunc(func(b []byte) (int, error) {
-		if s == nil {
-			w, err := l.wait()
-			if err != nil {
-				return len(b), nil
-			}
-			s = w.Stream(name)
-		}
-		return s.Write(b)
-	})
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // shCommand turns q.sh's first argument into an argv and the readable
 // command recorded in sh_events.cmd.
