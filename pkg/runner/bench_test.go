@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/quire-ci/quire-hook/internal/benchdir"
 	"github.com/quire-ci/quire-hook/internal/gittest"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/store"
@@ -26,7 +27,7 @@ func benchRun(b *testing.B, pipeline string) func() {
 	if out, err := f.Push("--quiet", "origin", "main"); err != nil {
 		b.Fatal(out)
 	}
-	dataRoot := benchDir(b)
+	dataRoot := benchdir.Dir(b)
 	s, err := store.Open(context.Background(), filepath.Join(dataRoot, "quire.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -48,28 +49,6 @@ func benchRun(b *testing.B, pipeline string) func() {
 		}
 		os.RemoveAll(res.RunDir)
 	}
-}
-
-// benchDir is a data root for a benchmark: in $QUIRE_BENCH_DIR, else in
-// /dev/shm, else a temp dir. On this project's VMs creating a file on the
-// disk costs ~0.8 ms of kernel time (14 µs in tmpfs), which would swamp
-// what the benchmarks measure; scripts/bench.sh reports both.
-func benchDir(b *testing.B) string {
-	base := os.Getenv("QUIRE_BENCH_DIR")
-	if base == "" {
-		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-			base = "/dev/shm"
-		}
-	}
-	if base == "" {
-		return b.TempDir()
-	}
-	dir, err := os.MkdirTemp(base, "quire-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 // BenchmarkShCalls is SPEC 12's P3: 1,000 q.sh({"true"}) calls in one

@@ -24,19 +24,19 @@ const (
 	helperEvents = 4 // per job
 )
 
-// TestHelperProcess is not a test: TestStore_ManyProcesses runs the test
-// binary as a writer process that records one run.
-func TestHelperProcess(t *testing.T) {
-	path := os.Getenv(helperDBEnv)
-	if path == "" {
-		t.Skip("helper process for TestStore_ManyProcesses")
+// TestMain turns the test binary into a writer process when
+// TestStore_ManyProcesses starts it with helperDBEnv set: it records one
+// run and exits, running no tests.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(helperDBEnv); path != "" {
+		i, _ := strconv.Atoi(os.Getenv(helperIndexEnv))
+		if err := helperWrite(path, i, os.Getenv(helperGoEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
-	i, _ := strconv.Atoi(os.Getenv(helperIndexEnv))
-	if err := helperWrite(path, i, os.Getenv(helperGoEnv)); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+	os.Exit(m.Run())
 }
 
 // helperWrite opens the shared database and records run-<i> as the
@@ -102,7 +102,7 @@ func TestStore_ManyProcesses(t *testing.T) {
 	}
 	ps := make([]*proc, procs)
 	for i := range ps {
-		p := &proc{cmd: osexec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperProcess$")}
+		p := &proc{cmd: osexec.CommandContext(t.Context(), os.Args[0])}
 		p.cmd.Env = append(os.Environ(),
 			helperDBEnv+"="+path,
 			helperIndexEnv+"="+strconv.Itoa(i),

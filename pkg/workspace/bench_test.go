@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/quire-ci/quire-hook/internal/benchdir"
 )
 
 // benchRepo returns a bare repository whose one commit holds Go's src and
@@ -59,32 +61,10 @@ func benchRepo(tb testing.TB) (gitDir, commit string) {
 	return gitDir, strings.TrimSpace(string(data))
 }
 
-// benchParent returns where benchmarks extract: $QUIRE_BENCH_DIR, else
-// tmpfs at /dev/shm when there is one, else a temporary directory. On some
-// virtual disks file creation costs the kernel so much that it drowns out
-// everything being compared.
-func benchParent(b *testing.B) string {
-	base := os.Getenv("QUIRE_BENCH_DIR")
-	if base == "" {
-		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-			base = "/dev/shm"
-		}
-	}
-	if base == "" {
-		return b.TempDir()
-	}
-	dir, err := os.MkdirTemp(base, "quire-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // benchExtract times extract into a fresh directory per iteration,
 // removing each outside the timer.
 func benchExtract(b *testing.B, extract func(dir string) error) {
-	parent := benchParent(b)
+	parent := benchdir.Dir(b)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		dir := filepath.Join(parent, "ws")
