@@ -20,10 +20,11 @@ func (s *Store) ListUnfinished(ctx context.Context) ([]Run, error) {
 
 // OrphanRun ends a run whose owner process is gone: if the run is still
 // pending or active and still owned by pid on host, its pending and
-// active jobs become aborted and the run failed with failure_kind
-// orphaned and errMsg, in one transaction. ok is false, and nothing is
-// changed, when the run ended or changed hands in the meantime; aborted
-// is the number of jobs aborted.
+// active jobs become aborted, its running sh calls end at the run's
+// finish with exit_code NULL (cut short), and the run failed with
+// failure_kind orphaned and errMsg, in one transaction. ok is false, and
+// nothing is changed, when the run ended or changed hands in the
+// meantime; aborted is the number of jobs aborted.
 func (s *Store) OrphanRun(ctx context.Context, id string, pid int, host, errMsg string, atMS int64) (aborted int, ok bool, err error) {
 	err = s.do(ctx, func(conn *sqlite.Conn) error {
 		return immediate(conn, func() error {
@@ -45,6 +46,9 @@ func (s *Store) OrphanRun(ctx context.Context, id string, pid int, host, errMsg 
 				error = ?, container_id = NULL,
 				finished_at_ms = max(?, queued_at_ms, coalesce(started_at_ms, 0))
 				WHERE id = ?`, nullText(errMsg), atMS, id); err != nil {
+				return err
+			}
+			if err := closeShEvents(conn, id); err != nil {
 				return err
 			}
 			ok = true

@@ -22,16 +22,22 @@ type Job struct {
 	Outputs string // JSON text, or "" for NULL
 }
 
-// ShEvent is one row of the sh_events table: one finished sh call.
+// ShEvent is one row of the sh_events table: one sh call, recorded when
+// it starts and completed when it ends.
 type ShEvent struct {
 	RunID string
 	JobID string
 	Seq   int // the n of jobs/<job-id>/sh-<n>.log, from 1
 
 	StartedAtMS  int64
-	FinishedAtMS int64
-	ExitCode     int
-	Cmd          string
+	FinishedAtMS int64 // 0: NULL, the call is running
+	// ExitCode is the exit status; it means nothing when NoExit.
+	ExitCode int
+	// NoExit is set when exit_code is NULL: the call is running
+	// (FinishedAtMS is 0), or its hook died during it and reconcile
+	// ended the row with the run (FinishedAtMS is set).
+	NoExit bool
+	Cmd    string
 
 	StdoutBytes int64
 	StderrBytes int64
@@ -128,19 +134,90 @@ func abortJobs(conn *sqlite.Conn, runID string, atMS int64) (int, error) {
 	return conn.Changes(), nil
 }
 
-// AddShEvent records one finished sh call.
+// StartShEvent records an sh call as it starts: e's run, job, seq,
+// start and cmd, with finished_at_ms and exit_code NULL. A call is
+// recorded before its process starts, so that the call running when the
+// hook dies has its row.
+func (s *Store) StartShEvent(ctx context.Context, e ShEvent) error {
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		return startShEvent(conn, e)
+	})
+	if err != nil {
+		return fmt.Errorf("start sh event %d of job %s of run %s: %w", e.Seq, e.JobID, e.RunID, err)
+	}
+	return nil
+}
+
+// FinishShEvent records how a started sh call ended: e's finish, exit
+// code and byte counts go to the row of e's run, job and seq, which must
+// still be running.
+func (s *Store) FinishShEvent(ctx context.Context, e ShEvent) error {
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		return finishShEvent(conn, e)
+	})
+	if err != nil {
+		return fmt.Errorf("finish sh event %d of job %s of run %s: %w", e.Seq, e.JobID, e.RunID, err)
+	}
+	return nil
+}
+
+// AddShEvent records an sh call that has ended, in one transaction: what
+// StartShEvent and then FinishShEvent record.
 func (s *Store) AddShEvent(ctx context.Context, e ShEvent) error {
 	err := s.do(ctx, func(conn *sqlite.Conn) error {
-		return exec(conn, `INSERT INTO sh_events (run_id, job_id, seq, started_at_ms,
-			finished_at_ms, exit_code, cmd, stdout_bytes, stderr_bytes)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.RunID, e.JobID, e.Seq, e.StartedAtMS, e.FinishedAtMS, e.ExitCode, e.Cmd,
-			e.StdoutBytes, e.StderrBytes)
+		return immediate(conn, func() error {
+			if err := startShEvent(conn, e); err != nil {
+				return err
+			}
+			return finishShEvent(conn, e)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("add sh event %d of job %s of run %s: %w", e.Seq, e.JobID, e.RunID, err)
 	}
 	return nil
+}
+
+func startShEvent(conn *sqlite.Conn, e ShEvent) error {
+	return exec(conn, `INSERT INTO sh_events (run_id, job_id, seq, started_at_ms, cmd)
+		VALUES (?, ?, ?, ?, ?)`, e.RunID, e.JobID, e.Seq, e.StartedAtMS, e.Cmd)
+}
+
+func finishShEvent(conn *sqlite.Conn, e ShEvent) error {
+	err := exec(conn, `UPDATE sh_events SET finished_at_ms = ?, exit_code = ?,
+		stdout_bytes = ?, stderr_bytes = ?
+		WHERE run_id = ? AND job_id = ? AND seq = ? AND finished_at_ms IS NULL`,
+		e.FinishedAtMS, e.ExitCode, e.StdoutBytes, e.StderrBytes, e.RunID, e.JobID, e.Seq)
+	if err != nil {
+		return err
+	}
+	if conn.Changes() > 0 {
+		return nil
+	}
+	found := false
+	err = execRows(conn, `SELECT 1 FROM sh_events WHERE run_id = ? AND job_id = ? AND seq = ?`,
+		func(*sqlite.Stmt) error {
+			found = true
+			return nil
+		}, e.RunID, e.JobID, e.Seq)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return fmt.Errorf("%w (it was never started)", ErrNotFound)
+	default:
+		return fmt.Errorf("the call has ended already")
+	}
+}
+
+// closeShEvents ends the calls of the run that are still running at the
+// run's finish, their exit_code left NULL: they were cut short. A
+// finish before a call's start (a clock that went back) becomes the
+// start.
+func closeShEvents(conn *sqlite.Conn, runID string) error {
+	return exec(conn, `UPDATE sh_events
+		SET finished_at_ms = max(started_at_ms, (SELECT finished_at_ms FROM runs WHERE id = ?))
+		WHERE run_id = ? AND finished_at_ms IS NULL`, runID, runID)
 }
 
 // ListJobs returns the jobs of the run in the order they were recorded.
@@ -191,6 +268,7 @@ func (s *Store) ListShEvents(ctx context.Context, runID string) ([]ShEvent, erro
 					StartedAtMS:  stmt.ColumnInt64(3),
 					FinishedAtMS: stmt.ColumnInt64(4),
 					ExitCode:     stmt.ColumnInt(5),
+					NoExit:       stmt.ColumnIsNull(5),
 					Cmd:          stmt.ColumnText(6),
 					StdoutBytes:  stmt.ColumnInt64(7),
 					StderrBytes:  stmt.ColumnInt64(8),
