@@ -140,60 +140,43 @@ const MaxFilesChanged = 10000
 
 // FilesChanged lists the paths that differ between previous and commit;
 // with a zero previous, between commit and its first parent (or every
-// path, for a root commit). At most MaxFilesChanged paths, sorted.
+// path, for a root commit). At most MaxFilesChanged paths, sorted. Entry
+// names are not checked: a tree that package workspace refuses to write
+// still has its paths listed, so its push gets a run.
 func (r *Repo) FilesChanged(commit, previous plumbing.Hash) ([]string, error) {
 	c, err := r.Commit(commit)
 	if err != nil {
 		return nil, err
 	}
-	to, err := c.Tree()
-	if err != nil {
-		return nil, fmt.Errorf("read tree of %s: %w", commit, err)
-	}
-	var from *object.Tree
+	var from plumbing.Hash
 	switch {
 	case !previous.IsZero():
 		if p, err := r.r.CommitObject(previous); err == nil {
-			from, _ = p.Tree()
+			from = p.TreeHash
 		}
 	case c.NumParents() > 0:
-		if p, err := c.Parent(0); err == nil {
-			from, _ = p.Tree()
+		if p, err := r.r.CommitObject(c.ParentHashes[0]); err == nil {
+			from = p.TreeHash
 		}
 	}
-	changes, err := object.DiffTree(from, to)
+	paths, err := r.diffTrees(from, c.TreeHash)
 	if err != nil {
 		return nil, fmt.Errorf("diff %s against %s: %w", commit, previous, err)
 	}
-	seen := make(map[string]bool)
-	var paths []string
-	for _, ch := range changes {
-		for _, name := range []string{ch.From.Name, ch.To.Name} {
-			if name != "" && !seen[name] && len(paths) < MaxFilesChanged {
-				seen[name] = true
-				paths = append(paths, name)
-			}
-		}
-	}
-	sort.Strings(paths)
 	return paths, nil
 }
 
 // HasFile reports whether path is a regular file in commit's tree.
 func (r *Repo) HasFile(commit plumbing.Hash, path string) (bool, error) {
-	c, err := r.Commit(commit)
+	root, err := r.commitTree(commit)
 	if err != nil {
 		return false, err
 	}
-	t, err := c.Tree()
+	e, found, err := r.lookup(root, path)
 	if err != nil {
-		return false, fmt.Errorf("read tree of %s: %w", commit, err)
+		return false, fmt.Errorf("find %s in %s: %w", path, commit, err)
 	}
-	e, err := t.FindEntry(path)
-	if err != nil {
-		return false, nil
-	}
-	return e.Mode.IsFile() && e.Mode != 0o120000, nil
+	return found && e.isFile(), nil
 }
 
 // ConfigValue reads one option of the repository's own git config

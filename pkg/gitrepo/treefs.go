@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -20,20 +19,16 @@ const maxTreeFile = 8 << 20
 // regular files can be read: a symlink is refused, so a pipeline file
 // cannot point outside the commit.
 func (r *Repo) TreeFS(commit plumbing.Hash) (fs.FS, error) {
-	c, err := r.Commit(commit)
+	root, err := r.commitTree(commit)
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.Tree()
-	if err != nil {
-		return nil, fmt.Errorf("read tree of %s: %w", commit, err)
-	}
-	return treeFS{t: t, commit: commit}, nil
+	return treeFS{r: r, root: root}, nil
 }
 
 type treeFS struct {
-	t      *object.Tree
-	commit plumbing.Hash
+	r    *Repo
+	root plumbing.Hash
 }
 
 // ReadFile implements fs.ReadFileFS.
@@ -41,22 +36,21 @@ func (f treeFS) ReadFile(name string) ([]byte, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrInvalid}
 	}
-	e, err := f.t.FindEntry(name)
-	if err != nil {
+	e, found, err := f.r.lookup(f.root, name)
+	switch {
+	case err != nil:
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	case !found:
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
-	}
-	switch e.Mode {
-	case filemode.Regular, filemode.Executable, filemode.Deprecated:
-	case filemode.Symlink:
+	case e.mode == modeSymlink:
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("is a symlink; pipeline files must be regular files")}
-	default:
+	case !e.isFile():
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("not a regular file")}
 	}
-	file, err := f.t.File(name)
+	blob, err := object.GetBlob(f.r.r.Storer, e.hash)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
-	blob := &file.Blob
 	if blob.Size > maxTreeFile {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("file is %d bytes, over the %d-byte limit", blob.Size, maxTreeFile)}
 	}
