@@ -7,8 +7,11 @@
 // of its lines on its own, without its line ending and surrounding
 // blanks, when that line has at least MinLen bytes (shorter lines carry
 // too little to be worth hiding and would blank out ordinary text); and
-// for each of these texts, the form it takes inside a JSON string (quotes,
-// backslashes and control characters escaped, invalid UTF-8 replaced).
+// for each of these texts, the forms quoting gives it: inside a JSON
+// string (quotes, backslashes and control characters escaped, invalid
+// UTF-8 replaced), inside a Go-quoted string (strconv.Quote, fmt's %q:
+// also non-printable runes and invalid bytes escaped), and inside a
+// single-quoted shell word (each ' closed, escaped and reopened).
 // Where occurrences overlap, the whole stretch they cover becomes one
 // replacement, named after the secret that starts it, so no byte of an
 // overlapping secret survives. Values transformed otherwise (base64, URL
@@ -19,6 +22,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,7 +162,8 @@ func compile(secrets []secret) *matcher {
 }
 
 // variants returns the texts that reveal value: the value, its lines,
-// and their JSON-escaped and UTF-8-repaired forms (see the package doc).
+// and their JSON-escaped, Go-quoted, shell-quoted and UTF-8-repaired
+// forms (see the package doc).
 func variants(value string) []string {
 	base := []string{value}
 	if strings.ContainsAny(value, "\r\n") {
@@ -171,7 +176,9 @@ func variants(value string) []string {
 	}
 	var out []string
 	for _, b := range base {
-		out = append(out, b, string(appendJSONEscaped(nil, b)), repairUTF8(b))
+		goq := strconv.Quote(b)
+		out = append(out, b, string(appendJSONEscaped(nil, b)), repairUTF8(b),
+			goq[1:len(goq)-1], strings.ReplaceAll(b, "'", `'\''`))
 	}
 	return out
 }

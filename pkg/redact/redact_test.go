@@ -3,6 +3,8 @@ package redact
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -195,4 +197,38 @@ func TestSet_JSON(t *testing.T) {
 			t.Errorf("got %s, want valid JSON without the secret", got)
 		}
 	})
+}
+
+// The forms quire-hook's own quoting gives a value are redacted too: a
+// message that Go-quotes a path (%q) or a command line that shell-quotes
+// an argument must not carry a secret past redaction.
+func TestSet_QuotedForms(t *testing.T) {
+	secrets := map[string]string{
+		"apos":    "it's-my-s3cret",
+		"nbsp":    "tok\u00a0en-s3cret",
+		"invalid": "caf\u00e9-\xff\xfe-s3cret",
+		"quote":   `say"hi\there-s3cret`,
+		"lines":   "first-line-s3cret\nsecond-line-s3cret",
+	}
+	s := new(Set)
+	for name, v := range secrets {
+		if err := s.Add(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, v := range secrets {
+		t.Run(name, func(t *testing.T) {
+			for form, text := range map[string]string{
+				"Go %q":  fmt.Sprintf("open %q: no such file", v),
+				"Quote":  "cwd " + strconv.Quote("sub/"+v) + " is not a directory",
+				"shell":  "echo '" + strings.ReplaceAll(v, "'", `'\''`) + "' done",
+				"in arg": "printf '%s' '--token=" + strings.ReplaceAll(v, "'", `'\''`) + "'",
+			} {
+				got := s.String(text)
+				if strings.Contains(got, "s3cret") || !strings.Contains(got, Replacement(name)) {
+					t.Errorf("%s: %q redacted to %q", form, text, got)
+				}
+			}
+		})
+	}
 }
