@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -51,13 +53,22 @@ func (e *execution) resolveSecret(name string) (string, error) {
 }
 
 // readSecretFile reads a secret file, stripping one trailing newline.
-// Its errors hold the path and the reason only.
+// Only a regular file is read: the file is opened without blocking
+// (opening a FIFO without a writer would hang the hook) and anything
+// else is refused. Its errors hold the path and the reason only.
 func readSecretFile(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", fmt.Errorf("read secret file %s: %w", path, pathCause(err))
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("read secret file %s: %w", path, pathCause(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("read secret file %s: %w", path, notRegular(fi.Mode()))
+	}
 	data, err := io.ReadAll(io.LimitReader(f, redact.MaxLen+3))
 	if err != nil {
 		return "", fmt.Errorf("read secret file %s: %w", path, pathCause(err))
@@ -67,6 +78,23 @@ func readSecretFile(path string) (string, error) {
 		s = strings.TrimSuffix(t, "\r")
 	}
 	return s, nil
+}
+
+// notRegular says what a secret file that is not a regular file is, and
+// what to do.
+func notRegular(m fs.FileMode) error {
+	what := "not a regular file"
+	switch {
+	case m.IsDir():
+		return errors.New("is a directory; point the secret at a file")
+	case m&fs.ModeNamedPipe != 0:
+		what += " (a named pipe)"
+	case m&fs.ModeDevice != 0:
+		what += " (a device)"
+	case m&fs.ModeSocket != 0:
+		what += " (a socket)"
+	}
+	return errors.New(what + "; point the secret at a regular file")
 }
 
 // pathCause is the cause of a *PathError, whose message would repeat

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,5 +166,42 @@ func TestRunner_FinishRedacts(t *testing.T) {
 	}
 	if !strings.Contains(progress.String(), want) {
 		t.Errorf("progress lacks %q:\n%s", want, progress)
+	}
+}
+
+// A secret file that is a FIFO (or a device) is refused at once, naming
+// the file: opening a FIFO without a writer would block the hook.
+func TestRunner_SecretFileNotRegular(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "token")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever happens, unblock an open that waits for a writer, so the
+	// test fails instead of hanging.
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+	h := newHarness(t, `
+ci.job("fifo", {"quire/push"}, function(q) q.secret("fifo") end)
+ci.job("device", {"quire/push"}, function(q) q.secret("device") end)
+`)
+	h.Secrets = map[string]Secret{"fifo": {File: fifo}, "device": {File: "/dev/zero"}}
+	h.Settings.JobTimeout = 3 * time.Second
+	start := time.Now()
+	o := h.run()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the run took %s; a FIFO secret must be refused at once", took)
+	}
+	for job, want := range map[string]string{
+		"fifo":   `secret "fifo": read secret file ` + fifo + ": not a regular file (a named pipe)",
+		"device": `secret "device": read secret file /dev/zero: not a regular file (a device)`,
+	} {
+		j := o.wantState(job, "failed")
+		if !strings.Contains(j.Error, want) {
+			t.Errorf("job %s: error %q, want %q", job, j.Error, want)
+		}
 	}
 }
