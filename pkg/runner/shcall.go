@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,19 +45,24 @@ func (h *handle) sh(L *lua.LState) int {
 	h.seq++
 	seq := h.seq
 	logPath := filepath.Join(h.jobDir, "sh-"+strconv.Itoa(seq)+".log")
-	// The log exists before the process starts: a command that ran
-	// always has its file and its row.
+	// The log and the row exist before the process starts: a command
+	// that ran always has both, even if the hook dies during it.
 	w, err := crilog.Create(logPath)
 	if err != nil {
 		L.RaiseError("q.sh: create log: %v%s", err, diskHint(err, h.e.runner.DataRoot))
 	}
 	w.Redact(h.e.secrets)
+	started := time.Now()
+	if err := h.startCall(seq, h.e.secrets.String(display), started); err != nil {
+		w.Close()
+		_ = os.Remove(logPath)
+		L.RaiseError("q.sh: %v", err)
+	}
 	out := &capture{max: MaxCapture}
 	errOut := &capture{max: MaxCapture}
 	// One echo per stream: each is written by its own pump goroutine.
 	outEcho := h.e.runner.Progress.Output(h.job.ID)
 	errEcho := h.e.runner.Progress.Output(h.job.ID)
-	started := time.Now()
 	res, runErr := runProc(h.ctx, Proc{
 		Argv:    argv,
 		Dir:     dir,
@@ -83,8 +89,8 @@ func (h *handle) sh(L *lua.LState) int {
 	finished := time.Now()
 
 	exit := res.Exit
-	if err := h.recordCall(seq, logPath, display, exit, started, finished, w); err != nil {
-		L.RaiseError("q.sh: record sh call %d: %v", seq, err)
+	if err := h.finishCall(seq, logPath, exit, finished, w); err != nil {
+		L.RaiseError("q.sh: %v", err)
 	}
 	switch {
 	case runErr != nil:

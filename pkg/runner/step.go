@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -15,9 +16,9 @@ import (
 // step runs fn, a step of a job done in process rather than by a child
 // process (the mirror's tag and push), and records it as an sh call is
 // recorded: its own sh-<n>.log holding what fn wrote, redacted, and an
-// sh_events row with cmd and exit 0, or 1 when fn failed. fn's error is
-// also written to the log's stderr. The error returned is fn's, or why
-// the step could not be recorded.
+// sh_events row with cmd (redacted) and exit 0, or 1 when fn failed. fn's
+// error is also written to the log's stderr. The error returned is fn's,
+// or why the step could not be recorded.
 func (h *handle) step(cmd string, fn func(stdout, stderr io.Writer) error) error {
 	h.seq++
 	seq := h.seq
@@ -27,12 +28,17 @@ func (h *handle) step(cmd string, fn func(stdout, stderr io.Writer) error) error
 		return err
 	}
 	w.Redact(h.e.secrets)
+	started := time.Now()
+	if err := h.startCall(seq, h.e.secrets.String(cmd), started); err != nil {
+		w.Close()
+		_ = os.Remove(logPath)
+		return err
+	}
 	outEcho := h.e.runner.Progress.Output(h.job.ID)
 	errEcho := h.e.runner.Progress.Output(h.job.ID)
 	stdout := tee{w.Stream("stdout"), outEcho}
 	stderr := &lineEnds{w: tee{w.Stream("stderr"), errEcho}}
 
-	started := time.Now()
 	ferr := fn(stdout, stderr)
 	if ferr != nil {
 		stderr.endLine()
@@ -49,8 +55,8 @@ func (h *handle) step(cmd string, fn func(stdout, stderr io.Writer) error) error
 	if ferr != nil {
 		exit = 1
 	}
-	if err := h.recordCall(seq, logPath, cmd, exit, started, finished, w); err != nil {
-		return fmt.Errorf("record step %d: %w", seq, err)
+	if err := h.finishCall(seq, logPath, exit, finished, w); err != nil {
+		return err
 	}
 	switch {
 	case ferr != nil:
@@ -61,17 +67,33 @@ func (h *handle) step(cmd string, fn func(stdout, stderr io.Writer) error) error
 	return nil
 }
 
-// recordCall writes the sh_events row of call seq as it ends, even if
-// the job is being torn down, so that the record matches the log file on
-// disk; the command is redacted. It also makes the call the job's last.
-func (h *handle) recordCall(seq int, logPath, cmd string, exit int, started, finished time.Time, w *crilog.Writer) error {
-	h.lastExit, h.lastLog = &exit, logPath
-	return h.e.runner.Store.AddShEvent(context.WithoutCancel(h.ctx), store.ShEvent{
+// startCall writes the sh_events row of call seq as it starts; cmd must
+// be redacted already.
+func (h *handle) startCall(seq int, cmd string, started time.Time) error {
+	err := h.e.runner.Store.StartShEvent(h.ctx, store.ShEvent{
 		RunID: h.e.run.RunID, JobID: h.job.ID, Seq: seq,
-		StartedAtMS: started.UnixMilli(), FinishedAtMS: finished.UnixMilli(),
-		ExitCode: exit, Cmd: h.e.secrets.String(cmd),
+		StartedAtMS: started.UnixMilli(), Cmd: cmd,
+	})
+	if err != nil {
+		return fmt.Errorf("record start of sh call %d: %w", seq, err)
+	}
+	return nil
+}
+
+// finishCall completes the row of call seq as it ends, even if the job
+// is being torn down, so that the record matches the log file on disk.
+// It also makes the call the job's last.
+func (h *handle) finishCall(seq int, logPath string, exit int, finished time.Time, w *crilog.Writer) error {
+	h.lastExit, h.lastLog = &exit, logPath
+	err := h.e.runner.Store.FinishShEvent(context.WithoutCancel(h.ctx), store.ShEvent{
+		RunID: h.e.run.RunID, JobID: h.job.ID, Seq: seq,
+		FinishedAtMS: finished.UnixMilli(), ExitCode: exit,
 		StdoutBytes: w.Bytes("stdout"), StderrBytes: w.Bytes("stderr"),
 	})
+	if err != nil {
+		return fmt.Errorf("record end of sh call %d: %w", seq, err)
+	}
+	return nil
 }
 
 // lineEnds passes writes on and remembers whether the last one ended a
