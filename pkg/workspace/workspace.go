@@ -52,8 +52,9 @@ var workers = runtime.GOMAXPROCS(0) + 1
 //
 // Regular files are written 0644, executable ones 0755; symlinks keep their
 // stored target; submodules become empty directories. Entries named "",
-// ".", "..", ".git" (in any case) or containing "/" are refused, and no
-// entry is ever written through a symlink. Object hashes are not verified.
+// ".", "..", ".git" (in any case) or containing "/" are refused, as is a
+// name used twice in one tree, and no entry is ever written through a
+// symlink. Object hashes are not verified.
 // On error the partly written dir is left for the caller to remove.
 func Materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir string) (Stats, error) {
 	var st Stats
@@ -171,6 +172,10 @@ func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs c
 		path string
 	}
 	stack := []subtree{{root, ""}}
+	// A name used twice in one tree (a file and a directory, say) is
+	// refused here, before its second entry is written, rather than
+	// left to whichever write happens to fail.
+	seen := make(map[string]struct{})
 	for len(stack) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -184,10 +189,15 @@ func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs c
 		if typ != plumbing.TreeObject {
 			return fmt.Errorf("read tree %s (%s): object is a %s", displayPath(t.path), t.hash, typ)
 		}
+		clear(seen)
 		err = parseTree(data, func(name []byte, mode uint32, h plumbing.Hash) error {
 			if err := checkName(t.path, name); err != nil {
 				return err
 			}
+			if _, dup := seen[string(name)]; dup {
+				return fmt.Errorf("refuse tree entry %q: two entries of one name", joinPath(t.path, string(name)))
+			}
+			seen[string(name)] = struct{}{}
 			path := joinPath(t.path, string(name))
 			k, ok := kindOf(mode)
 			if !ok {
