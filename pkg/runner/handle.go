@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,11 @@ type handle struct {
 	lastExit *int
 	lastLog  string
 	pg       pgroups
+
+	// ended is set when the job ends; a q (or print) that Lua code kept
+	// for later refuses to work from then on. Atomic: a stuck job's Lua
+	// call may still be running when its job is closed.
+	ended atomic.Bool
 }
 
 func (e *execution) newHandle(j *pipeline.Job, jobDir string) (*handle, error) {
@@ -57,9 +63,21 @@ func (e *execution) newHandle(j *pipeline.Job, jobDir string) (*handle, error) {
 	return h, nil
 }
 
+// close ends the handle with its job: every q method refuses from now
+// on.
 func (h *handle) close() {
+	h.ended.Store(true)
 	h.root.Close()
 	h.jobLog.Close()
+}
+
+// alive raises a Lua error when the handle's job has ended: a q kept in
+// a global and called by a later job must not run commands or write
+// records under a job that is over.
+func (h *handle) alive(L *lua.LState) {
+	if h.ended.Load() {
+		L.RaiseError("q of job '%s' is used after that job ended; use the q passed to this job", h.job.ID)
+	}
 }
 
 // shEnv is the hook's environment without GIT_* (which would point git
@@ -106,6 +124,7 @@ func (h *handle) table(L *lua.LState) *lua.LTable {
 
 // jobs implements q.jobs(name).
 func (h *handle) jobs(L *lua.LState) int {
+	h.alive(L)
 	name := L.CheckString(1)
 	switch {
 	case name == h.job.ID:
@@ -165,6 +184,7 @@ func nonNil(s []string) []any {
 
 // log implements q.log(...) and print(...): one job.log line.
 func (h *handle) log(L *lua.LState) int {
+	h.alive(L)
 	n := L.GetTop()
 	parts := make([]string, n)
 	for i := 1; i <= n; i++ {
@@ -188,6 +208,7 @@ func (h *handle) logError(msg, trace string) {
 // to regular files: opening a FIFO or a device could block the job
 // where no timeout reaches it.
 func (h *handle) readFile(L *lua.LState) int {
+	h.alive(L)
 	path := L.CheckString(1)
 	f, err := h.openRegular(path, os.O_RDONLY)
 	if err != nil {
@@ -212,6 +233,7 @@ func (h *handle) readFile(L *lua.LState) int {
 // writeFile implements q.write_file(path, content), creating parent
 // directories inside the workspace; like readFile, only regular files.
 func (h *handle) writeFile(L *lua.LState) int {
+	h.alive(L)
 	path := L.CheckString(1)
 	content := L.CheckString(2)
 	if dir := filepath.Dir(path); dir != "." {
@@ -271,6 +293,7 @@ func rootErr(err error) error {
 
 // envVar implements q.env(name): a variable of the hook's environment.
 func (h *handle) envVar(L *lua.LState) int {
+	h.alive(L)
 	name := L.CheckString(1)
 	for i := len(h.e.runner.Env) - 1; i >= 0; i-- {
 		if v, ok := strings.CutPrefix(h.e.runner.Env[i], name+"="); ok {

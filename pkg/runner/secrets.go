@@ -109,6 +109,7 @@ func pathCause(err error) error {
 
 // secret implements q.secret(name).
 func (h *handle) secret(L *lua.LState) int {
+	h.alive(L)
 	name := L.CheckString(1)
 	v, err := h.e.resolveSecret(name)
 	if err != nil {

@@ -27,6 +27,7 @@ type shOpts struct {
 
 // sh implements q.sh(cmd, opts).
 func (h *handle) sh(L *lua.LState) int {
+	h.alive(L)
 	argv, display, err := shCommand(L.Get(1))
 	if err != nil {
 		L.RaiseError("q.sh: %v", err)
