@@ -210,21 +210,24 @@ func (h *handle) logError(msg, trace string) {
 func (h *handle) readFile(L *lua.LState) int {
 	h.alive(L)
 	path := L.CheckString(1)
+	fail := func(format string, args ...any) {
+		L.RaiseError("q.read_file %s: %s", h.e.quote(path), fmt.Sprintf(format, args...))
+	}
 	f, err := h.openRegular(path, os.O_RDONLY)
 	if err != nil {
-		L.RaiseError("q.read_file %q: %v", path, err)
+		fail("%v", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		L.RaiseError("q.read_file %q: %v", path, err)
+		fail("%v", err)
 	}
 	if fi.Size() > maxFileRead {
-		L.RaiseError("q.read_file %q: file is %d bytes, over the %d-byte limit", path, fi.Size(), maxFileRead)
+		fail("file is %d bytes, over the %d-byte limit", fi.Size(), maxFileRead)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileRead+1))
 	if err != nil {
-		L.RaiseError("q.read_file %q: %v", path, err)
+		fail("%v", err)
 	}
 	L.Push(lua.LString(data))
 	return 1
@@ -236,21 +239,24 @@ func (h *handle) writeFile(L *lua.LState) int {
 	h.alive(L)
 	path := L.CheckString(1)
 	content := L.CheckString(2)
+	fail := func(err error) {
+		L.RaiseError("q.write_file %s: %v", h.e.quote(path), err)
+	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := h.root.MkdirAll(dir, 0o755); err != nil {
-			L.RaiseError("q.write_file %q: %v", path, rootErr(err))
+			fail(rootErr(err))
 		}
 	}
 	f, err := h.openRegular(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
-		L.RaiseError("q.write_file %q: %v", path, err)
+		fail(err)
 	}
 	_, err = f.WriteString(content)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		L.RaiseError("q.write_file %q: %v", path, err)
+		fail(err)
 	}
 	return 0
 }

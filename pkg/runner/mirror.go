@@ -118,7 +118,7 @@ func (e *execution) mirrorTag(fn *lua.LFunction) (string, error) {
 		return "", nil
 	case lua.LString:
 		if mirror.CheckTagName(string(v)) != nil {
-			return "", fmt.Errorf("tag function returned %q, which is not a valid tag name", string(v))
+			return "", fmt.Errorf("tag function returned %s, which is not a valid tag name", e.quote(string(v)))
 		}
 		return string(v), nil
 	}

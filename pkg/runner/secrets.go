@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -31,13 +32,14 @@ func (e *execution) resolveSecret(name string) (string, error) {
 	}
 	sec, ok := e.runner.Secrets[name]
 	if !ok {
-		return "", fmt.Errorf("secret %q is not declared; the operator declares secrets in the config.lua of the data root (secrets = { %s = ... })", name, name)
+		return "", fmt.Errorf("secret %s is not declared; the operator declares secrets in the config.lua of the data root (secrets = { %s = ... })",
+			e.quote(name), e.secrets.String(name))
 	}
 	value := sec.Value
 	if value == "" && sec.File != "" {
 		v, err := readSecretFile(sec.File)
 		if err != nil {
-			return "", fmt.Errorf("secret %q: %w", name, err)
+			return "", fmt.Errorf("secret %s: %w", e.quote(name), err)
 		}
 		value = v
 	}
@@ -50,6 +52,13 @@ func (e *execution) resolveSecret(name string) (string, error) {
 	}
 	e.resolved[name] = value
 	return value, nil
+}
+
+// quote renders a value that Lua code gave for a message, Go-quoted
+// after its secrets are redacted: quoting first would escape bytes of a
+// secret, and the escaped form would pass redaction.
+func (e *execution) quote(s string) string {
+	return strconv.Quote(e.secrets.String(s))
 }
 
 // readSecretFile reads a secret file, stripping one trailing newline.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
 // shOpts are the options of q.sh.
@@ -28,11 +30,13 @@ type shOpts struct {
 // sh implements q.sh(cmd, opts).
 func (h *handle) sh(L *lua.LState) int {
 	h.alive(L)
-	argv, display, err := shCommand(L.Get(1))
+	// display is the command as Lua gave it, returned as r.cmd; shown is
+	// the same with secrets redacted, for the records and messages.
+	argv, display, shown, err := shCommand(L.Get(1), h.e.secrets)
 	if err != nil {
 		L.RaiseError("q.sh: %v", err)
 	}
-	opts, err := parseShOpts(L.Get(2))
+	opts, err := parseShOpts(L.Get(2), h.e.quote)
 	if err != nil {
 		L.RaiseError("q.sh: %v", err)
 	}
@@ -54,7 +58,7 @@ func (h *handle) sh(L *lua.LState) int {
 	}
 	w.Redact(h.e.secrets)
 	started := time.Now()
-	if err := h.startCall(seq, h.e.secrets.String(display), started); err != nil {
+	if err := h.startCall(seq, shown, started); err != nil {
 		w.Close()
 		_ = os.Remove(logPath)
 		L.RaiseError("q.sh: %v", err)
@@ -77,7 +81,7 @@ func (h *handle) sh(L *lua.LState) int {
 		Workspace: h.e.workspace,
 	}, &h.pg)
 	if res.StartErr != nil {
-		_ = w.Line("stderr", []byte(fmt.Sprintf("quire: cannot start %s: %v", argv[0], res.StartErr)))
+		_ = w.Line("stderr", []byte(fmt.Sprintf("quire: cannot start %s: %v", argv[0], startCause(res.StartErr))))
 	}
 	if res.TimedOut {
 		_ = w.Line("stderr", []byte(fmt.Sprintf("quire: killed after the %s timeout", opts.timeout)))
@@ -95,11 +99,11 @@ func (h *handle) sh(L *lua.LState) int {
 	}
 	switch {
 	case runErr != nil:
-		L.RaiseError("q.sh %s: interrupted: %v", display, runErr)
+		L.RaiseError("q.sh %s: interrupted: %v", shown, runErr)
 	case logErr != nil:
-		L.RaiseError("q.sh %s: %v%s", display, logErr, diskHint(logErr, h.e.runner.DataRoot))
+		L.RaiseError("q.sh %s: %v%s", shown, logErr, diskHint(logErr, h.e.runner.DataRoot))
 	case opts.check && exit != 0:
-		L.RaiseError("command %s exited with %d (check = true)", display, exit)
+		L.RaiseError("command %s exited with %d (check = true)", shown, exit)
 	}
 
 	t := L.NewTable()
@@ -111,6 +115,17 @@ func (h *handle) sh(L *lua.LState) int {
 	return 1
 }
 
+// startCause is why a program could not be started, without exec's
+// Go-quoted copy of its name: the caller names it, as it is, where
+// redaction can find a secret in it.
+func startCause(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return ee.Err
+	}
+	return err
+}
+
 // diskHint tells the operator what to do about a full disk.
 func diskHint(err error, dataRoot string) string {
 	if errors.Is(err, syscall.ENOSPC) {
@@ -119,36 +134,43 @@ func diskHint(err error, dataRoot string) string {
 	return ""
 }
 
-// shCommand turns q.sh's first argument into an argv and the readable
-// command recorded in sh_events.cmd.
-func shCommand(v lua.LValue) ([]string, string, error) {
+// shCommand turns q.sh's first argument into an argv, the command as
+// Lua gave it (display) and the command recorded in sh_events.cmd and
+// shown in messages (shown): display with the secrets redacted. An argv
+// is redacted element by element before it is shell-quoted, as quoting
+// would escape the bytes of a secret where redaction cannot see them.
+func shCommand(v lua.LValue, secrets *redact.Set) (argv []string, display, shown string, err error) {
 	switch c := v.(type) {
 	case lua.LString:
 		if strings.TrimSpace(string(c)) == "" {
-			return nil, "", fmt.Errorf("command is an empty string")
+			return nil, "", "", fmt.Errorf("command is an empty string")
 		}
-		return []string{"sh", "-c", string(c)}, string(c), nil
+		return []string{"sh", "-c", string(c)}, string(c), secrets.String(string(c)), nil
 	case *lua.LTable:
 		n := c.Len()
 		if n == 0 {
-			return nil, "", fmt.Errorf("command list is empty; pass a string or {\"prog\", \"arg\", ...}")
+			return nil, "", "", fmt.Errorf("command list is empty; pass a string or {\"prog\", \"arg\", ...}")
 		}
 		argv := make([]string, n)
+		redacted := make([]string, n)
 		for i := 1; i <= n; i++ {
 			s, ok := c.RawGetInt(i).(lua.LString)
 			if !ok {
-				return nil, "", fmt.Errorf("command list entry %d is a %s, not a string", i, c.RawGetInt(i).Type())
+				return nil, "", "", fmt.Errorf("command list entry %d is a %s, not a string", i, c.RawGetInt(i).Type())
 			}
 			argv[i-1] = string(s)
+			redacted[i-1] = secrets.String(string(s))
 		}
-		return argv, shellJoin(argv), nil
+		// Redacted again whole: a secret may span elements.
+		return argv, shellJoin(argv), secrets.String(shellJoin(redacted)), nil
 	default:
-		return nil, "", fmt.Errorf("command must be a string or a list of strings, not a %s", v.Type())
+		return nil, "", "", fmt.Errorf("command must be a string or a list of strings, not a %s", v.Type())
 	}
 }
 
 // parseShOpts validates q.sh's options table; unknown keys are errors.
-func parseShOpts(v lua.LValue) (shOpts, error) {
+// quote renders a key or name from Lua for a message.
+func parseShOpts(v lua.LValue, quote func(string) string) (shOpts, error) {
 	var o shOpts
 	if v == lua.LNil {
 		return o, nil
@@ -167,12 +189,12 @@ func parseShOpts(v lua.LValue) (shOpts, error) {
 			err = fmt.Errorf("option keys must be strings, got %s", k.Type())
 			return
 		}
-		err = o.set(string(key), val)
+		err = o.set(string(key), val, quote)
 	})
 	return o, err
 }
 
-func (o *shOpts) set(key string, v lua.LValue) error {
+func (o *shOpts) set(key string, v lua.LValue, quote func(string) string) error {
 	switch key {
 	case "env":
 		t, ok := v.(*lua.LTable)
@@ -188,7 +210,7 @@ func (o *shOpts) set(key string, v lua.LValue) error {
 				return fmt.Errorf("env %s must be a string, not a %s", k, val.Type())
 			}
 			if k == "" || strings.ContainsAny(k, "=\x00") {
-				return fmt.Errorf("env name %q is not a valid variable name", k)
+				return fmt.Errorf("env name %s is not a valid variable name", quote(k))
 			}
 			o.env = append(o.env, k+"="+val.String())
 		}
@@ -217,7 +239,7 @@ func (o *shOpts) set(key string, v lua.LValue) error {
 		}
 		o.check = bool(b)
 	default:
-		return fmt.Errorf("unknown option %q (known: env, cwd, stdin, timeout, check)", key)
+		return fmt.Errorf("unknown option %s (known: env, cwd, stdin, timeout, check)", quote(key))
 	}
 	return nil
 }
@@ -227,10 +249,10 @@ func (o *shOpts) set(key string, v lua.LValue) error {
 func (h *handle) cwd(rel string) (string, error) {
 	fi, err := h.root.Stat(rel)
 	if err != nil {
-		return "", fmt.Errorf("cwd %q: %v", rel, rootErr(err))
+		return "", fmt.Errorf("cwd %s: %w", h.e.quote(rel), rootErr(err))
 	}
 	if !fi.IsDir() {
-		return "", fmt.Errorf("cwd %q is not a directory", rel)
+		return "", fmt.Errorf("cwd %s is not a directory", h.e.quote(rel))
 	}
 	return filepath.Join(h.e.workspace, rel), nil
 }
