@@ -90,7 +90,7 @@ func checkName(parent string, name []byte) error {
 	default:
 		return nil
 	}
-	return fmt.Errorf("refuse tree entry %q: %s", joinPath(parent, string(name)), why)
+	return fmt.Errorf("refuse tree entry %q: %s; push a commit without it", joinPath(parent, string(name)), why)
 }
 
 // joinPath joins a slash-separated workspace path and an entry name.

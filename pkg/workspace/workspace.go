@@ -195,7 +195,7 @@ func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs c
 				return err
 			}
 			if _, dup := seen[string(name)]; dup {
-				return fmt.Errorf("refuse tree entry %q: two entries of one name", joinPath(t.path, string(name)))
+				return fmt.Errorf("refuse tree entry %q: two entries of one name; push a commit without one of them", joinPath(t.path, string(name)))
 			}
 			seen[string(name)] = struct{}{}
 			path := joinPath(t.path, string(name))
