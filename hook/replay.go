@@ -2,10 +2,13 @@ package hook
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
+	"github.com/quire-ci/quire-hook/pkg/push"
 )
 
 func replayCommand(g *globals) *cli.Command {
@@ -17,16 +20,36 @@ func replayCommand(g *globals) *cli.Command {
 			"The repository is --git-dir, else $GIT_DIR, else the current directory (a bare\n" +
 			"repository or a work tree's .git). The run is recorded with trigger 'replay'.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "ref", Usage: "the ref to record (default: the ref <rev> named, else the first branch at that commit, else the sha)"},
+			&cli.StringFlag{Name: "ref", Usage: "the ref to record: a full ref name, or a branch name for refs/heads/<name> (default: the ref <rev> named, else the first branch at that commit, else the sha)"},
 		},
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usageErr("replay takes exactly one <rev>, e.g. 'quire-hook replay main'")
 			}
-			return g.replay(c, c.Args().First(), c.String("ref"))
+			ref := ""
+			if c.IsSet("ref") {
+				var err error
+				if ref, err = replayRef(c.String("ref")); err != nil {
+					return usageErr("%v", err)
+				}
+			}
+			return g.replay(c, c.Args().First(), ref)
 		},
 	}
+}
+
+// replayRef turns the value of --ref into the full ref name to record: a
+// name outside refs/ is a branch. It refuses what post-receive would.
+func replayRef(name string) (string, error) {
+	ref := name
+	if name != "" && !strings.HasPrefix(name, "refs/") {
+		ref = "refs/heads/" + name
+	}
+	if err := push.CheckRef(ref); err != nil {
+		return "", fmt.Errorf("bad --ref: %w; give a branch name such as main, or a full ref name such as refs/heads/main or refs/tags/v1", err)
+	}
+	return ref, nil
 }
 
 func (g *globals) replay(c *cli.Context, rev, refFlag string) error {

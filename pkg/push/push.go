@@ -3,9 +3,11 @@ package push
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // ZeroSHA is the all-zeros object name git uses for a ref that did not
@@ -114,25 +116,68 @@ func parseLine(text string) (Update, string) {
 	if !isSHA(newSHA) {
 		return Update{}, fmt.Sprintf("new sha %q is not a 40-hex object name", newSHA)
 	}
-	if msg := checkRef(ref); msg != "" {
-		return Update{}, msg
+	if err := CheckRef(ref); err != nil {
+		return Update{}, err.Error()
 	}
 	return Update{Old: oldSHA, New: newSHA, Ref: ref}, ""
 }
 
-func checkRef(ref string) string {
+// MaxRefLen bounds a ref name, and MaxRefComponent one of its
+// slash-separated parts: git keeps a ref as a file, whose name and path
+// the file system limits.
+const (
+	MaxRefLen       = 1024
+	MaxRefComponent = 255
+)
+
+// CheckRef returns nil if ref is a full ref name that git would accept in
+// a push, else an error saying what is wrong with it. It applies the
+// rules of git check-ref-format that matter to quire-hook: the name
+// starts with refs/, is UTF-8 with no space, control character, "..",
+// "//", "@{" or any of ~^:?*[\, does not end with "/" or ".", and no
+// part of it starts with "." or ends with ".lock". post-receive and
+// replay --ref refuse the same names with it.
+func CheckRef(ref string) error {
 	switch {
 	case ref == "":
-		return "empty ref name"
+		return errors.New("empty ref name")
+	case len(ref) > MaxRefLen:
+		return fmt.Errorf("ref %q... is %d bytes, over the %d-byte limit", ref[:64], len(ref), MaxRefLen)
 	case !strings.HasPrefix(ref, "refs/"):
-		return fmt.Sprintf("ref %q does not start with refs/", ref)
+		return fmt.Errorf("ref %q does not start with refs/", ref)
+	case !utf8.ValidString(ref):
+		return fmt.Errorf("ref %q is not valid UTF-8", ref)
 	}
 	for _, c := range []byte(ref) {
 		if c < 0x20 || c == 0x7f || c == ' ' {
-			return fmt.Sprintf("ref %q contains a space or control character", ref)
+			return fmt.Errorf("ref %q contains a space or control character", ref)
+		}
+		if strings.IndexByte(`~^:?*[\`, c) >= 0 {
+			return fmt.Errorf("ref %q contains %q", ref, string(c))
 		}
 	}
-	return ""
+	for _, s := range []string{"..", "//", "@{"} {
+		if strings.Contains(ref, s) {
+			return fmt.Errorf("ref %q contains %q", ref, s)
+		}
+	}
+	switch {
+	case strings.HasSuffix(ref, "/"):
+		return fmt.Errorf("ref %q ends with /", ref)
+	case strings.HasSuffix(ref, "."):
+		return fmt.Errorf("ref %q ends with .", ref)
+	}
+	for _, part := range strings.Split(ref, "/") {
+		switch {
+		case strings.HasPrefix(part, "."):
+			return fmt.Errorf("ref %q has a part that starts with .", ref)
+		case strings.HasSuffix(part, ".lock"):
+			return fmt.Errorf("ref %q has a part that ends with .lock", ref)
+		case len(part) > MaxRefComponent:
+			return fmt.Errorf("ref %q has a part over %d bytes", ref, MaxRefComponent)
+		}
+	}
+	return nil
 }
 
 func isSHA(s string) bool {

@@ -87,3 +87,75 @@ func TestParse_LongLine(t *testing.T) {
 		t.Errorf("bad = %v, want line 1 reported as too long", bad)
 	}
 }
+
+func TestCheckRef(t *testing.T) {
+	good := []string{
+		"refs/heads/main",
+		"refs/heads/feature/x-1_2",
+		"refs/tags/v1.0",
+		"refs/heads/café",
+		"refs/heads/-dash",
+		"refs/heads/a.b",
+		"refs/heads/a@b",
+		"refs/x",
+		"refs/heads/" + strings.Repeat("a", 255),
+	}
+	for _, ref := range good {
+		if err := CheckRef(ref); err != nil {
+			t.Errorf("CheckRef(%q) = %v, want nil", ref, err)
+		}
+	}
+	bad := []struct{ ref, why string }{
+		{"", "empty ref name"},
+		{"main", "does not start with refs/"},
+		{"HEAD", "does not start with refs/"},
+		{"heads/main", "does not start with refs/"},
+		{"/refs/heads/main", "does not start with refs/"},
+		{"refs/", "ends with /"},
+		{"refs/heads/main/", "ends with /"},
+		{"refs/heads/a b", "space"},
+		{"refs/heads/a\nb", "control character"},
+		{"refs/heads/a\tb", "control character"},
+		{"refs/heads/a\x7fb", "control character"},
+		{"refs/heads/a\x00b", "control character"},
+		{"refs/heads/../../etc", `".."`},
+		{"refs/heads/a..b", `".."`},
+		{"refs/heads//a", `"//"`},
+		{"refs/heads/a~1", `"~"`},
+		{"refs/heads/a^", `"^"`},
+		{"refs/heads/a:b", `":"`},
+		{"refs/heads/a?", `"?"`},
+		{"refs/heads/a*", `"*"`},
+		{"refs/heads/a[b", `"["`},
+		{`refs/heads/a\b`, `"\\"`},
+		{"refs/heads/a@{1}", `"@{"`},
+		{"refs/heads/.hidden", "starts with ."},
+		{"refs/heads/x/.y", "starts with ."},
+		{"refs/heads/main.lock", "ends with .lock"},
+		{"refs/heads/main.lock/x", "ends with .lock"},
+		{"refs/heads/main.", "ends with ."},
+		{"refs/heads/\xff", "not valid UTF-8"},
+		{"refs/heads/" + strings.Repeat("a", 256), "over 255 bytes"},
+		{"refs/heads/" + strings.Repeat("a/", 600) + "a", "over the 1024-byte limit"},
+	}
+	for _, c := range bad {
+		err := CheckRef(c.ref)
+		if err == nil {
+			t.Errorf("CheckRef(%q) = nil, want an error saying %s", c.ref, c.why)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, c.why) || strings.ContainsAny(msg, "\n\r") {
+			t.Errorf("CheckRef(%q) = %q, want one line saying %s", c.ref, msg, c.why)
+		}
+	}
+}
+
+func TestParse_RefsPostReceiveRefuses(t *testing.T) {
+	// What CheckRef refuses, a stdin line is reported for, not run.
+	for _, ref := range []string{"refs/heads/../../etc", "refs/heads/a~1", "refs/heads/x.lock", "refs/heads//a"} {
+		updates, bad, err := Parse(strings.NewReader(a + " " + b + " " + ref + "\n"))
+		if err != nil || len(updates) != 0 || len(bad) != 1 {
+			t.Errorf("Parse(%q): updates %v, bad %v, err %v; want one bad line", ref, updates, bad, err)
+		}
+	}
+}
