@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -141,6 +142,32 @@ func TestPostReceive_HostileDirectoryEntries(t *testing.T) {
 			checkWorkspaceFailure(t, r, runOf(t, r, ref, runs+1), sha, tc.path)
 		})
 	}
+	t.Run("Async", func(t *testing.T) {
+		// post-receive --async reads every commit before it queues the
+		// runs; the background worker then records the failure.
+		w := objectWriter{t: t, env: r.Env, dir: r.Bare}
+		o := writeObjects(w)
+		root := w.tree(rawEntry{"40000", "..", o.inner}, rawEntry{"40000", ".quire", w.tree(rawEntry{"100644", "ci.lua", o.pipeline})})
+		sha := w.git(nil, "commit-tree", root, "-m", "async")
+		ref := "refs/heads/hostile-async"
+		w.git(nil, "update-ref", ref, sha)
+		out, code := runBin(t, env, r.Bare, zero+" "+sha+" "+ref+"\n", "post-receive", "--async")
+		if code != 0 {
+			t.Fatalf("post-receive --async exit %d, want 0:\n%s", code, out)
+		}
+		wantContains(t, out, "runs in the background")
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			run := runOf(t, r, ref, 1)
+			if run.State != "pending" && run.State != "active" {
+				checkWorkspaceFailure(t, r, run, sha, `".."`)
+				break
+			}
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(filepath.Join(r.Bare, "quire", "async.log"))
+				t.Fatalf("run %s still %s after 30s; async.log:\n%s", run.ID, run.State, log)
+			}
+		}
+	})
 }
 
 // objects are the blobs and trees every hostile tree is made of.
