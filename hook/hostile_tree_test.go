@@ -74,8 +74,8 @@ func TestPostReceive_HostileDirectoryEntries(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		// entries builds the root's entries besides .quire, and may
-		// replace .quire's own, in the repository at dir.
+		// entries returns the root's entries besides .quire, and
+		// .quire's besides ci.lua, writing any subtree with w.
 		entries    func(w objectWriter, o objects) (root, quire []rawEntry)
 		path       string // quoted as the error quotes it
 		gitRefuses bool   // git will not push it
