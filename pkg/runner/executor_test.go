@@ -1,9 +1,11 @@
 package runner
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -33,6 +35,7 @@ ci.job("sandbox", {"quire/push"}, function(q)
     signal = q.sh("kill -9 $$").exit,
     exit = q.sh("exit 3").exit,
     env = q.sh("echo $QUIRE_JOB_ID").stdout,
+    bare = q.sh('cat "$QUIRE_GIT_DIR/HEAD"').stdout,
   }
 end)
 ci.job("background", {"quire/push"}, function(q)
@@ -42,7 +45,7 @@ end)
 `)
 	h.repo.Write("sub/in.txt", "committed\n")
 	h.Env = []string{"QUIRE_TEST_MARKER=" + marker.Name()}
-	b, err := NewBwrap(false)
+	b, err := NewBwrap(false, h.repo.Bare, []string{h.dataRoot})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +62,7 @@ end)
 		"signal":    -9.0,
 		"exit":      3.0,
 		"env":       "sandbox\n",
+		"bare":      "ref: refs/heads/main\n", // readable, although under /tmp
 	}
 	for k, w := range want {
 		if got[k] != w {
@@ -75,7 +79,31 @@ end)
 	o.wantState("background", "complete")
 	// The sleep left in the background inside the sandbox died with its
 	// job: no process carries the run's marker any more.
-	if procs := leftovers([]byte("QUIRE_RUN_ID="+o.run.ID), nil, map[int]bool{}, os.Getpid()); len(procs) > 0 {
+	if procs := pidsCarrying("QUIRE_RUN_ID=" + o.run.ID); len(procs) > 0 {
 		t.Errorf("processes of the run outlived it: %+v", procs)
 	}
+}
+
+// pidsCarrying lists the processes, other than this one, whose
+// environment holds the variable kv.
+func pidsCarrying(kv string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		for _, v := range bytes.Split(env, []byte{0}) {
+			if string(v) == kv {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
 }
