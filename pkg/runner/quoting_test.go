@@ -5,9 +5,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/redact"
 )
@@ -156,4 +159,38 @@ end)
 			}
 		}
 	})
+}
+
+func TestShCommand_Redacted(t *testing.T) {
+	secrets := new(redact.Set)
+	for name, v := range map[string]string{"tok": "s3cr3t-tok", "apos": "it's-s3cr3t", "two": "two words-s3cr3t"} {
+		if err := secrets.Add(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name          string
+		argv          []string
+		display, want string
+	}{
+		{"Bare", []string{"echo", "s3cr3t-tok", "--t=s3cr3t-tok"}, "echo s3cr3t-tok --t=s3cr3t-tok", "echo {{ tok }} --t={{ tok }}"},
+		{"InQuotedWord", []string{"echo", "a b s3cr3t-tok"}, "echo 'a b s3cr3t-tok'", "echo 'a b {{ tok }}'"},
+		{"Apostrophe", []string{"echo", "it's-s3cr3t", "x'it's-s3cr3t"}, `echo 'it'\''s-s3cr3t' 'x'\''it'\''s-s3cr3t'`, `echo '{{ apos }}' 'x'\''{{ apos }}'`},
+		{"SpansWords", []string{"echo", "two", "words-s3cr3t"}, "echo two words-s3cr3t", "echo {{ two }}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tbl := &lua.LTable{}
+			for _, a := range tt.argv {
+				tbl.Append(lua.LString(a))
+			}
+			argv, display, shown, err := shCommand(tbl, secrets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(argv, tt.argv) || display != tt.display || shown != tt.want {
+				t.Errorf("got %q, %q, %q; want %q, %q, %q", argv, display, shown, tt.argv, tt.display, tt.want)
+			}
+		})
+	}
 }

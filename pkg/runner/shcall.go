@@ -162,7 +162,7 @@ func shCommand(v lua.LValue, secrets *redact.Set) (argv []string, display, shown
 			redacted[i-1] = secrets.String(string(s))
 		}
 		// Redacted again whole: a secret may span elements.
-		return argv, shellJoin(argv), secrets.String(shellJoin(redacted)), nil
+		return argv, shellJoin(argv), secrets.String(shellJoinAs(argv, redacted)), nil
 	default:
 		return nil, "", "", fmt.Errorf("command must be a string or a list of strings, not a %s", v.Type())
 	}
@@ -286,16 +286,24 @@ func (t tee) Write(b []byte) (int, error) {
 
 // shellJoin renders argv as a command line a person can paste into sh.
 func shellJoin(argv []string) string {
+	return shellJoinAs(argv, argv)
+}
+
+// shellJoinAs renders shown (argv with its secrets redacted) word by
+// word, each quoted as the word of argv would be: redacting does not
+// change how a word is quoted, so a bare secret reads {{ name }}, not
+// '{{ name }}'.
+func shellJoinAs(argv, shown []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
 		if a != "" && strings.IndexFunc(a, func(r rune) bool {
 			return !(r == '-' || r == '_' || r == '.' || r == '/' || r == '=' || r == ':' || r == ',' || r == '+' || r == '@' ||
 				r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
 		}) < 0 {
-			q[i] = a
+			q[i] = shown[i]
 			continue
 		}
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		q[i] = "'" + strings.ReplaceAll(shown[i], "'", `'\''`) + "'"
 	}
 	return strings.Join(q, " ")
 }
