@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -107,7 +108,7 @@ func (l *runLogs) print(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		gone := l.follow && !finished(run.State) && ownerGone(run, l.host)
+		gone := l.follow && !finished(run.State) && runner.OwnerGone(run, l.host)
 		ended := !l.follow || finished(run.State) || gone
 
 		l.jobs = l.jobs[:0]
@@ -147,9 +148,11 @@ func (l *runLogs) pumpJobs(jobs []store.Job, events []store.ShEvent, ended bool)
 				l.p.header("job "+j.JobID, jobHeader(j))
 			}
 		}
+		// Rows are written when a call starts; only an ended one says
+		// that its file is complete.
 		calls := make(map[int]store.ShEvent)
 		for _, e := range events {
-			if e.JobID == j.JobID {
+			if e.JobID == j.JobID && e.FinishedAtMS != 0 {
 				calls[e.Seq] = e
 			}
 		}
@@ -286,7 +289,7 @@ func (j *jobLogs) shHeader(call store.ShEvent, recorded bool) string {
 	if !recorded {
 		return fmt.Sprintf("%s sh-%d", j.id, j.seq)
 	}
-	return fmt.Sprintf("%s sh-%d (exit %d): %s", j.id, j.seq, call.ExitCode, clip(call.Cmd, 200))
+	return fmt.Sprintf("%s sh-%d (exit %s): %s", j.id, j.seq, shExit(call), clip(call.Cmd, 200))
 }
 
 func (j *jobLogs) close() {

@@ -250,28 +250,46 @@ func newJobJSON(j store.Job, runDir string) jobJSON {
 	}
 }
 
-// shJSON is an sh call as `show --json` prints it.
+// shJSON is an sh call as `show --json` prints it; exit_code and
+// finished_at_ms are null while it runs, and exit_code stays null for a
+// call its hook died during.
 type shJSON struct {
 	JobID        string `json:"job_id"`
 	Seq          int    `json:"seq"`
 	Cmd          string `json:"cmd"`
-	ExitCode     int    `json:"exit_code"`
+	ExitCode     *int   `json:"exit_code"`
 	StartedAtMS  int64  `json:"started_at_ms"`
-	FinishedAtMS int64  `json:"finished_at_ms"`
-	DurationMS   int64  `json:"duration_ms"`
+	FinishedAtMS *int64 `json:"finished_at_ms"`
+	DurationMS   *int64 `json:"duration_ms"`
 	StdoutBytes  int64  `json:"stdout_bytes"`
 	StderrBytes  int64  `json:"stderr_bytes"`
 	Log          string `json:"log"`
 }
 
 func newShJSON(e store.ShEvent, runDir string) shJSON {
+	var exit *int
+	if !e.NoExit {
+		exit = &e.ExitCode
+	}
 	return shJSON{
-		JobID: e.JobID, Seq: e.Seq, Cmd: e.Cmd, ExitCode: e.ExitCode,
-		StartedAtMS: e.StartedAtMS, FinishedAtMS: e.FinishedAtMS,
-		DurationMS:  e.FinishedAtMS - e.StartedAtMS,
+		JobID: e.JobID, Seq: e.Seq, Cmd: e.Cmd, ExitCode: exit,
+		StartedAtMS: e.StartedAtMS, FinishedAtMS: nullMS(e.FinishedAtMS),
+		DurationMS:  between(e.StartedAtMS, e.FinishedAtMS),
 		StdoutBytes: e.StdoutBytes, StderrBytes: e.StderrBytes,
 		Log: shLogPath(runDir, e.JobID, e.Seq),
 	}
+}
+
+// shExit is an sh call's exit for people: the status, "running" while
+// it runs, or "none" when its hook died during it.
+func shExit(e store.ShEvent) string {
+	switch {
+	case !e.NoExit:
+		return strconv.Itoa(e.ExitCode)
+	case e.FinishedAtMS == 0:
+		return "running"
+	}
+	return "none"
 }
 
 // recordJSON is a run with everything recorded under it, as `show

@@ -106,7 +106,7 @@ func printRecord(w io.Writer, rec record, dataRoot string) {
 	fmt.Fprintln(tw, "JOB\tSEQ\tEXIT\tDURATION\tCMD\tLOG")
 	for _, e := range rec.ShEvents {
 		log := filepath.Join(dataRoot, "runs", r.ID, "jobs", e.JobID, "sh-"+strconv.Itoa(e.Seq)+".log")
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", e.JobID, e.Seq, e.ExitCode, span(e.StartedAtMS, e.FinishedAtMS), clip(e.Cmd, 60), log)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", e.JobID, e.Seq, shExit(e), span(e.StartedAtMS, e.FinishedAtMS), clip(e.Cmd, 60), log)
 	}
 	tw.Flush()
 }
