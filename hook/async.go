@@ -80,23 +80,25 @@ func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, rn *runner.Ru
 	}
 	logPath := filepath.Join(dataRoot, "async.log")
 	pid, err := g.spawnWorker(r, dataRoot, logPath, runs)
-	host, _ := os.Hostname()
-	for _, run := range runs {
-		if err == nil {
-			err = s.AdoptRun(ctx, run.RunID, pid, host)
-		}
-		if err != nil {
-			// Nobody will run it: say so in its row rather than leave
-			// it pending for reconcile to find.
+	if err != nil {
+		// Nobody will run them: say so in their rows rather than leave
+		// them pending for reconcile to find.
+		for _, run := range runs {
 			_, _ = s.AbortRun(context.WithoutCancel(ctx), run.RunID, "failed", runner.FailInternal,
 				fmt.Sprintf("start the background worker: %v", err), time.Now().UnixMilli())
-			continue
+		}
+		return &exitError{code: ExitError, err: fmt.Errorf("start the background worker: %w; set quire.async=false to run in the foreground", err)}
+	}
+	host, _ := os.Hostname()
+	for _, run := range runs {
+		// The worker adopts its runs as it starts; this covers the
+		// time until then. Either way a run has a live owner, so no
+		// reconcile takes it for an orphan while this hook exits.
+		if _, err := s.HandOver(ctx, run.RunID, os.Getpid(), pid, host); err != nil {
+			rn.Progress.Failf("warning: %v", err)
 		}
 		rn.Progress.Infof("run %s queued for %s at %s; it runs in the background (quire-hook show %s, or see %s)",
 			run.RunID, run.Ref, short(run.Commit), run.RunID[:13], logPath)
-	}
-	if err != nil {
-		return &exitError{code: ExitError, err: fmt.Errorf("start the background worker: %w; set quire.async=false to run in the foreground", err)}
 	}
 	return nil
 }
@@ -158,22 +160,39 @@ func (g *globals) asyncWorker(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rn, closeStore, err := g.openRunner(ctx, r)
+	dataRoot := g.dataRoot(r)
+	s, err := openStore(ctx, dataRoot)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	s := rn.Store
+	defer s.Close()
+	// Take the runs before anything else: the hook that queued them may
+	// be gone already, and a reconcile would take them for its orphans.
 	host, _ := os.Hostname()
-	failed := false
+	var mine []asyncRun
 	for _, a := range runs {
+		if err := s.AdoptRun(ctx, a.RunID, os.Getpid(), host); err != nil {
+			fmt.Fprintf(g.io.Stderr, "quire: run %s: %v; skipping it\n", a.RunID, err)
+			continue
+		}
+		mine = append(mine, a)
+	}
+	rn, err := g.newRunner(ctx, r, s, dataRoot)
+	if err != nil {
+		// This worker owns the runs: it records why none will run.
+		for _, a := range mine {
+			_, _ = s.AbortRun(context.WithoutCancel(ctx), a.RunID, "failed", runner.FailInternal,
+				fmt.Sprintf("set up the background worker: %v", err), time.Now().UnixMilli())
+		}
+		return err
+	}
+	sweepQuietly(ctx, s, dataRoot, g.io.Stderr)
+	failed := false
+	for _, a := range mine {
 		row, err := s.GetRun(ctx, a.RunID)
 		if err != nil || row.State != "pending" {
 			rn.Progress.Failf("run %s is no longer pending (%v); skipping it", a.RunID, err)
 			continue
-		}
-		if err := s.AdoptRun(ctx, a.RunID, os.Getpid(), host); err != nil {
-			return &exitError{code: ExitError, err: err}
 		}
 		p, src, ok, err := prepare(r, rn.Progress, row.Repo, request{
 			commit: plumbing.NewHash(a.Commit), ref: a.Ref, previous: a.Previous,
