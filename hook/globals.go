@@ -2,8 +2,11 @@ package hook
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -111,9 +114,23 @@ func openStore(ctx context.Context, dataRoot string) (*store.Store, error) {
 	}
 	s, err := store.Open(ctx, filepath.Join(dataRoot, "quire.db"))
 	if err != nil {
-		return nil, usageErr("%v", err)
+		var tooNew *store.SchemaVersionError
+		if errors.As(err, &tooNew) {
+			return nil, usageErr("%v", err)
+		}
+		// SQLite's own words ("unable to open database file") do not say
+		// what to do.
+		return nil, usageErr("%v; check that %s and the files in it are writable by this user (%s), or set --data-dir or QUIRE_DATA_DIR", err, dataRoot, currentUser())
 	}
 	return s, nil
+}
+
+// currentUser names the user this process runs as, for messages.
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "uid " + strconv.Itoa(os.Getuid())
 }
 
 // progress builds the pusher-facing progress printer; git config
@@ -129,15 +146,16 @@ func (g *globals) progress(r *gitrepo.Repo) *runner.Progress {
 	return runner.NewProgress(g.io.Stderr, g.quiet, verbose)
 }
 
-// openRunner opens the data root of r, reconciles runs whose hook died,
-// and wires a Runner; the returned function closes the store.
+// openRunner opens the data root of r, finishes an interrupted gc, and
+// wires a Runner; the returned function closes the store. Runs whose
+// hook died are reconciled by the runner once it holds its turn.
 func (g *globals) openRunner(ctx context.Context, r *gitrepo.Repo) (*runner.Runner, func(), error) {
 	dataRoot := g.dataRoot(r)
 	s, err := openStore(ctx, dataRoot)
 	if err != nil {
 		return nil, nil, err
 	}
-	reconcileQuietly(ctx, s, dataRoot, g.io.Stderr)
+	sweepQuietly(ctx, s, dataRoot, g.io.Stderr)
 	rn, err := g.newRunner(ctx, r, s, dataRoot)
 	if err != nil {
 		s.Close()
@@ -161,7 +179,7 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 	var ex runner.Executor
 	switch cfg.Executor {
 	case config.ExecutorBwrap:
-		b, err := runner.NewBwrap(cfg.Network)
+		b, err := runner.NewBwrap(cfg.Network, r.GitDir, bwrapMasks(dataRoot, cfg))
 		if err != nil {
 			return nil, usageErr("config %s: %v", cfg.Path, err)
 		}
@@ -183,8 +201,21 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 		Secrets:  runnerSecrets(cfg.Secrets),
 		Executor: ex,
 		// The hook starts no children of its own while jobs run.
-		ReapOrphans: true,
+		OwnsChildren: true,
 	}, nil
+}
+
+// bwrapMasks are the paths a bwrap job must not read: the data root
+// (the database, config.lua, other runs' logs and workspaces), the
+// config file wherever it is, and every secret file.
+func bwrapMasks(dataRoot string, cfg config.Config) []string {
+	masks := []string{dataRoot, cfg.Path}
+	for _, s := range cfg.Secrets {
+		if s.File != "" {
+			masks = append(masks, s.File)
+		}
+	}
+	return masks
 }
 
 // runnerSecrets hands the config's secrets to the runner, which reads

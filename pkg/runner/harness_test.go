@@ -39,6 +39,7 @@ type harness struct {
 	Executor Executor
 	Verbose  bool
 	Quiet    bool
+	NoCgroup bool // track processes by group and marker only
 }
 
 // newHarness writes pipeline (after ciHeader) as .quire/ci.lua in a fresh
@@ -154,6 +155,7 @@ func (h *harness) prepare(sha string, spec pushSpec) (*Runner, Push, fs.FS, *byt
 		Settings: h.Settings,
 		Secrets:  h.Secrets,
 		Executor: h.Executor,
+		noCgroup: h.NoCgroup,
 	}
 	return r, push, src, progress
 }

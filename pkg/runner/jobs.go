@@ -13,6 +13,7 @@ import (
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
+	"github.com/quire-ci/quire-hook/pkg/proc"
 	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
@@ -35,6 +36,8 @@ type execution struct {
 	// stuck is set when a job's Lua call did not stop when asked: the
 	// Lua state is the stuck call's, so no later job can run.
 	stuck bool
+
+	cgroup *proc.Cgroup // the run's, or nil
 }
 
 var errJobTimeout = errors.New("job timed out")
@@ -109,6 +112,7 @@ func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (string, error)
 	h, err := e.newHandle(j, jobDir)
 	var msg, outputs string
 	if err == nil {
+		h.pg.cgroup = e.cgroup
 		defer h.close()
 		msg, outputs = e.callJob(ctx, j, h)
 	} else {
@@ -186,10 +190,7 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 		L.RemoveContext()
 	}
 	// Whatever the job left running dies with it.
-	killLeftovers([]byte("QUIRE_RUN_ID="+e.run.RunID), h.pg.take())
-	if e.runner.ReapOrphans {
-		ReapOrphans()
-	}
+	e.killLeftovers(h.pg.take())
 	if e.stuck {
 		msg = fmt.Sprintf("job did not stop %s after %s: %v", pipeline.StuckGrace, context.Cause(jobCtx), err)
 		h.logError(msg, "")

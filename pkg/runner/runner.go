@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
+	"github.com/quire-ci/quire-hook/pkg/proc"
 	"github.com/quire-ci/quire-hook/pkg/redact"
 	"github.com/quire-ci/quire-hook/pkg/store"
 	"github.com/quire-ci/quire-hook/pkg/workspace"
@@ -57,10 +58,14 @@ type Runner struct {
 	Secrets map[string]Secret
 	// Executor runs sh calls (nil: Host).
 	Executor Executor
-	// ReapOrphans makes the runner wait for every exited child of this
-	// process after each job (see ReapOrphans). Set it only in a process
-	// that starts no children besides the runner's: the hook.
-	ReapOrphans bool
+	// OwnsChildren says that every child of this process is the
+	// runner's: after each job a run without a cgroup has the process's
+	// whole subtree killed, and exited children are reaped. Set it only
+	// in a process that starts no children of its own while jobs run:
+	// the hook, not a test binary.
+	OwnsChildren bool
+
+	noCgroup bool // tests: track processes without a cgroup
 }
 
 // Result is how a run ended.
@@ -126,7 +131,7 @@ func (r *Runner) Enqueue(ctx context.Context, push Push) (Result, error) {
 // Execute waits for the run's turn in the data root, then runs it. A
 // newer push to the same ref supersedes it, waiting or running.
 func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) (Result, error) {
-	becomeSubreaper()
+	proc.BecomeSubreaper()
 	now := res.queued
 	ws := filepath.Join(res.RunDir, "workspace")
 
@@ -140,10 +145,18 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		return r.finish(ctx, res, "failed", FailInternal, err.Error(), now)
 	}
 	defer release()
+	// Only now, holding the turn: a run whose hook died while this one
+	// waited must be ended, and its processes killed, before any job
+	// of this one starts.
+	r.reconcile(ctx)
 	go r.watch(ctx, cancel, res.row)
 
 	if err := os.MkdirAll(res.RunDir, 0o755); err != nil {
 		return r.finish(ctx, res, "failed", FailInternal, fmt.Sprintf("create run directory: %v", err), now)
+	}
+	cgroup := r.openCgroup(res.RunID, res.RunDir)
+	if cgroup != nil {
+		defer cgroup.Remove(leftoverTimeout)
 	}
 	if err := r.Store.StartRun(ctx, res.RunID, time.Now().UnixMilli(), ws); err != nil {
 		return res, fmt.Errorf("record run start: %w", err)
@@ -186,7 +199,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 	}
 
 	res.secrets = new(redact.Set)
-	e = &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets}
+	e = &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets, cgroup: cgroup}
 	failed, err := e.runJobs(ctx)
 	if err != nil {
 		return r.finish(ctx, res, "failed", FailInternal, err.Error(), now)
@@ -201,6 +214,15 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 }
 
 var errRunTimeout = errors.New("run timed out")
+
+// reconcile ends the runs whose hook died; a failure is a warning, as
+// this run matters more.
+func (r *Runner) reconcile(ctx context.Context) {
+	_, err := Reconcile(ctx, r.Store, r.DataRoot, func(line string) { r.Progress.Infof("%s", line) })
+	if err != nil {
+		r.Progress.Failf("warning: %v", err)
+	}
+}
 
 // stopped reports whether the run has ended before its jobs did (its
 // context ended, or waiting for its turn gave up with err), and how to

@@ -72,6 +72,9 @@ func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
 	cmd.Dir = p.Dir
 	cmd.Env = p.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if pgids.cgroup != nil {
+		pgids.cgroup.SysProcAttr(cmd.SysProcAttr)
+	}
 	if p.Stdin != "" {
 		cmd.Stdin = strings.NewReader(p.Stdin)
 		// exec copies stdin from a goroutine that Wait waits for; a
@@ -188,29 +191,6 @@ func exitStatus(ex Executor, ps *os.ProcessState) int {
 		return ex.Exit(ws)
 	}
 	return ps.ExitCode()
-}
-
-// pgroups remembers the process groups a job started that outlived
-// their sh call, so that what they left behind can be killed when the
-// job ends.
-type pgroups struct {
-	mu  sync.Mutex
-	ids []int
-}
-
-func (g *pgroups) add(pgid int) {
-	g.mu.Lock()
-	g.ids = append(g.ids, pgid)
-	g.mu.Unlock()
-}
-
-// take returns the groups and forgets them.
-func (g *pgroups) take() []int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	ids := g.ids
-	g.ids = nil
-	return ids
 }
 
 // lookPath finds name in the PATH of env (the last PATH wins, as it does
