@@ -278,6 +278,13 @@ func TestPostReceive_TerminalStdin(t *testing.T) {
 }
 
 func TestReplay_SIGTERM(t *testing.T) {
+	// SIGHUP too: an ssh session that hangs up (issue 7).
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) { testReplaySignal(t, sig) })
+	}
+}
+
+func testReplaySignal(t *testing.T, sig syscall.Signal) {
 	r := newRepo(t)
 	r.Pipeline(`local ci = require("quire.ci")
 ci.job("slow", {"quire/push"}, function(q) q.sh("echo started; sleep 30") end)
@@ -302,14 +309,14 @@ ci.job("after", {"slow"}, function(q) end)`)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(sig)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("the hook did not stop after SIGTERM:\n%s", out.String())
+		t.Fatalf("the hook did not stop after %s:\n%s", sig, out.String())
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 1 {
 		t.Errorf("exit %d, want 1:\n%s", code, out.String())

@@ -14,7 +14,9 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a pusher's ssh session that hangs up must not leave the
+	// run half-recorded and its processes running.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	// A pusher that goes away (Ctrl-C) closes the pipe behind stderr;
 	// the run must still finish and record itself, so a broken pipe is a
 	// write error, not a fatal signal. Notify, not Ignore: an ignored
