@@ -12,19 +12,26 @@ import (
 	"time"
 )
 
-// Cgroup is a run's own cgroup v2, a child of the hook's cgroup. Every
-// process an sh call starts is placed in it at fork (clone3 with
-// CLONE_INTO_CGROUP), so a process cannot slip out between its start and
-// being moved, and only a privileged process can leave it: killing the
-// cgroup kills everything the run started, daemons that called setsid
-// and cleared their environment included, and works from another
-// process after the hook died.
+// Cgroup is a cgroup v2 of quire-hook's: a run's, a child of the hook's
+// cgroup named quire-<run id>, and in it one child per job, the leaf its
+// sh processes start in. Every such process is placed in the job's
+// cgroup at fork (clone3 with CLONE_INTO_CGROUP), so none can slip out
+// between its start and being moved, and only a privileged process can
+// leave it: killing the cgroup kills everything the job started, daemons
+// that called setsid and cleared their environment included, and works
+// from another process after the hook died (reconcile kills the run's
+// cgroup, children included).
+//
+// A job's cgroup is removed when the job ends, never reused: Linux kills
+// a process cloned into a cgroup that was killed through cgroup.kill
+// before (its kill sequence number differs from the parent's), so the
+// next job's processes must start in a fresh one.
 type Cgroup struct {
 	dir string
 	fd  int // the directory, open for SysProcAttr.CgroupFD
 }
 
-// cgroupPrefix starts the name of every cgroup quire-hook creates.
+// cgroupPrefix starts the name of every run cgroup quire-hook creates.
 const cgroupPrefix = "quire-"
 
 // CgroupPath returns the path the cgroup of run would have: a child of
@@ -57,6 +64,11 @@ func NewCgroup(path string) (*Cgroup, error) {
 	return &Cgroup{dir: path, fd: fd}, nil
 }
 
+// Child creates the child cgroup name of c, for one job.
+func (c *Cgroup) Child(name string) (*Cgroup, error) {
+	return NewCgroup(filepath.Join(c.dir, name))
+}
+
 // Dir is the cgroup's directory.
 func (c *Cgroup) Dir() string { return c.dir }
 
@@ -66,28 +78,21 @@ func (c *Cgroup) SysProcAttr(attr *syscall.SysProcAttr) {
 	attr.CgroupFD = c.fd
 }
 
-// Kill kills every process in the cgroup and waits, at most timeout, for
-// the cgroup to be empty. It returns how many processes it held.
-func (c *Cgroup) Kill(timeout time.Duration) int {
-	return killCgroup(c.dir, timeout)
-}
-
-// Remove kills what is left in the cgroup and removes it. It is safe to
-// call more than once.
-func (c *Cgroup) Remove(timeout time.Duration) error {
+// Remove kills what is left in the cgroup and its children, waits, at
+// most timeout, for them to be empty and removes them. It returns how
+// many processes they held. It is safe to call more than once.
+func (c *Cgroup) Remove(timeout time.Duration) (int, error) {
 	if c.fd >= 0 {
 		syscall.Close(c.fd)
 		c.fd = -1
 	}
-	_, err := RemoveCgroup(c.dir, timeout)
-	return err
+	return removeTree(c.dir, timeout)
 }
 
-// RemoveCgroup kills the processes of the cgroup at dir, waits for it
-// to be empty and removes it; reconcile calls it for the cgroup of a run
-// whose hook died. dir must be a cgroup quire-hook created: a directory
-// named quire-* in a cgroup v2 hierarchy. A cgroup already gone is not
-// an error. It returns how many processes the cgroup held.
+// RemoveCgroup is Remove for the run cgroup at dir, from a process that
+// knows only its path: reconcile, after the hook that made it died. dir
+// must be a cgroup quire-hook created: a directory named quire-* in a
+// cgroup v2 hierarchy. A cgroup already gone is not an error.
 func RemoveCgroup(dir string, timeout time.Duration) (int, error) {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return 0, nil
@@ -95,32 +100,50 @@ func RemoveCgroup(dir string, timeout time.Duration) (int, error) {
 	if !strings.HasPrefix(filepath.Base(dir), cgroupPrefix) || !isCgroup2(dir) {
 		return 0, fmt.Errorf("remove cgroup %s: not a cgroup of quire-hook", dir)
 	}
-	n := killCgroup(dir, timeout)
-	for deadline := time.Now().Add(timeout); ; time.Sleep(killPoll) {
-		err := syscall.Rmdir(dir)
-		if err == nil || errors.Is(err, syscall.ENOENT) {
-			return n, nil
-		}
-		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
-			return n, fmt.Errorf("remove cgroup %s: %w", dir, err)
-		}
-	}
+	return removeTree(dir, timeout)
 }
 
-// killCgroup kills the members of the cgroup at dir: all at once through
-// cgroup.kill (Linux 5.14), else one by one from cgroup.procs, again and
-// again as a fork could add one meanwhile. Once the cgroup is empty (or
-// timeout passed) it reaps those of them that were orphaned to this
-// process, and no other child, whose exit status may be someone else's.
-// It returns how many members it saw.
+// removeTree kills the processes of the cgroup at dir and of its
+// children, then removes the children and dir, deepest first.
+func removeTree(dir string, timeout time.Duration) (int, error) {
+	n := killCgroup(dir, timeout)
+	var dirs []string
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	deadline := time.Now().Add(timeout)
+	for i := len(dirs) - 1; i >= 0; i-- {
+		for {
+			err := syscall.Rmdir(dirs[i])
+			if err == nil || errors.Is(err, syscall.ENOENT) {
+				break
+			}
+			if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+				return n, fmt.Errorf("remove cgroup %s: %w", dirs[i], err)
+			}
+			time.Sleep(killPoll)
+		}
+	}
+	return n, nil
+}
+
+// killCgroup kills the members of the cgroup at dir and of its
+// children: all at once through cgroup.kill (Linux 5.14), else one by
+// one from cgroup.procs, again and again as a fork could add one
+// meanwhile. Once they are gone (or timeout passed) it reaps those of
+// them that were orphaned to this process, and no other child, whose
+// exit status may be someone else's. It returns how many it saw.
 func killCgroup(dir string, timeout time.Duration) int {
-	procs := cgroupProcs(dir)
+	procs := treeProcs(dir)
 	if len(procs) == 0 {
 		return 0
 	}
 	seen := make(map[int]bool)
 	useKill := os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0) == nil
-	for deadline := time.Now().Add(timeout); len(procs) > 0 && time.Now().Before(deadline); procs = cgroupProcs(dir) {
+	for deadline := time.Now().Add(timeout); len(procs) > 0 && time.Now().Before(deadline); procs = treeProcs(dir) {
 		for _, pid := range procs {
 			seen[pid] = true
 			if !useKill {
@@ -149,6 +172,18 @@ func killCgroup(dir string, timeout time.Duration) int {
 		}
 	}
 	return n
+}
+
+// treeProcs lists the live members of the cgroup at dir and its children.
+func treeProcs(dir string) []int {
+	var pids []int
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			pids = append(pids, cgroupProcs(path)...)
+		}
+		return nil
+	})
+	return pids
 }
 
 // cgroupProcs lists the live members of the cgroup at dir.

@@ -71,10 +71,14 @@ func TestCgroup(t *testing.T) {
 		t.Skipf("needs a writable cgroup v2 hierarchy (root, or a delegated cgroup): %v", err)
 	}
 	t.Cleanup(func() { cg.Remove(time.Second) })
+	job, err := cg.Child("job-1")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cmd := exec.Command("sh", "-c", escapee)
 	cmd.SysProcAttr = &syscall.SysProcAttr{}
-	cg.SysProcAttr(cmd.SysProcAttr)
+	job.SysProcAttr(cmd.SysProcAttr)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +106,33 @@ func TestCgroup(t *testing.T) {
 		}
 		if _, err := os.Stat(path); !os.IsNotExist(err) {
 			t.Errorf("cgroup %s still there: %v", path, err)
+		}
+	})
+	t.Run("FreshCgroupAfterAKill", func(t *testing.T) {
+		// Linux kills what is cloned into a cgroup killed before: a
+		// job's processes start in a cgroup of their own.
+		path, _ := CgroupPath("fresh-" + strconv.Itoa(os.Getpid()))
+		run, err := NewCgroup(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer run.Remove(time.Second)
+		for i := range 3 {
+			job, err := run.Child("job-" + strconv.Itoa(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 5 {
+				cmd := exec.Command("sh", "-c", "sleep 5 & exit 0")
+				cmd.SysProcAttr = &syscall.SysProcAttr{}
+				job.SysProcAttr(cmd.SysProcAttr)
+				if err := cmd.Run(); err != nil {
+					t.Fatalf("job %d: a process started after the last job's kill: %v", i, err)
+				}
+			}
+			if _, err := job.Remove(time.Second); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 	t.Run("RefusesOtherDirectories", func(t *testing.T) {

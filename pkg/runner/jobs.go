@@ -38,6 +38,7 @@ type execution struct {
 	stuck bool
 
 	cgroup *proc.Cgroup // the run's, or nil
+	jobs   int          // job cgroups made so far
 }
 
 var errJobTimeout = errors.New("job timed out")
@@ -112,7 +113,7 @@ func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (string, error)
 	h, err := e.newHandle(j, jobDir)
 	var msg, outputs string
 	if err == nil {
-		h.pg.cgroup = e.cgroup
+		h.pg.cgroup = e.jobCgroup()
 		defer h.close()
 		msg, outputs = e.callJob(ctx, j, h)
 	} else {
@@ -190,7 +191,7 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 		L.RemoveContext()
 	}
 	// Whatever the job left running dies with it.
-	e.killLeftovers(h.pg.take())
+	e.killLeftovers(&h.pg)
 	if e.stuck {
 		msg = fmt.Sprintf("job did not stop %s after %s: %v", pipeline.StuckGrace, context.Cause(jobCtx), err)
 		h.logError(msg, "")

@@ -99,6 +99,10 @@ ci.job("next", {"bg"}, function(q) return {ok = q.sh("echo next").stdout} end)
 			t.Errorf("children were not alive during the job (kill -0 exit %v)", got["alive"])
 		}
 		o.wantState("next", "complete")
+		// The next job's processes start after what bg left was killed.
+		if got := o.outputs("next")["ok"]; got != "next\n" {
+			t.Errorf("next job's sh printed %q, want \"next\\n\" (was it killed with the last job's leftovers?)", got)
+		}
 	})
 	t.Run("SetsidLeftTheSession", func(t *testing.T) {
 		// Without this the escape test below proves nothing.
@@ -147,7 +151,7 @@ func cgroupsHere(t *testing.T) bool {
 	if err != nil {
 		return false
 	}
-	if err := cg.Remove(time.Second); err != nil {
+	if _, err := cg.Remove(time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return true

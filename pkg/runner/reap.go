@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,18 +45,35 @@ func (r *Runner) openCgroup(runID, runDir string) *proc.Cgroup {
 	return cg
 }
 
+// jobCgroup gives a job a fresh cgroup under the run's, or nil when the
+// run has none or it cannot be made.
+func (e *execution) jobCgroup() *proc.Cgroup {
+	if e.cgroup == nil {
+		return nil
+	}
+	e.jobs++
+	cg, err := e.cgroup.Child("job-" + strconv.Itoa(e.jobs))
+	if err != nil {
+		return nil
+	}
+	return cg
+}
+
 // killLeftovers kills everything a job left running, and returns once
-// none of it is alive, or after leftoverTimeout: the run's cgroup when
-// it has one; else, in the hook, the hook's whole subtree (it is the
+// none of it is alive, or after leftoverTimeout: the job's cgroup when
+// it has one (removed with it, as no process may start in a cgroup that
+// was killed); else, in the hook, the hook's whole subtree (it is the
 // subreaper of everything a job orphans, and starts no child of its own
 // while jobs run); else the job's process groups and the processes
 // carrying the run's marker.
-func (e *execution) killLeftovers(groups []int) {
+func (e *execution) killLeftovers(pg *pgroups) {
+	groups := pg.take()
 	switch {
-	case e.cgroup != nil:
+	case pg.cgroup != nil:
 		// The groups are in it; killing them first would leave their
 		// orphaned members unseen, and unreaped.
-		e.cgroup.Kill(leftoverTimeout)
+		_, _ = pg.cgroup.Remove(leftoverTimeout)
+		pg.cgroup = nil
 	case e.runner.OwnsChildren:
 		for _, g := range groups {
 			_ = syscall.Kill(-g, syscall.SIGKILL)
@@ -98,7 +116,7 @@ func removeRunCgroup(runID, runDir string) (int, error) {
 
 // pgroups remembers the process groups a job started that outlived
 // their sh call, so that what they left behind can be killed when the
-// job ends, and the run's cgroup, in which its sh processes start.
+// job ends, and the job's cgroup, in which its sh processes start.
 type pgroups struct {
 	mu     sync.Mutex
 	ids    []int

@@ -156,7 +156,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 	}
 	cgroup := r.openCgroup(res.RunID, res.RunDir)
 	if cgroup != nil {
-		defer cgroup.Remove(leftoverTimeout)
+		defer func() { _, _ = cgroup.Remove(leftoverTimeout) }()
 	}
 	if err := r.Store.StartRun(ctx, res.RunID, time.Now().UnixMilli(), ws); err != nil {
 		return res, fmt.Errorf("record run start: %w", err)
