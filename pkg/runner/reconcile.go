@@ -62,7 +62,36 @@ func Reconcile(ctx context.Context, s *store.Store, dataRoot string, report func
 		if err := os.RemoveAll(filepath.Join(runDir, "workspace")); err != nil {
 			line += fmt.Sprintf("; its workspace could not be removed: %v", err)
 		}
+		if err := dropUnrecordedLogs(ctx, s, r.ID, runDir); err != nil {
+			line += fmt.Sprintf("; %v", err)
+		}
 		report(line)
 	}
 	return n, nil
+}
+
+// dropUnrecordedLogs removes the sh-<n>.log files of a dead run that have
+// no sh_events row. q.sh creates a call's log, then its row, then starts
+// the process: a hook killed between the first two leaves an empty log
+// of a call that never started. A log with content is kept.
+func dropUnrecordedLogs(ctx context.Context, s *store.Store, runID, runDir string) error {
+	events, err := s.ListShEvents(ctx, runID)
+	if err != nil {
+		return fmt.Errorf("list sh calls of run %s: %w", runID, err)
+	}
+	recorded := make(map[string]bool, len(events))
+	for _, e := range events {
+		recorded[filepath.Join(runDir, "jobs", e.JobID, fmt.Sprintf("sh-%d.log", e.Seq))] = true
+	}
+	logs, _ := filepath.Glob(filepath.Join(runDir, "jobs", "*", "sh-*.log"))
+	mirror, _ := filepath.Glob(filepath.Join(runDir, "jobs", "*", "*", "sh-*.log")) // quire/mirror
+	for _, l := range append(logs, mirror...) {
+		if recorded[l] {
+			continue
+		}
+		if fi, err := os.Stat(l); err == nil && fi.Size() == 0 {
+			_ = os.Remove(l)
+		}
+	}
+	return nil
 }
