@@ -192,7 +192,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
 			return r.finish(ctx, res, state, kind, msg, now)
 		}
-		return r.finish(ctx, res, "failed", FailWorkspace, fmt.Sprintf("materialize %s: %v", short(push.SHA), err), now)
+		return r.finish(ctx, res, "failed", FailWorkspace, err.Error(), now)
 	}
 	if !r.Settings.KeepWorkspace {
 		defer os.RemoveAll(ws)
