@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
@@ -16,7 +18,7 @@ const StuckGrace = 5 * time.Second
 // ErrStuck is returned by Guard for a call that did not stop.
 var ErrStuck = errors.New("the Lua code did not stop when asked (a library call that cannot be interrupted, such as a pathological string pattern?)")
 
-// MemoryLimit bounds the Go heap while Guard runs Lua code. One call
+// MemoryLimit bounds the live Go heap while Guard runs Lua code. One call
 // cannot build a string over MaxStringBytes, but a loop can keep
 // doubling one with '..', which the VM cannot limit.
 const MemoryLimit = 1 << 30
@@ -31,11 +33,18 @@ var ErrMemory = fmt.Errorf("the Lua code used more than %d MiB of memory", Memor
 // memoryPoll is how often Guard looks at the heap.
 const memoryPoll = 20 * time.Millisecond
 
+// gcInterval is the least time between two collections that Guard forces
+// to tell live memory from garbage, so that code whose heap stays near
+// the limit does not make the process collect every memoryPoll.
+const gcInterval = time.Second
+
 // Guard runs call on its own goroutine and waits for it.
 //
 // While it runs, Guard watches the heap and cancels ctx (through cancel)
-// with ErrMemory when it grows past MemoryLimit; the VM then stops at its
-// next instruction.
+// with ErrMemory when the live heap grows past MemoryLimit; the VM then
+// stops at its next instruction. Garbage, such as what earlier jobs left,
+// does not count: before stopping anything Guard makes sure the heap is
+// over the limit after a collection.
 //
 // gopher-lua checks the context between VM instructions but not inside
 // a library call: a backtracking string.find can run for hours. When ctx
@@ -43,29 +52,101 @@ const memoryPoll = 20 * time.Millisecond
 // and leaves it running; the caller must then never touch that Lua
 // state again (the process exiting ends it).
 func Guard(ctx context.Context, cancel context.CancelCauseFunc, call func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- call() }()
-	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	tick := time.NewTicker(memoryPoll)
-	defer tick.Stop()
-	for ctx.Err() == nil {
-		select {
-		case err := <-done:
-			return err
-		case <-ctx.Done():
-		case <-tick.C:
-			metrics.Read(heap)
-			if heap[0].Value.Kind() == metrics.KindUint64 && heap[0].Value.Uint64() > memoryLimit {
-				cancel(ErrMemory)
-			}
-		}
+	var err error
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		err = call()
+	}()
+	if watch(ctx, cancel, finished) == nil {
+		return err
 	}
 	t := time.NewTimer(StuckGrace)
 	defer t.Stop()
 	select {
-	case err := <-done:
+	case <-finished:
 		return err
 	case <-t.C:
 		return ErrStuck
 	}
+}
+
+// watch waits until finished is closed, which gives nil, or ctx ends,
+// which gives context.Cause(ctx). Meanwhile, if cancel is not nil, it
+// cancels ctx with ErrMemory when the live heap passes memoryLimit.
+func watch(ctx context.Context, cancel context.CancelCauseFunc, finished <-chan struct{}) error {
+	var tick <-chan time.Time
+	var heap heapWatch
+	if cancel != nil {
+		t := time.NewTicker(memoryPoll)
+		defer t.Stop()
+		tick = t.C
+		heap.start()
+	}
+	for ctx.Err() == nil {
+		select {
+		case <-finished:
+			return nil
+		case <-ctx.Done():
+		case <-tick:
+			if heap.over() {
+				cancel(ErrMemory)
+			}
+		}
+	}
+	return context.Cause(ctx)
+}
+
+// lastGC is when a heapWatch last forced a collection.
+var lastGC struct {
+	sync.Mutex
+	at time.Time
+}
+
+// heapWatch tells whether the live heap is over memoryLimit.
+type heapWatch struct {
+	samples []metrics.Sample
+	cycles  uint64 // collections finished before the watch started
+}
+
+// start reads the metrics for the first time.
+func (h *heapWatch) start() {
+	h.samples = []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+	}
+	metrics.Read(h.samples)
+	h.cycles = h.value(2)
+}
+
+func (h *heapWatch) value(i int) uint64 {
+	if h.samples[i].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return h.samples[i].Value.Uint64()
+}
+
+// over reports whether the live heap is over memoryLimit. The heap holds
+// garbage until the next collection, such as what earlier jobs left, so
+// a heap over the limit is taken as live only if a collection since the
+// watch started found it so. If none did, over forces one (at most once a
+// gcInterval, for all watches together) and looks again.
+func (h *heapWatch) over() bool {
+	metrics.Read(h.samples)
+	if h.value(0) <= memoryLimit {
+		return false
+	}
+	if h.value(2) > h.cycles && h.value(1) > memoryLimit {
+		return true
+	}
+	lastGC.Lock()
+	defer lastGC.Unlock()
+	if time.Since(lastGC.at) < gcInterval {
+		return false
+	}
+	runtime.GC()
+	lastGC.at = time.Now()
+	metrics.Read(h.samples)
+	return h.value(1) > memoryLimit
 }

@@ -43,7 +43,7 @@ func TestLoad_StuckLibraryCall(t *testing.T) {
 func TestLoad_MemoryLimit(t *testing.T) {
 	// '..' is built into the VM and cannot refuse a big result, but a
 	// loop doubling a string is stopped once the heap passes the limit.
-	memoryLimit = 256 << 20
+	memoryLimit = 64 << 20
 	t.Cleanup(func() { memoryLimit = MemoryLimit })
 	fsys := fstest.MapFS{".quire/ci.lua": {Data: []byte("local s = \"x\"\nwhile true do s = s .. s end\n")}}
 	_, err := Load(t.Context(), fsys, Options{Timeout: time.Minute})

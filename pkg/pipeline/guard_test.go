@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"context"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"testing"
+	"time"
+)
+
+// lowMemoryLimit sets memoryLimit to n bytes and turns off the
+// collections the runtime starts on its own, so that garbage stays in
+// the heap until Guard collects it, for the rest of the test.
+func lowMemoryLimit(t *testing.T, n uint64) {
+	t.Helper()
+	memoryLimit = n
+	percent := debug.SetGCPercent(-1)
+	t.Cleanup(func() {
+		memoryLimit = MemoryLimit
+		debug.SetGCPercent(percent)
+		runtime.GC()
+	})
+}
+
+// garbage allocates n bytes and drops them.
+func garbage(n int) {
+	b := make([]byte, n)
+	b[n-1] = 1
+	runtime.KeepAlive(b)
+}
+
+// forcedGCs returns how many collections the program forced so far.
+func forcedGCs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// guardSleep runs Guard over a call that sleeps for d, or until its
+// context is cancelled, and returns the cause it was cancelled with, or
+// nil.
+func guardSleep(t *testing.T, d time.Duration, during func()) error {
+	t.Helper()
+	ctx, cancel := context.WithCancelCause(t.Context())
+	defer cancel(nil)
+	err := Guard(ctx, cancel, func() error {
+		for end := time.Now().Add(d); time.Now().Before(end) && ctx.Err() == nil; {
+			if during != nil {
+				during()
+			}
+			time.Sleep(memoryPoll)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Guard: %v", err)
+	}
+	return context.Cause(ctx)
+}
+
+func TestGuard_Memory(t *testing.T) {
+	t.Run("GarbageDoesNotCount", func(t *testing.T) {
+		// What earlier jobs left is not this job's memory: a job that
+		// uses little is not stopped because the heap still holds it.
+		lowMemoryLimit(t, 32<<20)
+		garbage(64 << 20)
+		if cause := guardSleep(t, 10*memoryPoll, nil); cause != nil {
+			t.Errorf("the call was cancelled with %v, want it to run to the end", cause)
+		}
+	})
+
+	t.Run("LiveHeapCounts", func(t *testing.T) {
+		lowMemoryLimit(t, 32<<20)
+		live := make([]byte, 64<<20)
+		// Another test may just have made Guard collect: wait out gcInterval.
+		if cause := guardSleep(t, 2*gcInterval, nil); cause != ErrMemory {
+			t.Errorf("the call ended with cause %v, want ErrMemory", cause)
+		}
+		runtime.KeepAlive(live)
+	})
+
+	t.Run("CollectsAtMostOnceAnInterval", func(t *testing.T) {
+		// A call that keeps making garbage past the limit makes Guard
+		// collect, but not at every look at the heap.
+		lowMemoryLimit(t, 32<<20)
+		before := forcedGCs()
+		cause := guardSleep(t, gcInterval/2, func() { garbage(40 << 20) })
+		if cause != nil {
+			t.Errorf("the call was cancelled with %v, want it to run to the end", cause)
+		}
+		if n := forcedGCs() - before; n > 1 {
+			t.Errorf("Guard forced %d collections in %s, want at most 1", n, gcInterval/2)
+		}
+	})
+}
