@@ -77,8 +77,9 @@ type Result struct {
 	RunDir      string
 
 	queued  time.Time
-	row     store.Run   // as Enqueue recorded it
-	secrets *redact.Set // the secrets the run resolved, once its jobs run
+	row     store.Run    // as Enqueue recorded it
+	secrets *redact.Set  // the secrets the run resolved, once its jobs run
+	cgroup  *proc.Cgroup // the run's, once it has one
 }
 
 // Failure kinds recorded in runs.failure_kind.
@@ -154,9 +155,11 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 	if err := os.MkdirAll(res.RunDir, 0o755); err != nil {
 		return r.finish(ctx, res, "failed", FailInternal, fmt.Sprintf("create run directory: %v", err), now)
 	}
-	cgroup := r.openCgroup(res.RunID, res.RunDir)
-	if cgroup != nil {
-		defer func() { _, _ = cgroup.Remove(leftoverTimeout) }()
+	res.cgroup = r.openCgroup(res.RunID, res.RunDir)
+	if res.cgroup != nil {
+		// finish removes it first; this covers the paths that fail
+		// to record the run at all.
+		defer func() { _, _ = res.cgroup.Remove(leftoverTimeout) }()
 	}
 	if err := r.Store.StartRun(ctx, res.RunID, time.Now().UnixMilli(), ws); err != nil {
 		return res, fmt.Errorf("record run start: %w", err)
@@ -194,12 +197,9 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		}
 		return r.finish(ctx, res, "failed", FailWorkspace, err.Error(), now)
 	}
-	if !r.Settings.KeepWorkspace {
-		defer os.RemoveAll(ws)
-	}
 
 	res.secrets = new(redact.Set)
-	e = &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets, cgroup: cgroup}
+	e = &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets, cgroup: res.cgroup}
 	failed, err := e.runJobs(ctx)
 	if err != nil {
 		return r.finish(ctx, res, "failed", FailInternal, err.Error(), now)
@@ -248,7 +248,17 @@ func (r *Runner) stopped(ctx context.Context, err error) (state, kind, msg strin
 
 // finish records the run's end, under a context that survives the
 // run's cancellation, and prints its outcome.
+//
+// What the run leaves behind goes first: its cgroup and, unless the
+// operator keeps them, its workspace. A hook killed after the record
+// must not leave them to a run that reconcile never looks at again.
 func (r *Runner) finish(ctx context.Context, res Result, state, kind, msg string, started time.Time) (Result, error) {
+	if res.cgroup != nil {
+		_, _ = res.cgroup.Remove(leftoverTimeout)
+	}
+	if !r.Settings.KeepWorkspace {
+		_ = os.RemoveAll(filepath.Join(res.RunDir, "workspace"))
+	}
 	msg = res.secrets.String(msg)
 	res.State, res.FailureKind, res.Error = state, kind, msg
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
