@@ -345,3 +345,25 @@ ci.job("a", {"quire/push"}, function(q) q.sh("true") end)`)
 		t.Errorf("the queued run is %s/%s (%s), want complete: the worker must run it\n%s", got.State, got.FailureKind, got.Error, out)
 	}
 }
+
+func TestReplay_UnopenableDatabase(t *testing.T) {
+	// SQLite's "unable to open database file" alone does not say what
+	// to do (issue 7).
+	r := newRepo(t)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.job("a", {"quire/push"}, function(q) end)`)
+	r.Commit("a")
+	r.push("-o", "ci.skip", "origin", "main")
+	dataRoot := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dataRoot, "quire.db"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, code := r.quire("", "--git-dir", r.Bare, "--data-dir", dataRoot, "replay", "main")
+	if code != 2 {
+		t.Errorf("exit %d, want 2:\n%s", code, out)
+	}
+	wantContains(t, out, "unable to open database file; check that "+dataRoot+" and the files in it are writable by this user")
+	if n := strings.Count(out, "\n"); n != 1 {
+		t.Errorf("%d lines, want one:\n%s", n, out)
+	}
+}
