@@ -77,3 +77,31 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+func TestLoad_SyntaxErrorHidesSecrets(t *testing.T) {
+	// A syntax error in config.lua reaches the pusher: it gives the file,
+	// the line and the kind of error, never the text of the file.
+	secret := `hunter2-it\'s \"s3cret\" é` + "\xff\xfe" // as written in Lua
+	for _, tt := range []struct{ name, src, want string }{
+		{"UnterminatedString", "return {\n secrets = { token = \"" + secret + "\n} }", ":2: unterminated string"},
+		{"UnterminatedLongString", "return {\n secrets = { token = [[" + secret + " } }\n", ":2: unterminated multiline string at the end of the file"},
+		{"TokenAfterValue", "return {\n secrets = { token = 'x' " + secret + "' } }", ":2: syntax error"},
+		{"SingleQuotes", "return {\n secrets = { token = '" + secret + "\n", ":2: unterminated string"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(t.Context(), write(t, tt.src), true)
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			msg := err.Error()
+			for _, leak := range []string{"hunter2", "s3cret", "\xff"} {
+				if strings.Contains(msg, leak) {
+					t.Errorf("message %q quotes the file (%q)", msg, leak)
+				}
+			}
+			if !strings.Contains(msg, "config.lua"+tt.want) {
+				t.Errorf("message %q, want it to say %q", msg, tt.want)
+			}
+		})
+	}
+}

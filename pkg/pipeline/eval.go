@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -15,20 +14,38 @@ import (
 // config.lua), in a fresh sandbox under timeout (DefaultTimeout when 0)
 // and returns the state and the chunk's first return value. The caller
 // closes the state when done with the value. A syntax or runtime error,
-// or a chunk that outlasts the timeout, is a *LoadError whose Problem
-// names the file and line.
+// a chunk over the limits of a pipeline file, or one that outlasts the
+// timeout (compiling included) is a *LoadError whose Problem names the
+// file and line.
+//
+// A syntax error does not quote the source, which may hold secrets: the
+// Problem gives the kind of error and the line.
 func Eval(ctx context.Context, name string, src []byte, timeout time.Duration) (*lua.LState, lua.LValue, error) {
 	timeout = cmp.Or(timeout, DefaultTimeout)
 	timeCtx, cancelTime := context.WithTimeout(ctx, timeout)
 	defer cancelTime()
 	evalCtx, cancel := context.WithCancelCause(timeCtx)
 	defer cancel(nil)
-	L := NewSandbox(evalCtx)
-	fn, err := L.Load(bytes.NewReader(src), name)
-	if err != nil {
-		L.Close()
-		return nil, nil, &LoadError{Problems: []Problem{syntaxProblem(name, src, err)}}
+	b := newBudget()
+	if prob := sizeProblem(name, len(src), b); prob != nil {
+		return nil, nil, &LoadError{Problems: []Problem{*prob}}
 	}
+	proto, err := compileChunk(evalCtx, cancel, source{name: name, src: src, hideSource: true}, b)
+	if err != nil {
+		if prob, ok := isChunkError(err); ok {
+			return nil, nil, &LoadError{Problems: []Problem{prob}}
+		}
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("evaluate %s: %w", name, ctx.Err())
+		}
+		msg := fmt.Sprintf("did not finish compiling within %s; make it smaller", timeout)
+		if errors.Is(context.Cause(evalCtx), ErrMemory) {
+			msg = ErrMemory.Error()
+		}
+		return nil, nil, &LoadError{Problems: []Problem{{File: name, Msg: msg}}}
+	}
+	L := NewSandbox(evalCtx)
+	fn := L.NewFunctionFromProto(proto)
 	L.Push(fn)
 	err = Guard(evalCtx, cancel, func() error { return L.PCall(0, 1, keepMessage(L)) })
 	if errors.Is(err, ErrStuck) {

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,6 +36,7 @@ type loader struct {
 	loaded  map[string]lua.LValue
 	loading []string // modules being loaded, outermost first
 	closed  bool     // set when loading is over: no more registrations
+	budget  *budget  // what the files may still cost to read and compile
 }
 
 // decl is one ci.job call.
@@ -48,7 +48,7 @@ type decl struct {
 
 // newLoader returns a loader that reads modules from modDir in fsys.
 func newLoader(fsys fs.FS, modDir string, display func(string) string) *loader {
-	return &loader{fsys: fsys, modDir: modDir, display: display, first: map[string]*decl{}, loaded: map[string]lua.LValue{}}
+	return &loader{fsys: fsys, modDir: modDir, display: display, first: map[string]*decl{}, loaded: map[string]lua.LValue{}, budget: newBudget()}
 }
 
 // install sets the restricted require and creates the quire.ci table.
@@ -232,17 +232,23 @@ func (ld *loader) require(L *lua.LState) int {
 	// Read and compile the file.
 	file := path.Join(ld.modDir, strings.ReplaceAll(name, ".", "/")+".lua")
 	shown := ld.display(file)
-	src, err := fs.ReadFile(ld.fsys, file)
-	if errors.Is(err, fs.ErrNotExist) {
+	src, err := readSource(ld.fsys, file, shown, ld.budget)
+	if prob, ok := isChunkError(err); ok {
+		L.Error(lua.LString(prob.String()), 0)
+	} else if errors.Is(err, fs.ErrNotExist) {
 		L.RaiseError("module %q not found: there is no file %s (only quire.ci and files under .quire/ can be required)", name, shown)
 	} else if err != nil {
 		L.RaiseError("read module %s: %s", shown, err.Error())
 	}
 	ld.files = append(ld.files, shown)
-	fn, err := L.Load(bytes.NewReader(src), shown)
-	if err != nil {
-		L.Error(lua.LString(syntaxProblem(shown, src, err).String()), 0)
+	// The enclosing Guard (of the load or the job) watches the heap.
+	proto, err := compileChunk(L.Context(), nil, source{name: shown, src: src}, ld.budget)
+	if prob, ok := isChunkError(err); ok {
+		L.Error(lua.LString(prob.String()), 0)
+	} else if err != nil {
+		L.RaiseError("module %s did not finish compiling: %s", shown, err.Error())
 	}
+	fn := L.NewFunctionFromProto(proto)
 
 	// Run it, keeping what it returns, as Lua does.
 	ld.loading = append(ld.loading, name)

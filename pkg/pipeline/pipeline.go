@@ -6,7 +6,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"cmp"
 	"container/heap"
 	"context"
@@ -103,7 +102,10 @@ func LoadFile(ctx context.Context, path string, opts Options) (*Pipeline, error)
 // load evaluates the file main of fsys with ld and validates it.
 func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options, closer io.Closer) (*Pipeline, error) {
 	shown := ld.display(main)
-	src, err := fs.ReadFile(fsys, main)
+	src, err := readSource(fsys, main, shown, ld.budget)
+	if prob, ok := isChunkError(err); ok {
+		return nil, &LoadError{Problems: []Problem{prob}}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read pipeline %s: %w", shown, err)
 	}
@@ -112,6 +114,23 @@ func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options
 	defer cancelTime()
 	loadCtx, cancel := context.WithCancelCause(timeCtx)
 	defer cancel(nil)
+
+	// Compile the file, within the time limit.
+	proto, err := compileChunk(loadCtx, cancel, source{name: shown, src: src}, ld.budget)
+	if err != nil {
+		if prob, ok := isChunkError(err); ok {
+			return nil, &LoadError{Problems: []Problem{prob}}
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("load pipeline %s: %w", shown, ctx.Err())
+		}
+		msg := fmt.Sprintf("the pipeline did not finish compiling within %s; make it smaller", timeout)
+		if errors.Is(context.Cause(loadCtx), ErrMemory) {
+			msg = "the pipeline stopped compiling: " + ErrMemory.Error()
+		}
+		return nil, &LoadError{Problems: []Problem{{File: shown, Msg: msg}}}
+	}
+
 	L := NewSandbox(loadCtx)
 	SetPrint(L, opts.Print)
 	ld.install(L)
@@ -125,10 +144,7 @@ func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options
 	}()
 
 	// Evaluate the file.
-	fn, err := L.Load(bytes.NewReader(src), shown)
-	if err != nil {
-		return nil, &LoadError{Problems: []Problem{syntaxProblem(shown, src, err)}}
-	}
+	fn := L.NewFunctionFromProto(proto)
 	ld.files = append(ld.files, shown)
 	L.Push(fn)
 	err = Guard(loadCtx, cancel, func() error { return L.PCall(0, 0, keepMessage(L)) })

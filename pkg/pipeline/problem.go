@@ -43,28 +43,65 @@ func (e *LoadError) Error() string {
 
 // syntaxProblem turns the error of compiling chunk file into a Problem.
 // gopher-lua writes "<file> line:3(column:5) near 'x':   syntax error";
-// the Problem says ".quire/ci.lua:3: syntax error near 'x'".
-func syntaxProblem(file string, src []byte, err error) Problem {
+// the Problem says ".quire/ci.lua:3: syntax error near 'x'", the token
+// cut to maxNear bytes of valid UTF-8. With hideSource it leaves out the
+// token: the file may hold secrets, which must not reach the pusher.
+func syntaxProblem(file string, src []byte, err error, hideSource bool) Problem {
 	var aerr *lua.ApiError
 	if errors.As(err, &aerr) && aerr.Cause != nil {
 		err = aerr.Cause
 	}
 	var perr *parse.Error
 	if errors.As(err, &perr) {
-		if perr.Pos.Line == parse.EOF {
-			return Problem{File: file, Line: lastLine(src), Msg: perr.Message + " at the end of the file"}
-		}
 		msg := perr.Message
-		if perr.Token != "" {
-			msg = fmt.Sprintf("%s near '%s'", msg, perr.Token)
+		if hideSource {
+			msg = hiddenMessage(msg)
 		}
-		return Problem{File: file, Line: perr.Pos.Line, Msg: msg}
+		if perr.Pos.Line == parse.EOF {
+			return Problem{File: file, Line: lastLine(src), Msg: msg + " at the end of the file"}
+		}
+		if perr.Token != "" && !hideSource {
+			msg = fmt.Sprintf("%s near '%s'", msg, nearToken(perr.Token))
+		}
+		line := perr.Pos.Line
+		if perr.Message == "unterminated string" && perr.Pos.Column == 0 && line > 1 {
+			line-- // the scanner has gone past the newline that ends the string
+		}
+		return Problem{File: file, Line: line, Msg: msg}
 	}
 	var cerr *lua.CompileError
 	if errors.As(err, &cerr) {
 		return Problem{File: file, Line: cerr.Line, Msg: cerr.Message}
 	}
-	return Problem{File: file, Msg: strings.TrimSpace(err.Error())}
+	if hideSource {
+		return Problem{File: file, Msg: "syntax error"}
+	}
+	return Problem{File: file, Msg: strings.ToValidUTF8(strings.TrimSpace(err.Error()), "\ufffd")}
+}
+
+// maxNear bounds the token a syntax error quotes: an unterminated long
+// string is the rest of the file.
+const maxNear = 40
+
+// nearToken returns tok cut to maxNear bytes, as valid UTF-8.
+func nearToken(tok string) string {
+	if len(tok) > maxNear {
+		tok = tok[:maxNear] + "..."
+	}
+	return strings.ToValidUTF8(tok, "\ufffd")
+}
+
+// hiddenMessage returns msg, one of the parser's messages, if it is one
+// of the fixed ones, else "syntax error": a message built from the
+// source is not shown.
+func hiddenMessage(msg string) string {
+	switch msg {
+	case "unterminated string", "unterminated multiline string", "invalid multiline string",
+		"invalid multiline comment", "illegal hexadecimal number", "Invalid token", "Invalid '~' token",
+		"ambiguous syntax (function call x new statement)", "parse error", "syntax error":
+		return msg
+	}
+	return "syntax error"
 }
 
 // lastLine returns the number of the last line of src.
