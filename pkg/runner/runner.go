@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -35,6 +36,8 @@ type Push struct {
 	Author        string
 	FilesChanged  []string
 	Options       []string
+	// Pusher names who pushed (or replayed), for runs.pusher; "" is NULL.
+	Pusher string
 }
 
 // Settings are the operator's knobs that shape a run.
@@ -118,10 +121,13 @@ func (r *Runner) Enqueue(ctx context.Context, push Push) (Result, error) {
 	now := time.Now()
 	res := Result{RunID: id.String(), RunDir: filepath.Join(r.DataRoot, "runs", id.String()), queued: now}
 	host, _ := os.Hostname()
+	// The subject is the message's first line, as git log --oneline shows it.
+	subject, _, _ := strings.Cut(strings.TrimLeft(push.CommitMessage, "\n"), "\n")
 	res.row = store.Run{
 		ID: res.RunID, Repo: push.Repo, Ref: push.Ref, SHA: push.SHA, Trigger: push.Trigger,
 		PushedAtMS: push.PushedAt.UnixMilli(), QueuedAtMS: now.UnixMilli(), State: "pending",
 		OwnerPID: os.Getpid(), OwnerHost: host,
+		Pusher: push.Pusher, Author: push.Author, Subject: strings.TrimSpace(subject),
 	}
 	if err := r.Store.CreateRun(ctx, res.row); err != nil {
 		return res, fmt.Errorf("record run: %w", err)

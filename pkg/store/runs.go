@@ -32,6 +32,10 @@ type Run struct {
 
 	OwnerPID  int    // the process running the run, for reconcile
 	OwnerHost string // the host of OwnerPID
+
+	Pusher  string // who pushed (or replayed); "" for rows made before schema version 5
+	Author  string // the commit's author, "Name <email>"
+	Subject string // the first line of the commit's message
 }
 
 // RunFilter selects runs for ListRuns. Zero fields match everything.
@@ -44,7 +48,7 @@ type RunFilter struct {
 
 const runColumns = `id, repo, ref_name, sha, trigger, pushed_at_ms, queued_at_ms,
 	started_at_ms, finished_at_ms, state, failure_kind, error, container_id,
-	image_tag, workspace_path, owner_pid, owner_host`
+	image_tag, workspace_path, owner_pid, owner_host, pusher, author, subject`
 
 func scanRun(stmt *sqlite.Stmt) Run {
 	return Run{
@@ -65,6 +69,9 @@ func scanRun(stmt *sqlite.Stmt) Run {
 		WorkspacePath: stmt.ColumnText(14),
 		OwnerPID:      stmt.ColumnInt(15),
 		OwnerHost:     stmt.ColumnText(16),
+		Pusher:        stmt.ColumnText(17),
+		Author:        stmt.ColumnText(18),
+		Subject:       stmt.ColumnText(19),
 	}
 }
 
@@ -72,12 +79,13 @@ func scanRun(stmt *sqlite.Stmt) Run {
 func (s *Store) CreateRun(ctx context.Context, r Run) error {
 	err := s.do(ctx, func(conn *sqlite.Conn) error {
 		return exec(conn, `INSERT INTO runs (`+runColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Repo, r.Ref, r.SHA, r.Trigger, r.PushedAtMS, r.QueuedAtMS,
 			nullInt(r.StartedAtMS), nullInt(r.FinishedAtMS), r.State,
 			nullText(r.FailureKind), nullText(r.Error), nullText(r.ContainerID),
 			nullText(r.ImageTag), nullText(r.WorkspacePath),
-			nullInt(int64(r.OwnerPID)), nullText(r.OwnerHost))
+			nullInt(int64(r.OwnerPID)), nullText(r.OwnerHost),
+			nullText(r.Pusher), nullText(r.Author), nullText(r.Subject))
 	})
 	if err != nil {
 		return fmt.Errorf("create run %s: %w", r.ID, err)
