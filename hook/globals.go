@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -96,15 +97,89 @@ func (g *globals) dataRoot(r *gitrepo.Repo) string {
 	return filepath.Join(r.GitDir, "quire")
 }
 
-// repoName is runs.repo: the path under QUIRE_REPOS_ROOT, else the
-// repository directory's base name.
+// repoName is runs.repo (SPEC §2), which must name one repository
+// among all that share a data root: its path under the repos root (git
+// config quire.reposRoot, else $QUIRE_REPOS_ROOT) when that contains it,
+// else its base name when the data root is its own, else its absolute
+// path.
 func (g *globals) repoName(r *gitrepo.Repo) string {
-	if root := g.io.Getenv("QUIRE_REPOS_ROOT"); root != "" {
-		if rel, err := filepath.Rel(g.abs(root), r.GitDir); err == nil && !strings.HasPrefix(rel, "..") && rel != "." {
-			return filepath.ToSlash(rel)
+	if root := g.reposRoot(r); root != "" {
+		if rel, ok := under(root, r.GitDir); ok {
+			return rel
 		}
 	}
-	return filepath.Base(r.GitDir)
+	if filepath.Clean(g.dataRoot(r)) == filepath.Join(r.GitDir, "quire") {
+		return filepath.Base(r.GitDir)
+	}
+	return r.GitDir
+}
+
+// reposRoot is git config quire.reposRoot as git reads it (system,
+// global and the repository's own config; relative to the repository),
+// else $QUIRE_REPOS_ROOT (relative to the working directory), else "".
+func (g *globals) reposRoot(r *gitrepo.Repo) string {
+	if root := gitConfigPath(r.GitDir, g.io.Env, "quire.reposRoot"); root != "" {
+		if filepath.IsAbs(root) {
+			return filepath.Clean(root)
+		}
+		return filepath.Join(r.GitDir, root)
+	}
+	if root := g.io.Getenv("QUIRE_REPOS_ROOT"); root != "" {
+		return g.abs(root)
+	}
+	return ""
+}
+
+// gitConfigPath reads a path option with the git CLI, which, unlike
+// go-git, also reads the system and global config (and honours
+// GIT_CONFIG_SYSTEM, GIT_CONFIG_GLOBAL and the like in env). "" when the
+// option is unset or git cannot be run; then the repository's own
+// config is all there is.
+func gitConfigPath(gitDir string, env []string, key string) string {
+	cmd := exec.Command("git", "--git-dir", gitDir, "config", "--type=path", "--get", key)
+	cmd.Env = gitConfigEnv(env)
+	cmd.Dir = gitDir
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// gitConfigEnv is env without the variables that point git at another
+// repository or work tree; those saying which config files to read stay.
+func gitConfigEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "GIT_") && !strings.HasPrefix(name, "GIT_CONFIG") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// under returns path relative to root, with slashes, when root contains
+// it (and is not it). Symbolic links are resolved if the plain paths do
+// not match: /srv/git may be a link to where the repositories are.
+func under(root, path string) (string, bool) {
+	rel := func(root, path string) (string, bool) {
+		r, err := filepath.Rel(root, path)
+		if err != nil || r == "." || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			return "", false
+		}
+		return filepath.ToSlash(r), true
+	}
+	if r, ok := rel(root, path); ok {
+		return r, true
+	}
+	realRoot, err1 := filepath.EvalSymlinks(root)
+	realPath, err2 := filepath.EvalSymlinks(path)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	return rel(realRoot, realPath)
 }
 
 // openStore creates the data root if needed and opens its database.

@@ -27,7 +27,7 @@ func runsCommand(g *globals) *cli.Command {
 		Description: "Lists the runs of the data root (every repo sharing it unless --repo).\n" +
 			"--ref takes a full ref name or a branch or tag name (main = refs/heads/main).",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "repo", Usage: "only runs of this repo (runs.repo, e.g. project.git)"},
+			&cli.StringFlag{Name: "repo", Usage: "only runs of this repo: runs.repo (team1/tools.git) or a unique suffix of it (tools)"},
 			&cli.StringFlag{Name: "ref", Usage: "only runs of this ref: refs/heads/main, or main"},
 			&cli.StringFlag{Name: "state", Usage: "only runs in this state: " + strings.Join(runStates, ", ")},
 			&cli.IntFlag{Name: "limit", Value: 20, Usage: "at most this many runs; 0 for all"},
@@ -50,6 +50,9 @@ func runsCommand(g *globals) *cli.Command {
 				return err
 			}
 			defer s.Close()
+			if f.Repo, err = resolveRepo(c.Context, s, f.Repo); err != nil {
+				return err
+			}
 			runs, err := listRuns(c.Context, s, f)
 			if err != nil {
 				return err
@@ -94,6 +97,46 @@ func listRuns(ctx context.Context, s *store.Store, f store.RunFilter) ([]store.R
 		all = all[:f.Limit]
 	}
 	return all, nil
+}
+
+// resolveRepo turns a --repo value into the runs.repo it names: the
+// name itself (".git" optional), else the only name it is a suffix of
+// at a "/" (tools names team1/tools.git when no other tools.git has
+// runs). A suffix of several names is refused, listing them; a value
+// that names nothing is returned as it is, and matches no run.
+func resolveRepo(ctx context.Context, s *store.Store, name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	names, err := s.RepoNames(ctx)
+	if err != nil {
+		return "", err
+	}
+	want := strings.TrimSuffix(strings.TrimSuffix(name, "/"), ".git")
+	var whole, suffix []string
+	for _, n := range names {
+		if n == name {
+			return n, nil
+		}
+		bare := strings.TrimSuffix(n, ".git")
+		switch {
+		case bare == want:
+			whole = append(whole, n)
+		case strings.HasSuffix(bare, "/"+want):
+			suffix = append(suffix, n)
+		}
+	}
+	candidates := whole
+	if len(candidates) == 0 {
+		candidates = suffix
+	}
+	switch len(candidates) {
+	case 0:
+		return name, nil
+	case 1:
+		return candidates[0], nil
+	}
+	return "", usageErr("--repo %s is ambiguous: it names %s; give more of the path", name, strings.Join(candidates, ", "))
 }
 
 // printRuns writes runs as a table for people.

@@ -114,3 +114,19 @@ func (s *Store) RunStates(ctx context.Context) (map[string]string, error) {
 	}
 	return states, nil
 }
+
+// RepoNames returns every distinct runs.repo, sorted: what `--repo`
+// may name.
+func (s *Store) RepoNames(ctx context.Context) ([]string, error) {
+	var names []string
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		return execRows(conn, `SELECT DISTINCT repo FROM runs ORDER BY repo`, func(stmt *sqlite.Stmt) error {
+			names = append(names, stmt.ColumnText(0))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list repos: %w", err)
+	}
+	return names, nil
+}
