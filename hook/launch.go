@@ -24,6 +24,7 @@ type request struct {
 	trigger  string
 	options  []string
 	pushedAt time.Time // zero: now
+	pusher   string    // runs.pusher; "" is NULL
 }
 
 // launch runs the pipeline of one commit. ran is false when the commit
@@ -91,6 +92,7 @@ func prepare(r *gitrepo.Repo, prog *runner.Progress, repoName string, req reques
 		Author:        fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
 		FilesChanged:  changed,
 		Options:       req.options,
+		Pusher:        req.pusher,
 	}, src, true, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -54,8 +55,8 @@ func (g *globals) postReceive(c *cli.Context) error {
 		prog.Failf("skipping %v", b)
 	}
 	opts := pushOptions(g.io)
-	if hasOption(opts, "ci.skip") {
-		prog.Infof("push option ci.skip: no run for this push")
+	if o := skipOption(opts); o != "" {
+		prog.Infof("push option %s: no run for this push", o)
 		return nil
 	}
 
@@ -65,6 +66,7 @@ func (g *globals) postReceive(c *cli.Context) error {
 	}
 	defer closeStore()
 	repoName := g.repoName(r)
+	pusher := g.pusher()
 
 	var reqs []request
 	badInput := len(bad) > 0
@@ -79,7 +81,13 @@ func (g *globals) postReceive(c *cli.Context) error {
 			badInput = true
 			continue
 		}
-		reqs = append(reqs, request{commit: commit, ref: u.Ref, previous: u.Old, trigger: "push", options: opts})
+		if c, err := r.Commit(commit); err == nil {
+			if m := skipMarker(c.Message); m != "" {
+				prog.Infof("%s: commit %s says %s: no run for this ref", u.Ref, short(commit.String()), m)
+				continue
+			}
+		}
+		reqs = append(reqs, request{commit: commit, ref: u.Ref, previous: u.Old, trigger: "push", options: opts, pusher: pusher})
 	}
 
 	failed := false
@@ -129,13 +137,50 @@ func pushOptions(o IO) []string {
 	return opts
 }
 
-func hasOption(opts []string, name string) bool {
+// skipOption returns the push option that asks for no run, "ci.skip" or
+// "ci.skip=<anything>", or "".
+func skipOption(opts []string) string {
 	for _, o := range opts {
-		if o == name {
-			return true
+		if o == "ci.skip" || strings.HasPrefix(o, "ci.skip=") {
+			return o
 		}
 	}
-	return false
+	return ""
+}
+
+// skipMarkers are what a commit message says to skip its run, as on
+// GitHub and GitLab; they match in any case.
+var skipMarkers = []string{"[skip ci]", "[ci skip]"}
+
+// skipMarker returns the first skip marker in a commit message as it is
+// written there, or "".
+func skipMarker(message string) string {
+	for i := 0; i < len(message); i++ {
+		if message[i] != '[' {
+			continue
+		}
+		for _, m := range skipMarkers {
+			if len(message)-i >= len(m) && strings.EqualFold(message[i:i+len(m)], m) {
+				return message[i : i+len(m)]
+			}
+		}
+	}
+	return ""
+}
+
+// pusherVars name the pushing user in the hook's environment, as GitLab
+// (gitlab-shell), Gitea and HTTP servers (git http-backend) set them.
+var pusherVars = []string{"GL_USERNAME", "GITEA_PUSHER_NAME", "REMOTE_USER"}
+
+// pusher names who pushed, for runs.pusher: the git server's name for
+// the user, else the OS user the hook runs as (ssh pushes as yourself).
+func (g *globals) pusher() string {
+	for _, name := range pusherVars {
+		if v := strings.TrimSpace(g.io.Getenv(name)); v != "" {
+			return v
+		}
+	}
+	return currentUser()
 }
 
 // isTerminal reports whether f is a terminal (TCGETS succeeds).

@@ -81,7 +81,7 @@ func (g *globals) replay(c *cli.Context, rev, refFlag string) error {
 		return err
 	}
 	defer closeStore()
-	res, ran, err := g.launch(ctx, r, rn, g.repoName(r), request{commit: commit, ref: ref, trigger: "replay"})
+	res, ran, err := g.launch(ctx, r, rn, g.repoName(r), request{commit: commit, ref: ref, trigger: "replay", pusher: g.pusher()})
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
