@@ -44,6 +44,9 @@ type Config struct {
 	RunTimeout    time.Duration // 0: none
 	KeepWorkspace bool
 	KeepRuns      int // 0: keep all
+	// MaxParallelRuns is how many runs of the data root may run at
+	// once (runs of one repo and ref never overlap); at least 1.
+	MaxParallelRuns int
 	// Warnings are things the operator should know but that do not stop
 	// a run, such as unknown keys.
 	Warnings []string
@@ -51,7 +54,7 @@ type Config struct {
 
 // Default returns the configuration used when there is no config.lua.
 func Default() Config {
-	return Config{Secrets: map[string]Secret{}, Executor: ExecutorHost, JobTimeout: time.Hour}
+	return Config{Secrets: map[string]Secret{}, Executor: ExecutorHost, JobTimeout: time.Hour, MaxParallelRuns: 1}
 }
 
 // MinSecretLen is the shortest secret value that can be redacted without
@@ -117,8 +120,13 @@ func parse(path string, v lua.LValue) (Config, error) {
 			c.KeepWorkspace, err = boolean(k, val)
 		case "keep_runs":
 			c.KeepRuns, err = count(k, val)
+		case "max_parallel_runs":
+			c.MaxParallelRuns, err = count(k, val)
+			if err != nil || c.MaxParallelRuns < 1 {
+				err = fmt.Errorf("max_parallel_runs must be a whole number >= 1 (1: one run at a time), not %s", val.String())
+			}
 		default:
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: unknown key %q ignored (known: secrets, executor, network, job_timeout, run_timeout, keep_workspace, keep_runs)", path, k))
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: unknown key %q ignored (known: secrets, executor, network, job_timeout, run_timeout, keep_workspace, keep_runs, max_parallel_runs)", path, k))
 		}
 		if err != nil {
 			errs = append(errs, err.Error())
