@@ -54,7 +54,8 @@ const DefaultTimeout = 10 * time.Second
 
 // Options tune Load and LoadFile.
 type Options struct {
-	// Timeout bounds evaluating the file (DefaultTimeout when 0).
+	// Timeout bounds reading, parsing, compiling and evaluating the
+	// files (DefaultTimeout when 0).
 	Timeout time.Duration
 	// Print receives each line the file prints while it loads; nil
 	// discards them. Use SetPrint to redirect print for a job.
@@ -65,8 +66,9 @@ type Options struct {
 // repository's root, and validates the jobs it registers.
 // require("a.b") reads .quire/a/b.lua from fsys.
 //
-// A Lua syntax or runtime error, a load that outlasts opts.Timeout, and
-// validation problems give a *LoadError listing every problem. A missing
+// A Lua syntax or runtime error, a file over the limits of compileChunk
+// (size, nesting, cost to compile), a load that outlasts opts.Timeout,
+// and validation problems give a *LoadError listing every problem. A missing
 // .quire/ci.lua gives an error that matches fs.ErrNotExist. When ctx ends
 // during the load, the error wraps ctx.Err(). After a successful load the
 // Lua state's context is ctx; the runner may set another one.
