@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -146,4 +147,48 @@ func duration(d time.Duration) string {
 		d = d.Round(time.Second)
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
+}
+
+// timing says how long a run that ends at end took, for its last line:
+// " in 7.5s" when it ran at once, ", waited 9.1s, ran 7.5s" when it had
+// to wait for its turn, " after 3.0s" when it ended before its turn
+// (queued is when it was queued).
+func timing(res Result, queued, end time.Time) string {
+	switch {
+	case res.began.IsZero():
+		return " after " + duration(end.Sub(queued))
+	case res.waited:
+		return fmt.Sprintf(", waited %s, ran %s", duration(res.began.Sub(queued)), duration(end.Sub(res.began)))
+	}
+	return " in " + duration(end.Sub(res.began))
+}
+
+// pointers prints where the pusher can read a run's records: the
+// command that prints its logs on the server, with --git-dir so that it
+// works from any directory, and its web page when quire.url is set.
+func (r *Runner) pointers(printf func(format string, args ...any), runID string) {
+	cmd := "quire-hook"
+	if r.GitDir != "" {
+		cmd += " --git-dir " + shellWord(r.GitDir)
+	}
+	printf("logs: %s logs %s", cmd, runID)
+	if r.URL != "" {
+		printf("web: %s/runs/%s", strings.TrimRight(r.URL, "/"), runID)
+	}
+}
+
+// shellWord quotes s for a POSIX shell when it holds anything but
+// characters safe in a word.
+func shellWord(s string) string {
+	safe := s != ""
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-+:,@%=", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -2,24 +2,32 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
-// Runs within one data root execute one at a time: a run holds an
-// exclusive flock on <data-root>/quire.lock while it is active. A newer
-// push to the same repo and ref supersedes a waiting or running run
-// (SPEC 5); a replay neither supersedes nor is superseded, since the
-// operator asked for each one.
+// Runs within one data root take turns: at most Settings.MaxParallelRuns
+// of them run at once, each holding an exclusive flock on one slot file
+// (<data-root>/quire.lock, quire.lock.1, …). Runs of one repo and ref
+// never overlap: before a slot, a run takes the flock of its ref's own
+// file under <data-root>/locks. A newer push to the same repo and ref
+// supersedes a waiting or running run (SPEC 5); a replay neither
+// supersedes nor is superseded, since the operator asked for each one.
+//
+// A flock ends with the process that holds it, so a hook that dies
+// never leaves a turn taken.
 
-// lockPoll is how often a waiting run tries the lock again and looks for
-// a newer push; watchPoll is how often a running one looks.
+// lockPoll is how often a waiting run tries the locks again and looks
+// for a newer push; watchPoll is how often a running one looks.
 const (
 	lockPoll  = 100 * time.Millisecond
 	watchPoll = 250 * time.Millisecond
@@ -30,53 +38,175 @@ type Superseded struct{ By string }
 
 func (s *Superseded) Error() string { return "superseded by run " + s.By }
 
-// wait blocks until run may start and returns the function that lets
-// the next one go. It gives up with a *Superseded error when a newer
-// push to the same ref arrives first, or with ctx's error.
-func (r *Runner) wait(ctx context.Context, run store.Run) (release func(), err error) {
-	path := filepath.Join(r.DataRoot, "quire.lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open run lock %s: %w", path, err)
+// turn is a run's place in the data root while it holds one.
+type turn struct {
+	files  []*os.File // the flocked files; closing one drops its flock
+	waited bool       // whether some lock was taken when first tried
+}
+
+func (t *turn) release() {
+	for _, f := range t.files {
+		f.Close()
 	}
-	unlock := func() { f.Close() } // closing the file drops the flock
+	t.files = nil
+}
+
+// wait blocks until run may start and returns the function that lets
+// the next one go, and whether the run had to wait. It gives up with a
+// *Superseded error when a newer push to the same ref arrives first, or
+// with ctx's error.
+func (r *Runner) wait(ctx context.Context, run store.Run) (release func(), waited bool, err error) {
+	t := &turn{}
+	refLock, err := r.refLockPath(run)
+	if err != nil {
+		return nil, false, err
+	}
+	// The ref's own lock first: a run holding a slot waits for nothing.
+	if err := r.take(ctx, t, run, []string{refLock}, func() string { return r.sameRefBlocker(ctx, run) }); err != nil {
+		t.release()
+		return nil, false, err
+	}
+	if err := r.take(ctx, t, run, r.slotPaths(), func() string { return r.slotBlockers(ctx) }); err != nil {
+		t.release()
+		return nil, false, err
+	}
+	return t.release, t.waited, nil
+}
+
+// slotPaths are the slot files of the data root, one per run that may
+// run at once. The first is quire.lock, as when runs took turns one at
+// a time.
+func (r *Runner) slotPaths() []string {
+	n := max(r.Settings.MaxParallelRuns, 1)
+	base := filepath.Join(r.DataRoot, "quire.lock")
+	paths := []string{base}
+	for i := 1; i < n; i++ {
+		paths = append(paths, fmt.Sprintf("%s.%d", base, i))
+	}
+	return paths
+}
+
+// refLockPath is the lock file of run's repo and ref, named by a hash:
+// a ref name may hold any character, and repo names contain slashes.
+func (r *Runner) refLockPath(run store.Run) (string, error) {
+	dir := filepath.Join(r.DataRoot, "locks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create lock directory: %w", err)
+	}
+	sum := sha256.Sum256([]byte(run.Repo + "\x00" + run.Ref))
+	return filepath.Join(dir, hex.EncodeToString(sum[:12])+".lock"), nil
+}
+
+// take blocks until it holds the flock of one of paths and adds that
+// file to t. While it waits it looks for a newer push, and says once
+// for which runs it waits (as blockers names them) and its place in the
+// queue.
+func (r *Runner) take(ctx context.Context, t *turn, run store.Run, paths []string, blockers func() string) error {
+	files := make([]*os.File, 0, len(paths))
+	defer func() {
+		for _, f := range files {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	for _, path := range paths {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return fmt.Errorf("open run lock %s: %w", path, err)
+		}
+		files = append(files, f)
+	}
 	said := false
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return unlock, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			unlock()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if newer, err := r.newerPush(ctx, run); err != nil || newer != "" {
-			unlock()
-			if err != nil {
-				return nil, err
+		for i, f := range files {
+			err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+			if err == nil {
+				t.files = append(t.files, f)
+				files[i] = nil // kept: the deferred close skips it
+				return nil
 			}
-			return nil, &Superseded{By: newer}
+			if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+				return fmt.Errorf("lock %s: %w", paths[i], err)
+			}
+		}
+		t.waited = true
+		if newer, err := r.newerPush(ctx, run); err != nil {
+			return err
+		} else if newer != "" {
+			return &Superseded{By: newer}
 		}
 		if !said {
-			r.Progress.Infof("run %s is waiting for %s to finish", run.ID, r.holder(ctx))
+			r.Progress.Infof("run %s is waiting for %s to finish; %s", run.ID, blockers(), r.place(ctx, run))
 			said = true
 		}
 		select {
 		case <-ctx.Done():
-			unlock()
-			return nil, context.Cause(ctx)
+			return context.Cause(ctx)
 		case <-time.After(lockPoll):
 		}
 	}
 }
 
-// holder names the run that holds the lock, as well as the records tell.
-func (r *Runner) holder(ctx context.Context) string {
-	runs, err := r.Store.ListRuns(ctx, store.RunFilter{State: "active", Limit: 1})
+// sameRefBlocker names the run of the same repo and ref that holds its
+// lock, as well as the records tell.
+func (r *Runner) sameRefBlocker(ctx context.Context, run store.Run) string {
+	runs, err := r.Store.ListRuns(ctx, store.RunFilter{Repo: run.Repo, Ref: run.Ref, State: "active", Limit: 1})
+	if err != nil || len(runs) == 0 {
+		return "the run of " + run.Repo + " " + run.Ref
+	}
+	return describe(runs[:1])
+}
+
+// slotBlockers names the runs that hold the slots, as well as the
+// records tell.
+func (r *Runner) slotBlockers(ctx context.Context) string {
+	runs, err := r.Store.ListRuns(ctx, store.RunFilter{State: "active"})
 	if err != nil || len(runs) == 0 {
 		return "another run"
 	}
-	return fmt.Sprintf("run %s (%s %s)", runs[0].ID, runs[0].Repo, runs[0].Ref)
+	return describe(runs)
+}
+
+// describe names runs for a waiting message: "run <id> (<repo> <ref>)",
+// or "runs <id> (…), <id> (…)".
+func describe(runs []store.Run) string {
+	names := make([]string, len(runs))
+	for i, run := range runs {
+		names[i] = fmt.Sprintf("%s (%s %s)", run.ID, run.Repo, run.Ref)
+	}
+	if len(names) == 1 {
+		return "run " + names[0]
+	}
+	return "runs " + strings.Join(names, ", ")
+}
+
+// place says how many runs of the data root wait ahead of run: the
+// pending rows queued before it, less the older pushes to its ref that
+// it supersedes.
+func (r *Runner) place(ctx context.Context, run store.Run) string {
+	pending, err := r.Store.ListRuns(ctx, store.RunFilter{State: "pending"})
+	if err != nil {
+		return "its place in the queue is unknown"
+	}
+	ahead := 0
+	for _, p := range pending {
+		before := p.QueuedAtMS < run.QueuedAtMS || p.QueuedAtMS == run.QueuedAtMS && p.ID < run.ID
+		if !before || p.ID == run.ID {
+			continue
+		}
+		if run.Trigger == "push" && p.Trigger == "push" && p.Repo == run.Repo && p.Ref == run.Ref {
+			continue // it gives way to run
+		}
+		ahead++
+	}
+	switch ahead {
+	case 0:
+		return "next in the queue"
+	case 1:
+		return "1 run ahead of it in the queue"
+	}
+	return fmt.Sprintf("%d runs ahead of it in the queue", ahead)
 }
 
 // newerPush returns the run that supersedes run, or "".

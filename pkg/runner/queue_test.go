@@ -2,6 +2,8 @@ package runner
 
 import (
 	"bytes"
+	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +21,17 @@ type queued struct {
 // function that executes it in the background.
 func (h *harness) enqueue(sha string, spec pushSpec) (Result, func(wg *sync.WaitGroup, q *queued)) {
 	h.t.Helper()
+	return h.enqueueRepo("", sha, spec)
+}
+
+// enqueueRepo is enqueue for a run recorded as of repo (default
+// repo.git), as a repo sharing the data root would record it.
+func (h *harness) enqueueRepo(repo, sha string, spec pushSpec) (Result, func(wg *sync.WaitGroup, q *queued)) {
+	h.t.Helper()
 	r, push, src, progress := h.prepare(sha, spec)
+	if repo != "" {
+		push.Repo = repo
+	}
 	res, err := r.Enqueue(h.t.Context(), push)
 	if err != nil {
 		h.t.Fatal(err)
@@ -72,8 +84,15 @@ func TestRunner_Queue(t *testing.T) {
 		if r2.StartedAtMS < r1.FinishedAtMS {
 			t.Errorf("second started at %d, before the first finished at %d", r2.StartedAtMS, r1.FinishedAtMS)
 		}
-		if got := q2.progress.String(); !strings.Contains(got, "is waiting for run "+first.RunID) {
+		if got := q2.progress.String(); !strings.Contains(got, "is waiting for run "+first.RunID+" (repo.git refs/heads/a) to finish; next in the queue") {
 			t.Errorf("waiting run does not say for which run:\n%s", got)
+		}
+		// The wait is told apart from the run, and only when there was one.
+		if got := q2.progress.String(); !regexp.MustCompile(`run ` + second.RunID + ` complete, waited [0-9.]+m?s, ran [0-9.]+m?s\n`).MatchString(got) {
+			t.Errorf("waiting run does not say how long it waited and ran:\n%s", got)
+		}
+		if got := q1.progress.String(); strings.Contains(got, "waited") || !strings.Contains(got, "run "+first.RunID+" complete in ") {
+			t.Errorf("run that did not wait:\n%s", got)
 		}
 	})
 	t.Run("Supersede", func(t *testing.T) {
@@ -134,6 +153,167 @@ ci.job("after", {"slow"}, function(q) end)`)
 			if q.err != nil || q.res.State != "complete" {
 				t.Errorf("run %d (%s): %+v %v, want complete", i, triggers[i], q.res, q.err)
 			}
+		}
+	})
+}
+
+// span is when a run's row says it ran.
+type span struct{ start, end int64 }
+
+func (h *harness) span(id string) span {
+	h.t.Helper()
+	run, err := h.store.GetRun(h.t.Context(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if run.StartedAtMS == 0 || run.FinishedAtMS == 0 {
+		h.t.Fatalf("run %s has no start or end: %+v", id, run)
+	}
+	return span{run.StartedAtMS, run.FinishedAtMS}
+}
+
+func (s span) overlaps(o span) bool { return s.start < o.end && o.start < s.end }
+
+func TestRunner_ParallelRuns(t *testing.T) {
+	t.Parallel()
+	const sleepy = `ci.job("slow", {"quire/push"}, function(q) q.sh("sleep 1") end)`
+	t.Run("TwoReposSideBySide", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, sleepy)
+		h.Settings.MaxParallelRuns = 2
+		sha := h.commit("one")
+		h.repo.Push("--quiet", "origin", "HEAD:refs/heads/main")
+		var wg sync.WaitGroup
+		qs := make([]queued, 2)
+		var ids []string
+		for i, repo := range []string{"sqlite.git", "cli.git"} {
+			res, run := h.enqueueRepo(repo, sha, pushSpec{})
+			ids = append(ids, res.RunID)
+			wg.Add(1)
+			go run(&wg, &qs[i])
+		}
+		wg.Wait()
+		for i, q := range qs {
+			if q.err != nil || q.res.State != "complete" {
+				t.Fatalf("run %d: %+v %v", i, q.res, q.err)
+			}
+			if strings.Contains(q.progress.String(), "waiting") {
+				t.Errorf("run %d waited with a free slot:\n%s", i, q.progress)
+			}
+		}
+		if a, b := h.span(ids[0]), h.span(ids[1]); !a.overlaps(b) {
+			t.Errorf("runs did not overlap: %+v %+v", a, b)
+		}
+	})
+	t.Run("ThirdWaitsForBoth", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, `ci.job("slow", {"quire/push"}, function(q) q.sh("sleep 2") end)`)
+		h.Settings.MaxParallelRuns = 2
+		sha := h.commit("one")
+		h.repo.Push("--quiet", "origin", "HEAD:refs/heads/main")
+		var wg sync.WaitGroup
+		qs := make([]queued, 4)
+		var res []Result
+		for i, repo := range []string{"a.git", "b.git"} {
+			r, run := h.enqueueRepo(repo, sha, pushSpec{})
+			res = append(res, r)
+			wg.Add(1)
+			go run(&wg, &qs[i])
+			h.waitActive(r.RunID)
+		}
+		// Two more runs queue up; the fourth has the third ahead of it.
+		third, runThird := h.enqueueRepo("c.git", sha, pushSpec{})
+		fourth, runFourth := h.enqueueRepo("d.git", sha, pushSpec{})
+		wg.Add(1)
+		go runThird(&wg, &qs[2])
+		wg.Add(1)
+		go runFourth(&wg, &qs[3])
+		wg.Wait()
+		for i, q := range qs {
+			if q.err != nil || q.res.State != "complete" {
+				t.Fatalf("run %d: %+v %v", i, q.res, q.err)
+			}
+		}
+		running := fmt.Sprintf("runs %s (b.git refs/heads/main), %s (a.git refs/heads/main)", res[1].RunID, res[0].RunID)
+		if got := qs[2].progress.String(); !strings.Contains(got, "run "+third.RunID+" is waiting for "+running+" to finish; next in the queue") {
+			t.Errorf("third run's waiting message:\n%s", got)
+		}
+		if got := qs[3].progress.String(); !strings.Contains(got, "run "+fourth.RunID+" is waiting for "+running+" to finish; 1 run ahead of it in the queue") {
+			t.Errorf("fourth run's waiting message:\n%s", got)
+		}
+		// Intervals that overlap pairwise share an instant: no three may.
+		var spans []span
+		for _, id := range []string{res[0].RunID, res[1].RunID, third.RunID, fourth.RunID} {
+			spans = append(spans, h.span(id))
+		}
+		for i := range spans {
+			for j := i + 1; j < len(spans); j++ {
+				for k := j + 1; k < len(spans); k++ {
+					if spans[i].overlaps(spans[j]) && spans[i].overlaps(spans[k]) && spans[j].overlaps(spans[k]) {
+						t.Errorf("runs %d, %d and %d ran at once: %+v", i, j, k, spans)
+					}
+				}
+			}
+		}
+	})
+	t.Run("OneRefNeverOverlaps", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, sleepy)
+		h.Settings.MaxParallelRuns = 3
+		sha := h.commit("one")
+		h.repo.Push("--quiet", "origin", "HEAD:refs/heads/main")
+		var wg sync.WaitGroup
+		qs := make([]queued, 3)
+		var ids []string
+		for i := range qs {
+			res, run := h.enqueue(sha, pushSpec{Trigger: "replay"})
+			ids = append(ids, res.RunID)
+			wg.Add(1)
+			go run(&wg, &qs[i])
+		}
+		wg.Wait()
+		for i, q := range qs {
+			if q.err != nil || q.res.State != "complete" {
+				t.Fatalf("replay %d: %+v %v", i, q.res, q.err)
+			}
+		}
+		for i := range ids {
+			for j := i + 1; j < len(ids); j++ {
+				if a, b := h.span(ids[i]), h.span(ids[j]); a.overlaps(b) {
+					t.Errorf("replays %d and %d of one ref overlap: %+v %+v", i, j, a, b)
+				}
+			}
+		}
+	})
+	t.Run("SupersedeStill", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, `ci.job("slow", {"quire/push"}, function(q) q.sh("sleep 20") end)`)
+		h.Settings.MaxParallelRuns = 2
+		sha := h.commit("one")
+		h.repo.Push("--quiet", "origin", "HEAD:refs/heads/main")
+		var wg sync.WaitGroup
+		var qOld, qNew queued
+		old, runOld := h.enqueue(sha, pushSpec{})
+		wg.Add(1)
+		go runOld(&wg, &qOld)
+		h.waitActive(old.RunID)
+		h.Settings = Settings{MaxParallelRuns: 2, RunTimeout: 300 * time.Millisecond}
+		newer, runNew := h.enqueue(sha, pushSpec{})
+		wg.Add(1)
+		go runNew(&wg, &qNew)
+		wg.Wait()
+		if qOld.err != nil || qOld.res.State != "superseded" {
+			t.Errorf("older run: %+v %v, want superseded", qOld.res, qOld.err)
+		}
+		if run, _ := h.store.GetRun(t.Context(), old.RunID); run.Error != "superseded by run "+newer.RunID {
+			t.Errorf("older row: %s %q", run.State, run.Error)
+		}
+		// The newer one ran (and timed out) only once the older had ended.
+		if qNew.err != nil || qNew.res.FailureKind != FailTimeout {
+			t.Errorf("newer run: %+v %v", qNew.res, qNew.err)
+		}
+		if a, b := h.span(old.RunID), h.span(newer.RunID); a.overlaps(b) {
+			t.Errorf("two runs of one ref overlap: %+v %+v", a, b)
 		}
 	})
 }

@@ -46,6 +46,9 @@ type Settings struct {
 	RunTimeout    time.Duration // 0: none
 	LoadTimeout   time.Duration // 0: pipeline's default
 	KeepWorkspace bool
+	// MaxParallelRuns is how many runs of the data root may run at
+	// once (0: 1); runs of one repo and ref never overlap.
+	MaxParallelRuns int
 }
 
 // Runner runs pipelines of one repository and records them.
@@ -59,6 +62,9 @@ type Runner struct {
 	// Secrets are the operator's secrets by name, for q.secret and
 	// ci.mirror.
 	Secrets map[string]Secret
+	// URL is the web address of the run pages (git config quire.url),
+	// or "": a run's page is <URL>/runs/<run id>.
+	URL string
 	// Executor runs sh calls (nil: Host).
 	Executor Executor
 	// OwnsChildren says that every child of this process is the
@@ -80,6 +86,8 @@ type Result struct {
 	RunDir      string
 
 	queued  time.Time
+	began   time.Time    // when it got its turn; zero while it waits
+	waited  bool         // whether it had to wait for its turn
 	row     store.Run    // as Enqueue recorded it
 	secrets *redact.Set  // the secrets the run resolved, once its jobs run
 	cgroup  *proc.Cgroup // the run's, once it has one
@@ -144,7 +152,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	release, err := r.wait(ctx, res.row)
+	release, waited, err := r.wait(ctx, res.row)
 	if err != nil {
 		if state, kind, msg, stopped := r.stopped(ctx, err); stopped {
 			return r.finish(ctx, res, state, kind, msg, now)
@@ -152,6 +160,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		return r.finish(ctx, res, "failed", FailInternal, err.Error(), now)
 	}
 	defer release()
+	res.began, res.waited = time.Now(), waited
 	// Only now, holding the turn: a run whose hook died while this one
 	// waited must be ended, and its processes killed, before any job
 	// of this one starts.
@@ -280,20 +289,24 @@ func (r *Runner) finish(ctx context.Context, res Result, state, kind, msg string
 	if err != nil {
 		return res, fmt.Errorf("record end of run %s: %w", res.RunID, err)
 	}
-	took := duration(time.Since(started))
+	took := timing(res, started, time.Now())
 	switch state {
 	case "complete":
-		r.Progress.Infof("run %s complete in %s; logs: %s", res.RunID, took, res.RunDir)
+		r.Progress.Infof("run %s complete%s", res.RunID, took)
+		r.pointers(r.Progress.Infof, res.RunID)
 		return res, nil
 	case "superseded":
-		r.Progress.Infof("run %s %s after %s", res.RunID, msg, took)
+		r.Progress.Infof("run %s %s%s", res.RunID, msg, took)
+		if !res.began.IsZero() {
+			r.pointers(r.Progress.Infof, res.RunID)
+		}
 		return res, nil
 	}
-	r.Progress.Failf("run %s failed (%s) in %s: %s", res.RunID, kind, took, firstLine(msg))
+	r.Progress.Failf("run %s failed (%s)%s: %s", res.RunID, kind, took, firstLine(msg))
 	for _, l := range restLines(msg) {
 		r.Progress.Failf("  %s", l)
 	}
-	r.Progress.Failf("logs: %s", res.RunDir)
+	r.pointers(r.Progress.Failf, res.RunID)
 	return res, nil
 }
 
