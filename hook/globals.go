@@ -269,11 +269,13 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 		Env:      g.io.Env,
 		Progress: prog,
 		Settings: runner.Settings{
-			JobTimeout:    cfg.JobTimeout,
-			RunTimeout:    cfg.RunTimeout,
-			KeepWorkspace: cfg.KeepWorkspace,
+			JobTimeout:      cfg.JobTimeout,
+			RunTimeout:      cfg.RunTimeout,
+			KeepWorkspace:   cfg.KeepWorkspace,
+			MaxParallelRuns: cfg.MaxParallelRuns,
 		},
 		Secrets:  runnerSecrets(cfg.Secrets),
+		URL:      r.ConfigValue("quire", "url"),
 		Executor: ex,
 		// The hook starts no children of its own while jobs run.
 		OwnsChildren: true,
