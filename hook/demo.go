@@ -67,11 +67,11 @@ func (g *globals) demo(c *cli.Context, dir string) error {
 	if err := copySelf(bin); err != nil {
 		return usageErr("%v", err)
 	}
-	hookPath, err := installHook(r, bin, false)
+	res, err := installHook(r, bin, keepForeign)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	say("installed %s", hookPath)
+	say("installed %s", res.path)
 
 	// The example project, committed and pushed with the real git CLI.
 	if err := copyExample("demo", work); err != nil {

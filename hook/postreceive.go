@@ -1,17 +1,24 @@
 package hook
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/urfave/cli/v2"
 
 	"github.com/quire-ci/quire-hook/pkg/push"
+	"github.com/quire-ci/quire-hook/pkg/runner"
 )
 
 func postReceiveCommand(g *globals) *cli.Command {
@@ -24,6 +31,7 @@ func postReceiveCommand(g *globals) *cli.Command {
 			"'quire-hook install'. To run a pipeline by hand, use 'quire-hook replay <rev>'.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "async", Usage: "queue the runs and return at once; a background process runs them (also: git config quire.async=true)"},
+			&cli.StringFlag{Name: "chain", Usage: "run this hook first, with the same input (written by 'install --chain'); its failure is reported and CI runs anyway"},
 		},
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
@@ -41,6 +49,15 @@ func (g *globals) postReceive(c *cli.Context) error {
 	ctx := c.Context
 	if f, ok := g.io.Stdin.(*os.File); ok && isTerminal(f) {
 		return usageErr("post-receive is run by git, not by hand (stdin is a terminal); to run a pipeline yourself use 'quire-hook replay <rev>'")
+	}
+	if chained := c.String("chain"); chained != "" {
+		// The other hook runs first, whatever happens to CI after it.
+		input, err := io.ReadAll(g.io.Stdin)
+		if err != nil {
+			return usageErr("read ref updates from stdin: %v", err)
+		}
+		g.runChained(ctx, g.progress(nil), g.abs(chained), input)
+		g.io.Stdin = bytes.NewReader(input)
 	}
 	r, err := g.openRepo(g.io.Getenv("GIT_DIR"), g.gitDir)
 	if err != nil {
@@ -122,6 +139,33 @@ func (g *globals) postReceive(c *cli.Context) error {
 		return errRunFailed
 	}
 	return nil
+}
+
+// chainedWait bounds how long a chained hook's output is drained after
+// it exits, when it left a background process holding it open.
+const chainedWait = 5 * time.Second
+
+// runChained runs the hook that 'install --chain' kept, as git would
+// have: the same input, environment and directory, its output to the
+// pusher. Its failure is one line; it never stops CI.
+func (g *globals) runChained(ctx context.Context, prog *runner.Progress, path string, input []byte) {
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Stdin = bytes.NewReader(input)
+	cmd.Stdout, cmd.Stderr = g.io.Stdout, g.io.Stderr
+	cmd.Env = g.io.Env
+	cmd.Dir = g.io.Dir
+	cmd.WaitDelay = chainedWait
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && exit.Exited():
+		prog.Failf("warning: chained hook %s exited %d; CI runs anyway", path, exit.ExitCode())
+	case errors.As(err, &exit):
+		prog.Failf("warning: chained hook %s ended by %v; CI runs anyway", path, exit.ProcessState)
+	default:
+		prog.Failf("warning: chained hook %s did not run: %v; fix it or run 'quire-hook install --force' to stop chaining it; CI runs anyway", path, err)
+	}
 }
 
 // pushOptions reads the `git push -o` options git passes to the hook.

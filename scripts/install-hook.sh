@@ -2,23 +2,26 @@
 # Install quire-hook as the post-receive hook of every bare repository found
 # under the given directories.
 #
-#   scripts/install-hook.sh [--force] DIR...
+#   scripts/install-hook.sh [--chain | --force] DIR...
 #
+# --chain and --force are passed to 'quire-hook install': keep a repo's own
+# post-receive hook running before quire-hook, or replace it.
 # The binary is $QUIRE_HOOK, else quire-hook on PATH. A directory counts as
 # a bare repository when git says so (core.bare = true and it has objects/).
 set -euo pipefail
 
-force=()
+flags=()
 dirs=()
 for arg in "$@"; do
   case "$arg" in
-    --force) force=(--force) ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --chain|--force) flags+=("$arg") ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "install-hook.sh: unknown flag $arg; see --help" >&2; exit 2 ;;
     *) dirs+=("$arg") ;;
   esac
 done
 if [ ${#dirs[@]} -eq 0 ]; then
-  echo "usage: $0 [--force] DIR..." >&2
+  echo "usage: $0 [--chain | --force] DIR..." >&2
   exit 2
 fi
 
@@ -33,7 +36,7 @@ while IFS= read -r -d '' objects; do
   repo=$(dirname "$objects")
   [ -f "$repo/HEAD" ] || continue
   [ "$(git --git-dir="$repo" rev-parse --is-bare-repository 2>/dev/null)" = true ] || continue
-  if "$bin" --git-dir "$repo" install "${force[@]}"; then
+  if "$bin" --git-dir "$repo" install ${flags[@]+"${flags[@]}"}; then
     installed=$((installed + 1))
   else
     failed=$((failed + 1))
