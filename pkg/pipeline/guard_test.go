@@ -9,12 +9,16 @@ import (
 	"time"
 )
 
-// lowMemoryLimit sets memoryLimit to n bytes and turns off the
-// collections the runtime starts on its own, so that garbage stays in
-// the heap until Guard collects it, for the rest of the test.
+// lowMemoryLimit sets memoryLimit to n bytes over what the test binary
+// now keeps live, and turns off the collections the runtime starts on
+// its own, so that garbage stays in the heap until Guard collects it,
+// for the rest of the test.
 func lowMemoryLimit(t *testing.T, n uint64) {
 	t.Helper()
-	memoryLimit = n
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	memoryLimit = s[0].Value.Uint64() + n
 	percent := debug.SetGCPercent(-1)
 	t.Cleanup(func() {
 		memoryLimit = MemoryLimit
