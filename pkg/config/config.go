@@ -47,6 +47,18 @@ type Config struct {
 	// MaxParallelRuns is how many runs of the data root may run at
 	// once (runs of one repo and ref never overlap); at least 1.
 	MaxParallelRuns int
+	// Env is added to the environment of every sh call, after the CI
+	// variables; a call's own opts.env still wins.
+	Env map[string]string
+	// Binds are host paths bwrap mounts into the sandbox at the same
+	// path, read-only unless RW.
+	Binds []Bind
+	// MaxLogBytes bounds the log file of one sh call; the output past
+	// it is dropped.
+	MaxLogBytes int64
+	// Repos override the settings above for one repository, keyed by
+	// its name in runs.repo; see ForRepo.
+	Repos map[string]Repo
 	// Warnings are things the operator should know but that do not stop
 	// a run, such as unknown keys.
 	Warnings []string
@@ -54,8 +66,12 @@ type Config struct {
 
 // Default returns the configuration used when there is no config.lua.
 func Default() Config {
-	return Config{Secrets: map[string]Secret{}, Executor: ExecutorHost, JobTimeout: time.Hour, MaxParallelRuns: 1}
+	return Config{Secrets: map[string]Secret{}, Executor: ExecutorHost, JobTimeout: time.Hour, MaxParallelRuns: 1,
+		MaxLogBytes: DefaultMaxLogBytes}
 }
+
+// DefaultMaxLogBytes is max_log_bytes when config.lua does not set it.
+const DefaultMaxLogBytes = 1 << 30
 
 // MinSecretLen is the shortest secret value that can be redacted without
 // blanking out ordinary text.
@@ -106,10 +122,7 @@ func parse(path string, v lua.LValue) (Config, error) {
 		case "secrets":
 			c.Secrets, err = parseSecrets(val)
 		case "executor":
-			c.Executor, err = str(k, val)
-			if err == nil && c.Executor != ExecutorHost && c.Executor != ExecutorBwrap && c.Executor != ExecutorDocker {
-				err = fmt.Errorf("executor %q is not one of host, bwrap, docker", c.Executor)
-			}
+			c.Executor, err = executor(k, val)
 		case "network":
 			c.Network, err = boolean(k, val)
 		case "job_timeout":
@@ -125,8 +138,18 @@ func parse(path string, v lua.LValue) (Config, error) {
 			if err != nil || c.MaxParallelRuns < 1 {
 				err = fmt.Errorf("max_parallel_runs must be a whole number >= 1 (1: one run at a time), not %s", val.String())
 			}
+		case "env":
+			c.Env, err = parseEnv(k, val)
+		case "binds":
+			c.Binds, err = parseBinds(k, val)
+		case "max_log_bytes":
+			c.MaxLogBytes, err = logBytes(k, val)
+		case "repos":
+			var warns []string
+			c.Repos, warns, err = parseRepos(path, val)
+			c.Warnings = append(c.Warnings, warns...)
 		default:
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: unknown key %q ignored (known: secrets, executor, network, job_timeout, run_timeout, keep_workspace, keep_runs, max_parallel_runs)", path, k))
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: unknown key %q ignored (known: %s)", path, k, strings.Join(topKeys, ", ")))
 		}
 		if err != nil {
 			errs = append(errs, err.Error())
@@ -140,6 +163,10 @@ func parse(path string, v lua.LValue) (Config, error) {
 	}
 	return c, nil
 }
+
+// topKeys are the keys config.lua's table may have.
+var topKeys = []string{"secrets", "executor", "network", "job_timeout", "run_timeout", "keep_workspace", "keep_runs",
+	"max_parallel_runs", "env", "binds", "max_log_bytes", "repos"}
 
 func parseSecrets(v lua.LValue) (map[string]Secret, error) {
 	t, ok := v.(*lua.LTable)
@@ -196,6 +223,14 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+func executor(key string, v lua.LValue) (string, error) {
+	s, err := str(key, v)
+	if err == nil && s != ExecutorHost && s != ExecutorBwrap && s != ExecutorDocker {
+		err = fmt.Errorf("%s %q is not one of host, bwrap, docker", key, s)
+	}
+	return s, err
 }
 
 func str(key string, v lua.LValue) (string, error) {
