@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -36,6 +37,11 @@ type Writer struct {
 	secrets  *redact.Set       // nil: nothing to redact
 	redactor [2]*redact.Stream // per stream, made at its first write
 	red      []byte            // redacted bytes of the current Write
+
+	max       int64 // Limit's bound on the file's size; 0: none
+	written   int64 // bytes written to out
+	truncated bool  // output reached max: the streams' bytes are dropped
+	dropped   int64 // stream bytes that never reached the log
 }
 
 // Create creates the log file at path, which must not exist yet, and
@@ -69,6 +75,34 @@ func (w *Writer) Redact(set *redact.Set) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.secrets = set
+}
+
+// Limit bounds the log at max bytes (0: no bound). Records of the
+// streams are written while they fit; from the first that does not,
+// what the streams receive is counted and dropped (their Writes still
+// succeed, so the process writing is never blocked), and Close ends the
+// log with one stderr line saying how many bytes were dropped. Lines
+// written with Line are not bounded. Call Limit before the first write.
+func (w *Writer) Limit(max int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.max = max
+}
+
+// Truncated reports whether output was dropped because of Limit.
+func (w *Writer) Truncated() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.truncated
+}
+
+// Dropped reports how many bytes the streams received that are not in
+// the log because of Limit (secrets counted as redacted); final once
+// Close has returned.
+func (w *Writer) Dropped() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dropped
 }
 
 // Stream returns the io.Writer for stream "stdout" or "stderr"; writes to
@@ -150,10 +184,17 @@ func (w *Writer) Close() error {
 	for i, r := range w.redactor {
 		if r != nil && w.err == nil {
 			w.red = r.Flush(w.red[:0])
+			if w.truncated {
+				w.dropped += int64(len(w.red))
+				continue
+			}
 			_ = w.feed(i, w.header(i), w.red) // sets w.err
 		}
 	}
-	if w.err == nil {
+	if w.err == nil && w.truncated {
+		msg := fmt.Sprintf("quire: log truncated at max_log_bytes (%d bytes): %d bytes of output were dropped", w.max, w.dropped)
+		_ = w.write(appendRecord(w.buf[:0], w.header(1), tagFull, []byte(msg), nil)) // sets w.err
+	} else if w.err == nil {
 		buf := w.buf[:0]
 		for i := range w.streams {
 			if len(w.streams[i].pending) > 0 {
@@ -202,6 +243,10 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	w.streams[s.i].received += int64(len(p))
+	if w.truncated {
+		w.dropped += int64(len(p))
+		return len(p), nil
+	}
 	hdr := w.header(s.i)
 	data := p
 	if w.secrets != nil {
@@ -225,6 +270,9 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 // bounded so that neither a huge p nor a p full of empty lines can grow
 // the buffer much beyond flushAt.
 func (w *Writer) feed(i int, hdr, p []byte) error {
+	if w.max > 0 && w.max-w.written < nearLimit {
+		return w.feedNearLimit(i, hdr, p)
+	}
 	a := &w.streams[i]
 	for rest := p; len(rest) > 0; {
 		piece := rest[:min(len(rest), flushAt)]
@@ -236,6 +284,46 @@ func (w *Writer) feed(i int, hdr, p []byte) error {
 		rest = rest[n:]
 	}
 	return nil
+}
+
+// nearLimit is how close to Limit's bound feed switches to
+// feedNearLimit: one piece of feed makes less than that.
+const nearLimit = 3 * flushAt
+
+// feedNearLimit is feed for a log close to its bound: it cuts p into
+// lines (at most MaxLineChunk bytes each) and writes their records
+// while they fit. At the first line that does not fit the log is
+// truncated: that line, the rest of p and what both streams still hold
+// of an unfinished line are counted as dropped.
+func (w *Writer) feedNearLimit(i int, hdr, p []byte) error {
+	a := &w.streams[i]
+	buf := w.buf[:0]
+	for rest := p; len(rest) > 0; {
+		step := rest[:min(len(rest), MaxLineChunk)]
+		if j := bytes.IndexByte(step, '\n'); j >= 0 {
+			step = step[:j+1]
+		}
+		held, mark := len(a.pending), len(buf)
+		buf, _ = a.feed(buf, hdr, step, math.MaxInt)
+		if w.written+int64(len(buf)) > w.max {
+			w.truncated = true
+			w.dropped += int64(held + len(rest))
+			for j := range w.streams {
+				if j != i {
+					w.dropped += int64(len(w.streams[j].pending))
+				}
+			}
+			return w.write(buf[:mark])
+		}
+		rest = rest[len(step):]
+		if len(buf) >= flushAt {
+			if err := w.write(buf); err != nil {
+				return err
+			}
+			buf = w.buf[:0]
+		}
+	}
+	return w.write(buf)
 }
 
 // usable reports why the Writer cannot take more output, if it cannot.
@@ -285,6 +373,7 @@ func (w *Writer) write(buf []byte) error {
 		return nil
 	}
 	n, err := w.out.Write(buf)
+	w.written += int64(n)
 	if err == nil && n < len(buf) {
 		err = io.ErrShortWrite
 	}
