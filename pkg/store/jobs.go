@@ -41,6 +41,9 @@ type ShEvent struct {
 
 	StdoutBytes int64
 	StderrBytes int64
+	// LogTruncated is set when the call's log reached max_log_bytes and
+	// the rest of its output was dropped (sh_events.log_truncated).
+	LogTruncated bool
 }
 
 // StartJob inserts a job of the run in state active.
@@ -183,11 +186,13 @@ func startShEvent(conn *sqlite.Conn, e ShEvent) error {
 		VALUES (?, ?, ?, ?, ?)`, e.RunID, e.JobID, e.Seq, e.StartedAtMS, e.Cmd)
 }
 
+// finishShEvent ends a running call. log_truncated is only ever set:
+// SetShEventLogTruncated may have set it before.
 func finishShEvent(conn *sqlite.Conn, e ShEvent) error {
 	err := exec(conn, `UPDATE sh_events SET finished_at_ms = ?, exit_code = ?,
-		stdout_bytes = ?, stderr_bytes = ?
+		stdout_bytes = ?, stderr_bytes = ?, log_truncated = max(log_truncated, ?)
 		WHERE run_id = ? AND job_id = ? AND seq = ? AND finished_at_ms IS NULL`,
-		e.FinishedAtMS, e.ExitCode, e.StdoutBytes, e.StderrBytes, e.RunID, e.JobID, e.Seq)
+		e.FinishedAtMS, e.ExitCode, e.StdoutBytes, e.StderrBytes, boolInt(e.LogTruncated), e.RunID, e.JobID, e.Seq)
 	if err != nil {
 		return err
 	}
@@ -208,6 +213,30 @@ func finishShEvent(conn *sqlite.Conn, e ShEvent) error {
 	default:
 		return fmt.Errorf("the call has ended already")
 	}
+}
+
+// SetShEventLogTruncated records that the log of an sh call reached
+// max_log_bytes: sh_events.log_truncated becomes 1.
+func (s *Store) SetShEventLogTruncated(ctx context.Context, runID, jobID string, seq int) error {
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		err := exec(conn, `UPDATE sh_events SET log_truncated = 1
+			WHERE run_id = ? AND job_id = ? AND seq = ?`, runID, jobID, seq)
+		if err == nil && conn.Changes() == 0 {
+			err = ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark log of sh event %d of job %s of run %s truncated: %w", seq, jobID, runID, err)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // closeShEvents ends the calls of the run that are still running at the
@@ -257,7 +286,8 @@ func (s *Store) ListShEvents(ctx context.Context, runID string) ([]ShEvent, erro
 	var events []ShEvent
 	err := s.do(ctx, func(conn *sqlite.Conn) error {
 		return execRows(conn, `SELECT e.run_id, e.job_id, e.seq, e.started_at_ms,
-			e.finished_at_ms, e.exit_code, e.cmd, e.stdout_bytes, e.stderr_bytes
+			e.finished_at_ms, e.exit_code, e.cmd, e.stdout_bytes, e.stderr_bytes,
+			e.log_truncated
 			FROM sh_events e JOIN jobs j ON j.run_id = e.run_id AND j.job_id = e.job_id
 			WHERE e.run_id = ? ORDER BY j.rowid, e.seq`,
 			func(stmt *sqlite.Stmt) error {
@@ -272,6 +302,7 @@ func (s *Store) ListShEvents(ctx context.Context, runID string) ([]ShEvent, erro
 					Cmd:          stmt.ColumnText(6),
 					StdoutBytes:  stmt.ColumnInt64(7),
 					StderrBytes:  stmt.ColumnInt64(8),
+					LogTruncated: stmt.ColumnInt(9) != 0,
 				})
 				return nil
 			}, runID)
