@@ -149,13 +149,22 @@ func (r *Runner) take(ctx context.Context, t *turn, run store.Run, paths []strin
 }
 
 // sameRefBlocker names the run of the same repo and ref that holds its
-// lock, as well as the records tell.
+// lock, as well as the records tell: the active one, else the oldest
+// pending one queued before run (waiting for a slot itself).
 func (r *Runner) sameRefBlocker(ctx context.Context, run store.Run) string {
 	runs, err := r.Store.ListRuns(ctx, store.RunFilter{Repo: run.Repo, Ref: run.Ref, State: "active", Limit: 1})
-	if err != nil || len(runs) == 0 {
-		return "the run of " + run.Repo + " " + run.Ref
+	if err == nil && len(runs) > 0 {
+		return describe(runs[:1])
 	}
-	return describe(runs[:1])
+	pending, err := r.Store.ListRuns(ctx, store.RunFilter{Repo: run.Repo, Ref: run.Ref, State: "pending"})
+	if err == nil {
+		for i := len(pending) - 1; i >= 0; i-- { // oldest first
+			if p := pending[i]; queuedBefore(p, run) {
+				return describe(pending[i : i+1])
+			}
+		}
+	}
+	return "the run of " + run.Repo + " " + run.Ref
 }
 
 // slotBlockers names the runs that hold the slots, as well as the
@@ -191,8 +200,7 @@ func (r *Runner) place(ctx context.Context, run store.Run) string {
 	}
 	ahead := 0
 	for _, p := range pending {
-		before := p.QueuedAtMS < run.QueuedAtMS || p.QueuedAtMS == run.QueuedAtMS && p.ID < run.ID
-		if !before || p.ID == run.ID {
+		if !queuedBefore(p, run) {
 			continue
 		}
 		if run.Trigger == "push" && p.Trigger == "push" && p.Repo == run.Repo && p.Ref == run.Ref {
@@ -207,6 +215,12 @@ func (r *Runner) place(ctx context.Context, run store.Run) string {
 		return "1 run ahead of it in the queue"
 	}
 	return fmt.Sprintf("%d runs ahead of it in the queue", ahead)
+}
+
+// queuedBefore reports whether a was queued before b, as NewerPush
+// orders runs.
+func queuedBefore(a, b store.Run) bool {
+	return a.QueuedAtMS < b.QueuedAtMS || a.QueuedAtMS == b.QueuedAtMS && a.ID < b.ID
 }
 
 // newerPush returns the run that supersedes run, or "".

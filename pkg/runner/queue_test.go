@@ -2,12 +2,17 @@ package runner
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 // queued is one run started in the background by startRuns.
@@ -54,6 +59,31 @@ func (h *harness) waitActive(id string) {
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("run %s never became active (%s)", id, run.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitRefLocked waits until some run holds the lock of repo.git's ref.
+func (h *harness) waitRefLocked(ref string) {
+	h.t.Helper()
+	path, err := (&Runner{DataRoot: h.dataRoot}).refLockPath(store.Run{Repo: "repo.git", Ref: ref})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("no run took the lock of %s", ref)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -283,6 +313,53 @@ func TestRunner_ParallelRuns(t *testing.T) {
 					t.Errorf("replays %d and %d of one ref overlap: %+v %+v", i, j, a, b)
 				}
 			}
+		}
+	})
+	t.Run("SameRefWaitSaysForWhich", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, sleepy)
+		h.Settings.MaxParallelRuns = 2
+		sha := h.commit("one")
+		h.repo.Push("--quiet", "origin", "HEAD:refs/heads/main")
+		var wg sync.WaitGroup
+		var q1, q2 queued
+		first, runFirst := h.enqueue(sha, pushSpec{Trigger: "replay"})
+		wg.Add(1)
+		go runFirst(&wg, &q1)
+		h.waitActive(first.RunID)
+		second, runSecond := h.enqueue(sha, pushSpec{Trigger: "replay"})
+		wg.Add(1)
+		go runSecond(&wg, &q2)
+		wg.Wait()
+		want := "run " + second.RunID + " is waiting for run " + first.RunID + " (repo.git refs/heads/main) to finish; next in the queue"
+		if got := q2.progress.String(); !strings.Contains(got, want) {
+			t.Errorf("waiting message lacks %q:\n%s", want, got)
+		}
+	})
+	t.Run("SameRefBehindAWaitingRun", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, sleepy)
+		sha := h.commit("one")
+		h.repo.Push("--quiet", "origin", "HEAD:refs/heads/main")
+		var wg sync.WaitGroup
+		qs := make([]queued, 3)
+		other, runOther := h.enqueueRepo("other.git", sha, pushSpec{})
+		wg.Add(1)
+		go runOther(&wg, &qs[0])
+		h.waitActive(other.RunID)
+		// The first replay takes main's lock and waits for the slot; the
+		// second waits for main's lock.
+		first, runFirst := h.enqueue(sha, pushSpec{Trigger: "replay"})
+		wg.Add(1)
+		go runFirst(&wg, &qs[1])
+		h.waitRefLocked("refs/heads/main")
+		second, runSecond := h.enqueue(sha, pushSpec{Trigger: "replay"})
+		wg.Add(1)
+		go runSecond(&wg, &qs[2])
+		wg.Wait()
+		want := "run " + second.RunID + " is waiting for run " + first.RunID + " (repo.git refs/heads/main) to finish; 1 run ahead of it in the queue"
+		if got := qs[2].progress.String(); !strings.Contains(got, want) {
+			t.Errorf("waiting message lacks %q:\n%s", want, got)
 		}
 	})
 	t.Run("SupersedeStill", func(t *testing.T) {
