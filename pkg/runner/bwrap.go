@@ -3,7 +3,9 @@ package runner
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +39,8 @@ type Bwrap struct {
 	// DisableUserns stops jobs from creating user namespaces of their
 	// own; bubblewrap has the option since 0.8.0.
 	DisableUserns bool
+
+	binds []bwrapMount // added by Bind
 }
 
 // NewBwrap finds bwrap on PATH. gitDir stays readable inside the
@@ -54,6 +58,37 @@ func NewBwrap(network bool, gitDir string, masks []string) (*Bwrap, error) {
 		Path: path, Network: network, GitDir: gitDir, Masks: slices.Clone(masks),
 		DisableUserns: bytes.Contains(help, []byte("--disable-userns")),
 	}, nil
+}
+
+// Bind mounts the host path p into the sandbox at the same path (its
+// symlinks resolved), read-write if rw, else read-only: config.lua's
+// binds, such as a shared build cache. p must exist, and must not be
+// or lie inside a masked path, which jobs must not see.
+func (b *Bwrap) Bind(p string, rw bool) error {
+	if !filepath.IsAbs(p) {
+		return fmt.Errorf("bind %s: not an absolute path; give binds as absolute paths", p)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("bind %s does not exist; create it (mkdir -p %s) or remove it from binds in config.lua", p, p)
+	}
+	if err != nil {
+		return fmt.Errorf("bind %s: %w; check that this user can reach it", p, err)
+	}
+	for _, m := range b.Masks {
+		if m == "" {
+			continue
+		}
+		if mr, err := filepath.EvalSymlinks(m); err == nil && within(mr, real) {
+			return fmt.Errorf("bind %s is inside %s, which jobs must not see (the data root, config.lua or a secret file); bind another path", p, m)
+		}
+	}
+	kind := mountBindRO
+	if rw {
+		kind = mountBindRW
+	}
+	b.binds = append(b.binds, bwrapMount{real, kind})
+	return nil
 }
 
 // Command implements Executor.
@@ -74,7 +109,7 @@ func (b *Bwrap) Command(argv []string, dir, ws string) []string {
 	if !b.Network {
 		cmd = append(cmd, "--unshare-net")
 	}
-	cmd = append(cmd, bwrapMounts(b.GitDir, ws, b.Masks)...)
+	cmd = append(cmd, bwrapMounts(b.GitDir, ws, b.Masks, b.binds)...)
 	cmd = append(cmd, "--chdir", dir, "--")
 	return append(cmd, argv...)
 }
@@ -90,6 +125,18 @@ func (b *Bwrap) Exit(ws syscall.WaitStatus) int {
 	return code
 }
 
+// startFailed implements startFailer: bwrap exits 1 after printing
+// "bwrap: execvp <program>: <reason>" when the program cannot be run
+// inside the sandbox (missing there, or not executable), where the host
+// executor reads 127.
+func (b *Bwrap) startFailed(exit int, stderr []byte) bool {
+	if exit != 1 || len(stderr) > 4096 {
+		return false
+	}
+	lines := strings.Split(strings.TrimRight(string(stderr), "\n"), "\n")
+	return strings.HasPrefix(lines[len(lines)-1], "bwrap: execvp ")
+}
+
 // mountKind is what bwrap mounts over one path. Of mounts at one depth,
 // the bare repository goes before the masks, so a bare repository that
 // is itself a masked path stays masked, and the workspace goes last.
@@ -98,6 +145,8 @@ type mountKind int
 const (
 	mountPrivate  mountKind = iota // /dev, /proc, /tmp: the sandbox's own
 	mountReadOnly                  // bound read-only: the bare repository
+	mountBindRO                    // an operator's bind, read-only
+	mountBindRW                    // an operator's bind, read-write
 	mountMaskDir                   // an empty tmpfs, remounted read-only
 	mountMaskFile                  // /dev/null bound read-only
 	mountWritable                  // bound read-write: the workspace
@@ -115,11 +164,12 @@ type bwrapMount struct {
 
 // bwrapMounts returns the bwrap options that mount, over the read-only
 // host root, the private /dev, /proc and /tmp, the bare repository, the
-// masks and the workspace. A mount covers what earlier mounts put below
+// operator's binds, the masks and the workspace. A mount covers what earlier mounts put below
 // its path, so they go outermost first. A mask inside a path already
 // hidden is left out: bwrap would have to create its mount point there.
-func bwrapMounts(gitDir, ws string, masks []string) []string {
+func bwrapMounts(gitDir, ws string, masks []string, binds []bwrapMount) []string {
 	ms := []bwrapMount{{"/dev", mountPrivate}, {"/proc", mountPrivate}, {"/tmp", mountPrivate}}
+	ms = append(ms, binds...)
 	if gitDir != "" {
 		ms = append(ms, bwrapMount{resolveOr(gitDir), mountReadOnly})
 	}
@@ -173,7 +223,7 @@ func bwrapMounts(gitDir, ws string, masks []string) []string {
 			default:
 				args = append(args, "--tmpfs", m.path)
 			}
-		case mountReadOnly:
+		case mountReadOnly, mountBindRO:
 			args = append(args, "--ro-bind", m.path, m.path)
 		case mountMaskDir:
 			// Read-only once everything below it is mounted, so a job
@@ -182,7 +232,7 @@ func bwrapMounts(gitDir, ws string, masks []string) []string {
 			remount = append(remount, "--remount-ro", m.path)
 		case mountMaskFile:
 			args = append(args, "--ro-bind", "/dev/null", m.path)
-		case mountWritable:
+		case mountWritable, mountBindRW:
 			args = append(args, "--bind", m.path, m.path)
 		}
 	}

@@ -228,7 +228,7 @@ func TestBwrap_Mounts(t *testing.T) {
 		inTmp,                             // inside the private /tmp
 		filepath.Join(root, "missing"),
 		data, secret, "",
-	}), " ")
+	}, nil), " ")
 	want := strings.Join([]string{
 		"--dev /dev --proc /proc --tmpfs /tmp",
 		"--ro-bind " + bare + " " + bare,

@@ -81,15 +81,17 @@ func (h *handle) alive(L *lua.LState) {
 }
 
 // shEnv is the hook's environment without GIT_* (which would point git
-// in the workspace at the bare repository), plus the CI variables.
+// in the workspace at the bare repository), plus the CI variables, plus
+// the operator's env (CallSettings), which opts.env may still override.
 func (e *execution) shEnv(jobID string) []string {
+	_, settings := callSettings(e.runner.Executor)
 	var env []string
 	for _, kv := range e.runner.Env {
 		if !strings.HasPrefix(kv, "GIT_") {
 			env = append(env, kv)
 		}
 	}
-	return append(env,
+	return append(append(env,
 		"CI=true",
 		"QUIRE_RUN_ID="+e.run.RunID,
 		"QUIRE_JOB_ID="+jobID,
@@ -98,7 +100,7 @@ func (e *execution) shEnv(jobID string) []string {
 		"QUIRE_REF="+e.push.Ref,
 		"QUIRE_WORKSPACE="+e.workspace,
 		"QUIRE_GIT_DIR="+e.runner.GitDir,
-	)
+	), settings.Env...)
 }
 
 // table builds the Lua value q.

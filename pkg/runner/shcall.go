@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,67 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/crilog"
 	"github.com/quire-ci/quire-hook/pkg/redact"
 )
+
+// DefaultMaxLogBytes bounds an sh call's log when CallSettings do not.
+const DefaultMaxLogBytes = 1 << 30
+
+// CallSettings are the operator's settings of every sh call of a run
+// (config.lua's env and max_log_bytes), whatever executor runs it.
+type CallSettings struct {
+	// Env is added to each call's environment after the CI variables;
+	// the call's own opts.env still wins. NAME=value strings.
+	Env []string
+	// MaxLogBytes bounds each call's log file (0: DefaultMaxLogBytes):
+	// past it the output is dropped, see crilog.Writer.Limit.
+	MaxLogBytes int64
+}
+
+// Configure returns ex (nil: Host) carrying s to every sh call it runs.
+// The settings travel with the executor, the one thing of a Runner
+// consulted for each call.
+func Configure(ex Executor, s CallSettings) Executor {
+	if ex == nil {
+		ex = Host{}
+	}
+	return configured{ex: ex, s: s}
+}
+
+// configured is an Executor with CallSettings.
+type configured struct {
+	ex Executor
+	s  CallSettings
+}
+
+// Command implements Executor.
+func (c configured) Command(argv []string, dir, ws string) []string {
+	return c.ex.Command(argv, dir, ws)
+}
+
+// Exit implements Executor.
+func (c configured) Exit(ws syscall.WaitStatus) int { return c.ex.Exit(ws) }
+
+// callSettings returns the executor underneath ex (nil: Host) and the
+// settings it carries, with MaxLogBytes defaulted.
+func callSettings(ex Executor) (Executor, CallSettings) {
+	var s CallSettings
+	if c, ok := ex.(configured); ok {
+		ex, s = c.ex, c.s
+	}
+	if ex == nil {
+		ex = Host{}
+	}
+	if s.MaxLogBytes <= 0 {
+		s.MaxLogBytes = DefaultMaxLogBytes
+	}
+	return ex, s
+}
+
+// startFailer is an Executor that can tell, after the fact, that a
+// call's program never started although the executor's own process
+// did.
+type startFailer interface {
+	startFailed(exit int, stderr []byte) bool
+}
 
 // shOpts are the options of q.sh.
 type shOpts struct {
@@ -57,6 +119,8 @@ func (h *handle) sh(L *lua.LState) int {
 		L.RaiseError("q.sh: create log: %v%s", err, diskHint(err, h.e.runner.DataRoot))
 	}
 	w.Redact(h.e.secrets)
+	ex, settings := callSettings(h.e.runner.Executor)
+	w.Limit(settings.MaxLogBytes)
 	started := time.Now()
 	if err := h.startCall(seq, shown, started); err != nil {
 		w.Close()
@@ -94,6 +158,14 @@ func (h *handle) sh(L *lua.LState) int {
 	finished := time.Now()
 
 	exit := res.Exit
+	if sf, ok := ex.(startFailer); ok && res.StartErr == nil && sf.startFailed(exit, errOut.buf) {
+		exit = 127 // as on the host: the program could not be started
+	}
+	if w.Truncated() {
+		if err := h.e.runner.Store.SetShEventLogTruncated(context.WithoutCancel(h.ctx), h.e.run.RunID, h.job.ID, seq); err != nil {
+			L.RaiseError("q.sh: %v", err)
+		}
+	}
 	if err := h.finishCall(seq, logPath, exit, finished, w); err != nil {
 		L.RaiseError("q.sh: %v", err)
 	}
