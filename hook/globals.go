@@ -240,28 +240,40 @@ func (g *globals) openRunner(ctx context.Context, r *gitrepo.Repo) (*runner.Runn
 }
 
 // newRunner wires a Runner for one repository, with the operator's
-// config.lua applied.
+// config.lua applied: the top level, overridden by the repository's
+// repos entry (keyed by runs.repo).
 func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store, dataRoot string) (*runner.Runner, error) {
 	cfg, err := g.loadConfig(ctx, dataRoot)
 	if err != nil {
 		return nil, err
 	}
 	prog := g.progress(r)
-	for _, w := range cfg.Warnings {
+	warnings := cfg.Warnings
+	if len(cfg.Repos) > 0 {
+		warnings = append(warnings, cfg.UnknownRepos(g.reposRoot(r))...)
+	}
+	for _, w := range warnings {
 		prog.Failf("warning: %s", w)
 	}
 	g.keepRuns = cfg.KeepRuns
+	rc := cfg.ForRepo(g.repoName(r))
 	var ex runner.Executor
-	switch cfg.Executor {
+	switch rc.Executor {
 	case config.ExecutorBwrap:
-		b, err := runner.NewBwrap(cfg.Network, r.GitDir, bwrapMasks(dataRoot, cfg))
+		b, err := runner.NewBwrap(rc.Network, r.GitDir, bwrapMasks(dataRoot, cfg))
 		if err != nil {
 			return nil, usageErr("config %s: %v", cfg.Path, err)
+		}
+		for _, bind := range rc.Binds {
+			if err := b.Bind(bind.Path, bind.RW); err != nil {
+				return nil, usageErr("config %s: %v", cfg.Path, err)
+			}
 		}
 		ex = b
 	case config.ExecutorDocker:
 		return nil, usageErr("config %s: executor \"docker\" is not supported by this quire-hook yet; use \"host\" or \"bwrap\"", cfg.Path)
 	}
+	ex = runner.Configure(ex, runner.CallSettings{Env: rc.EnvList(), MaxLogBytes: rc.MaxLogBytes})
 	return &runner.Runner{
 		Store:    s,
 		DataRoot: dataRoot,
