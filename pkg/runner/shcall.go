@@ -161,13 +161,17 @@ func (h *handle) sh(L *lua.LState) int {
 	if sf, ok := ex.(startFailer); ok && res.StartErr == nil && sf.startFailed(exit, errOut.buf) {
 		exit = 127 // as on the host: the program could not be started
 	}
+	// The mark goes first, so the ended row is whole; the call is
+	// ended even if the mark could not be written.
+	var markErr error
 	if w.Truncated() {
-		if err := h.e.runner.Store.SetShEventLogTruncated(context.WithoutCancel(h.ctx), h.e.run.RunID, h.job.ID, seq); err != nil {
-			L.RaiseError("q.sh: %v", err)
-		}
+		markErr = h.e.runner.Store.SetShEventLogTruncated(context.WithoutCancel(h.ctx), h.e.run.RunID, h.job.ID, seq)
 	}
 	if err := h.finishCall(seq, logPath, exit, finished, w); err != nil {
 		L.RaiseError("q.sh: %v", err)
+	}
+	if markErr != nil {
+		L.RaiseError("q.sh: %v", markErr)
 	}
 	switch {
 	case runErr != nil:
