@@ -77,6 +77,7 @@ func Guard(ctx context.Context, cancel context.CancelCauseFunc, call func() erro
 func watch(ctx context.Context, cancel context.CancelCauseFunc, finished <-chan struct{}) error {
 	var tick <-chan time.Time
 	var heap heapWatch
+	var collected <-chan bool // the verdict of a collection under way
 	if cancel != nil {
 		t := time.NewTicker(memoryPoll)
 		defer t.Stop()
@@ -89,7 +90,17 @@ func watch(ctx context.Context, cancel context.CancelCauseFunc, finished <-chan 
 			return nil
 		case <-ctx.Done():
 		case <-tick:
-			if heap.over() {
+			if collected != nil {
+				break
+			}
+			over, verdict := heap.over()
+			if over {
+				cancel(ErrMemory)
+			}
+			collected = verdict
+		case over := <-collected:
+			collected = nil
+			if over {
 				cancel(ErrMemory)
 			}
 		}
@@ -109,44 +120,58 @@ type heapWatch struct {
 	cycles  uint64 // collections finished before the watch started
 }
 
-// start reads the metrics for the first time.
-func (h *heapWatch) start() {
-	h.samples = []metrics.Sample{
+// heapSamples returns the metrics heapWatch reads.
+func heapSamples() []metrics.Sample {
+	return []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/gc/cycles/total:gc-cycles"},
 	}
-	metrics.Read(h.samples)
-	h.cycles = h.value(2)
 }
 
-func (h *heapWatch) value(i int) uint64 {
-	if h.samples[i].Value.Kind() != metrics.KindUint64 {
+// sampleValue returns samples[i] as a number.
+func sampleValue(samples []metrics.Sample, i int) uint64 {
+	if samples[i].Value.Kind() != metrics.KindUint64 {
 		return 0
 	}
-	return h.samples[i].Value.Uint64()
+	return samples[i].Value.Uint64()
+}
+
+// start reads the metrics for the first time.
+func (h *heapWatch) start() {
+	h.samples = heapSamples()
+	metrics.Read(h.samples)
+	h.cycles = sampleValue(h.samples, 2)
 }
 
 // over reports whether the live heap is over memoryLimit. The heap holds
 // garbage until the next collection, such as what earlier jobs left, so
 // a heap over the limit is taken as live only if a collection since the
-// watch started found it so. If none did, over forces one (at most once a
-// gcInterval, for all watches together) and looks again.
-func (h *heapWatch) over() bool {
+// watch started found it so. If none did, over starts one (at most once
+// a gcInterval, for all watches together) on its own goroutine, which
+// can take seconds, and returns the channel that will say whether the
+// live heap is still over the limit.
+func (h *heapWatch) over() (bool, <-chan bool) {
 	metrics.Read(h.samples)
-	if h.value(0) <= memoryLimit {
-		return false
+	if sampleValue(h.samples, 0) <= memoryLimit {
+		return false, nil
 	}
-	if h.value(2) > h.cycles && h.value(1) > memoryLimit {
-		return true
+	if sampleValue(h.samples, 2) > h.cycles && sampleValue(h.samples, 1) > memoryLimit {
+		return true, nil
 	}
 	lastGC.Lock()
 	defer lastGC.Unlock()
 	if time.Since(lastGC.at) < gcInterval {
-		return false
+		return false, nil
 	}
-	runtime.GC()
 	lastGC.at = time.Now()
-	metrics.Read(h.samples)
-	return h.value(1) > memoryLimit
+	limit := memoryLimit
+	verdict := make(chan bool, 1)
+	go func() {
+		runtime.GC()
+		samples := heapSamples()
+		metrics.Read(samples)
+		verdict <- sampleValue(samples, 1) > limit
+	}()
+	return false, verdict
 }
