@@ -24,7 +24,7 @@ func logsCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name:      "logs",
 		Usage:     "print the logs of a run, or of one of its jobs",
-		ArgsUsage: "<run-id or unique prefix of 4+ characters> [<job>]",
+		ArgsUsage: "<run> [<job>]",
 		Description: "Prints the output of every job of the run in run order (or of one job): the\n" +
 			"lines of each sh call (jobs/<job>/sh-N.log) and of job.log (q.log, print and the\n" +
 			"job's error), merged in time order. Lines split in the file (over 16 KiB) are\n" +
@@ -33,28 +33,31 @@ func logsCommand(g *globals) *cli.Command {
 			"job, '==> <job> sh-N (exit E): <cmd>' before the output of an sh call (just\n" +
 			"'==> <job> sh-N' while it runs: its command is recorded when it ends), and\n" +
 			"'==> <job> job.log' before job.log lines. A stderr line starts with '! '\n" +
-			"(grep '^! '; with --timestamps, after the time).",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines until the run ends"},
+			"(grep '^! '; with --timestamps, after the time). Following, a job or sh call\n" +
+			"whose header was printed before it ended gets its header again once it has,\n" +
+			"with its final state or exit code, and logs exits 0 for a run that completed\n" +
+			"(or was superseded), 1 for one that failed.\n\n" + runArgsHelp,
+		Flags: append(runSelectFlags(),
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines until the run ends; exit 1 if it failed"},
 			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "start each line with its time (RFC 3339, UTC)"},
-		},
+		),
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
-			args, err := trailingFlags(c, "follow", "f", "timestamps", "t")
+			args, err := trailingArgs(c, "follow", "f", "timestamps", "t", "ref=", "repo=")
 			if err != nil {
 				return err
 			}
-			if len(args) < 1 || len(args) > 2 {
-				return usageErr("logs takes a run id (or a unique prefix of 4+ characters) and optionally a job id")
-			}
-			s, dataRoot, err := g.openAdminStore(c.Context)
+			s, dataRoot, err := g.openRecords(c.Context)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			run, err := s.GetRun(c.Context, args[0])
+			run, args, err := selectRun(c, s, args)
 			if err != nil {
-				return usageErr("%v", err)
+				return err
+			}
+			if len(args) > 1 {
+				return usageErr("logs takes a run and optionally a job: %s [<job>]", runArgsUsage)
 			}
 			l := &runLogs{
 				s:      s,
@@ -63,8 +66,8 @@ func logsCommand(g *globals) *cli.Command {
 				follow: c.Bool("follow"),
 				p:      &logPrinter{w: bufio.NewWriterSize(g.io.Stdout, 64<<10), timestamps: c.Bool("timestamps")},
 			}
-			if len(args) == 2 {
-				l.job = args[1]
+			if len(args) == 1 {
+				l.job = args[0]
 			}
 			l.host, _ = os.Hostname()
 			return l.print(c.Context)
@@ -144,8 +147,13 @@ func (l *runLogs) pumpJobs(jobs []store.Job, events []store.ShEvent, ended bool)
 		l.found = true
 		if l.open == nil {
 			l.open = &jobLogs{id: j.JobID, dir: filepath.Join(l.runDir, "jobs", j.JobID)}
-			if l.job == "" {
+			switch {
+			case l.job == "" || j.State == "skipped":
+				// A skipped job has no logs: its header says why.
 				l.p.header("job "+j.JobID, jobHeader(j))
+				l.open.final = finished(j.State)
+			case !l.follow:
+				l.open.final = true // one job, as it is now: no header
 			}
 		}
 		// Rows are written when a call starts; only an ended one says
@@ -162,6 +170,11 @@ func (l *runLogs) pumpJobs(jobs []store.Job, events []store.ShEvent, ended bool)
 		}
 		if !done {
 			return nil
+		}
+		if !l.open.final && finished(j.State) {
+			// Its header was printed while it ran, or not at all
+			// (following one job): say how it ended.
+			l.p.header("job "+j.JobID, jobHeader(j))
 		}
 		l.open.close()
 		l.open = nil
@@ -194,6 +207,9 @@ func (l *runLogs) end(run store.Run, gone bool) error {
 	if err := l.p.w.Flush(); err != nil {
 		return fmt.Errorf("write logs: %w", err)
 	}
+	if l.follow && (gone || run.State == "failed") {
+		return errRunFailed // the headers said why
+	}
 	return nil
 }
 
@@ -221,6 +237,8 @@ type jobLogs struct {
 	sh    *logTail // sh-<seq>.log, once it exists
 	seq   int      // the sh call open, or the last one closed
 	shown bool     // the header of sh-<seq> has been printed
+	ended bool     // ... with the call's exit code
+	final bool     // the job's header has been printed with its final state
 }
 
 // pump prints the lines that are there. done says the job has ended, so
@@ -259,7 +277,8 @@ func (j *jobLogs) pump(p *logPrinter, done bool, calls map[int]store.ShEvent) er
 		// printed nothing, in its place among the job.log lines.
 		if j.sh != nil && b == nil && (done || recorded) &&
 			(a == nil || j.shown || a.time.UnixMilli() >= call.StartedAtMS) {
-			if !j.shown {
+			if !j.shown || (recorded && !j.ended) {
+				// Its header, or again with the exit code it lacked.
 				p.header(j.shKey(), j.shHeader(call, recorded))
 			}
 			j.sh.close()
@@ -273,7 +292,7 @@ func (j *jobLogs) pump(p *logPrinter, done bool, calls map[int]store.ShEvent) er
 		case b != nil:
 			if !j.shown || p.key != j.shKey() {
 				p.header(j.shKey(), j.shHeader(call, recorded))
-				j.shown = true
+				j.shown, j.ended = true, recorded
 			}
 			p.line(j.shKey(), "", b)
 			j.sh.take()

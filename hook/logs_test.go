@@ -38,7 +38,7 @@ ci.job("last", {"count"}, function(q) q.sh("echo line-6") end)`)
 	}
 	logs, logsOut := start(t, r.Env, "--git-dir", r.Bare, "logs", run.ID[:8], "--follow")
 	if err := waitExit(logs, 20*time.Second); err != nil {
-		t.Fatalf("logs --follow: %v\n%s", err, logsOut)
+		t.Fatalf("logs --follow: %v (exit 0 for a complete run)\n%s", err, logsOut)
 	}
 	if err := waitExit(replay, 20*time.Second); err != nil {
 		t.Fatalf("replay: %v\n%s", err, replayOut)
@@ -46,6 +46,12 @@ ci.job("last", {"count"}, function(q) q.sh("echo line-6") end)`)
 	out := logsOut.String()
 	wantLines(t, out, "==> job count: active", "line-1", "line-2", "line-3", "between",
 		"! line-4", "! line-5", "==> last sh-1 (exit 0): echo line-6", "line-6")
+	// Headers printed while a job or call ran are printed again, with
+	// how it ended.
+	wantLines(t, headerTimes.ReplaceAllString(out, " in T"), "==> job count: active", "line-1",
+		"==> count sh-1 (exit 0): for i in 1 2 3; do echo line-$i; sleep 0.2; done", "between",
+		"==> count sh-2 (exit 0): for i in 4 5; do echo line-$i >&2; sleep 0.2; done",
+		"==> job count: complete in T")
 	if !strings.HasPrefix(lastLine(out), "==> run complete in ") {
 		t.Errorf("output does not end with the run's outcome:\n%s", out)
 	}

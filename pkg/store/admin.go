@@ -130,3 +130,22 @@ func (s *Store) RepoNames(ctx context.Context) ([]string, error) {
 	}
 	return names, nil
 }
+
+// CancelPending records a run that has not started as failed with
+// failure_kind canceled and errMsg, if it is still pending; ok is false,
+// and nothing changes, when it has started or ended meanwhile.
+func (s *Store) CancelPending(ctx context.Context, id, errMsg string, atMS int64) (ok bool, err error) {
+	err = s.do(ctx, func(conn *sqlite.Conn) error {
+		if err := exec(conn, `UPDATE runs SET state = 'failed', failure_kind = 'canceled',
+			error = ?, finished_at_ms = max(?, queued_at_ms)
+			WHERE id = ? AND state = 'pending'`, nullText(errMsg), atMS, id); err != nil {
+			return err
+		}
+		ok = conn.Changes() > 0
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("cancel run %s: %w", id, err)
+	}
+	return ok, nil
+}
