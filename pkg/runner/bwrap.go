@@ -17,8 +17,9 @@ import (
 // Bwrap runs each sh call inside bubblewrap. What it guarantees, also
 // when the hook runs as root (SPEC 4, "What the sandboxes guarantee"): no
 // capabilities, so nothing can be mounted, unmounted or remounted; the
-// host file system read-only; the workspace read-write at its own path; a
-// private /tmp, /dev and /proc; the data root, config.lua and secret
+// host file system read-only; the workspace read-write at its own path,
+// and the operator's binds (Bind) read-only or, where they ask, read-write;
+// a private /tmp, /dev and /proc; the data root, config.lua and secret
 // files masked (Masks); the bare repository readable (GitDir); its own
 // pid namespace; no network unless Network; and the sandbox dies with the
 // hook. The rest of the host file system stays readable, and the kernel
