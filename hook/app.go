@@ -114,7 +114,7 @@ func App(o IO) *cli.App {
 		Usage:           "run a repository's Lua pipeline on every push and record it in SQLite",
 		Writer:          o.Stdout,
 		ErrWriter:       o.Stderr,
-		HideHelpCommand: true,
+		HideHelpCommand: false,
 		ExitErrHandler:  func(*cli.Context, error) {}, // Main decides the exit code
 		Flags:           g.flags(),
 		Before:          g.before,

@@ -7,7 +7,7 @@ import (
 )
 
 // This file tests the small sharp edges of issue 8: validate in a clone,
-// and replay of a commit no branch points at.
+// replay of a commit no branch points at, and the help command.
 
 func TestValidate_WorkTree(t *testing.T) {
 	r := newRepo(t)
@@ -79,5 +79,19 @@ func TestReplay_NoBranchTip(t *testing.T) {
 		if code != 0 || strings.Contains(out, "no branch's tip") {
 			t.Errorf("%v: exit %d, want 0 and no warning:\n%s", args, code, out)
 		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"help", "install"}, {"--help"}} {
+		out, code := runBin(t, nil, t.TempDir(), "", args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d, want 0:\n%s", args, code, out)
+		}
+		wantContains(t, out, "install")
+	}
+	out, _ := runBin(t, nil, t.TempDir(), "", "help")
+	for _, want := range []string{"replay", "validate", "runs", "show", "logs", "gc"} {
+		wantContains(t, out, want)
 	}
 }
