@@ -121,7 +121,7 @@ func TestRuns(t *testing.T) {
 		}
 		wantKeys(t, runs[0], "id", "repo", "ref_name", "sha", "trigger", "state", "failure_kind", "error",
 			"pushed_at_ms", "queued_at_ms", "started_at_ms", "finished_at_ms", "duration_ms",
-			"container_id", "image_tag", "workspace_path", "owner_pid", "owner_host", "dir")
+			"container_id", "image_tag", "workspace_path", "owner_pid", "owner_host", "pusher", "author", "subject", "dir")
 		if runs[0]["failure_kind"] != "job" || runs[0]["container_id"] != nil || runs[0]["dir"] != r.runDir(all[0].ID) {
 			t.Errorf("run: %v", runs[0])
 		}

@@ -146,10 +146,14 @@ func printRuns(w io.Writer, runs []store.Run) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tREPO\tREF\tSHA\tTRIGGER\tSTATE\tDURATION\tQUEUED")
+	fmt.Fprintln(tw, "ID\tREPO\tREF\tSHA\tTRIGGER\tSTATE\tDURATION\tQUEUED\tPUSHER\tAUTHOR\tSUBJECT")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Repo, r.Ref, short(r.SHA),
-			r.Trigger, runState(r), span(r.StartedAtMS, r.FinishedAtMS), stamp(r.QueuedAtMS))
+		// The author's name without the address keeps the row short;
+		// show prints both. Runs recorded before schema 5 have none.
+		author, _, _ := strings.Cut(r.Author, " <")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Repo, r.Ref, short(r.SHA),
+			r.Trigger, runState(r), span(r.StartedAtMS, r.FinishedAtMS), stamp(r.QueuedAtMS),
+			cmp.Or(r.Pusher, "-"), cmp.Or(author, "-"), cmp.Or(clip(r.Subject, 50), "-"))
 	}
 	tw.Flush()
 }
@@ -249,6 +253,9 @@ type runJSON struct {
 	WorkspacePath *string `json:"workspace_path"`
 	OwnerPID      *int64  `json:"owner_pid"`
 	OwnerHost     *string `json:"owner_host"`
+	Pusher        *string `json:"pusher"`
+	Author        *string `json:"author"`
+	Subject       *string `json:"subject"`
 	Dir           string  `json:"dir"`
 }
 
@@ -263,6 +270,7 @@ func newRunJSON(r store.Run, dataRoot string) runJSON {
 		WorkspacePath: nullStr(r.WorkspacePath), OwnerPID: nullMS(int64(r.OwnerPID)),
 		OwnerHost: nullStr(r.OwnerHost),
 		Dir:       filepath.Join(dataRoot, "runs", r.ID),
+		Pusher:    nullStr(r.Pusher), Author: nullStr(r.Author), Subject: nullStr(r.Subject),
 	}
 }
 

@@ -1,6 +1,7 @@
 package hook
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -75,6 +76,8 @@ func printRecord(w io.Writer, rec record, dataRoot string) {
 	r := rec.Run
 	fmt.Fprintf(w, "run      %s\n", r.ID)
 	fmt.Fprintf(w, "repo     %s\nref      %s\nsha      %s\ntrigger  %s\n", r.Repo, r.Ref, r.SHA, r.Trigger)
+	// NULL for runs recorded before schema 5.
+	fmt.Fprintf(w, "pusher   %s\nauthor   %s\nsubject  %s\n", cmp.Or(r.Pusher, "-"), cmp.Or(r.Author, "-"), cmp.Or(r.Subject, "-"))
 	state := r.State
 	if r.FailureKind != "" {
 		state += " (" + r.FailureKind + ")"
