@@ -1,6 +1,7 @@
 package hook_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,14 @@ func TestAdmin_DailyCommands(t *testing.T) {
 		}
 	})
 	t.Run("Latest", func(t *testing.T) {
+		for _, args := range [][]string{{"show", "latest", "--json"}, {"show", "--json", "latest"}, {"show", "--ref", "feature", "--json"}, {"show", "latest", "--ref", "refs/heads/feature", "--json"}} {
+			if got := shownRun(t, r, args...); got != failed.ID {
+				t.Errorf("%v: run %s, want the newest, %s", args, got, failed.ID)
+			}
+		}
+		if got := shownRun(t, r, "show", "--ref", "main", "--json"); got != complete.ID {
+			t.Errorf("--ref main: run %s, want %s", got, complete.ID)
+		}
 		out, code := r.quire("", "--git-dir", r.Bare, "logs", "--ref", "main", "deploy")
 		if code != 0 {
 			t.Fatalf("logs --ref main deploy: exit %d:\n%s", code, out)
@@ -63,12 +72,30 @@ func TestAdmin_DailyCommands(t *testing.T) {
 			t.Fatalf("logs latest build: exit %d:\n%s", code, out)
 		}
 		wantLines(t, out, "building")
-		out, code = r.quire("", "--git-dir", r.Bare, "logs", "--ref", "nope")
+		out, code = r.quire("", "--git-dir", r.Bare, "show", "--ref", "nope")
 		if code != 2 || strings.Count(out, "\n") != 1 {
 			t.Errorf("--ref nope: exit %d, want 2 with one line:\n%s", code, out)
 		}
 		wantContains(t, out, "no run of ref nope")
 	})
+}
+
+// shownRun returns the id of the run `quire-hook show ... --json` prints.
+func shownRun(t *testing.T, r *repo, args ...string) string {
+	t.Helper()
+	out, code := r.quire("", append([]string{"--git-dir", r.Bare}, args...)...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d:\n%s", args, code, out)
+	}
+	var rec struct {
+		Run struct {
+			ID string `json:"id"`
+		} `json:"run"`
+	}
+	if err := json.Unmarshal([]byte(out), &rec); err != nil {
+		t.Fatalf("%v: parse: %v\n%s", args, err, out)
+	}
+	return rec.Run.ID
 }
 
 func TestLogs_FollowFailedRun(t *testing.T) {

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -40,11 +37,11 @@ func cancelCommand(g *globals) *cli.Command {
 		Flags:        runSelectFlags(),
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
-			args, err := trailingArgs(c, "ref=", "repo=")
+			args, err := trailingFlags(c, "ref=", "repo=")
 			if err != nil {
 				return err
 			}
-			s, dataRoot, err := g.openRecords(c.Context)
+			s, dataRoot, err := g.openAdminStore(c.Context)
 			if err != nil {
 				return err
 			}
@@ -179,22 +176,6 @@ func reportCanceled(ctx context.Context, s *store.Store, run store.Run, w io.Wri
 	return &exitError{code: ExitFailed, err: fmt.Errorf("run %s ended %s before it could be canceled", run.ID, runState(now))}
 }
 
-// openRecords opens the database of adminDataRoot. It creates
-// nothing: the commands that read or administer records have nothing
-// to do where no run was ever recorded, and a mistyped --data-dir must
-// not leave an empty database behind.
-func (g *globals) openRecords(ctx context.Context) (*store.Store, string, error) {
-	dataRoot, err := g.adminDataRoot()
-	if err != nil {
-		return nil, "", err
-	}
-	db := filepath.Join(dataRoot, "quire.db")
-	if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
-		return nil, "", usageErr("no database at %s: no run was ever recorded there; check --git-dir and --data-dir (or QUIRE_DATA_DIR)", db)
-	}
-	return g.openAdminStore(ctx)
-}
-
 // What names a run in show, logs and cancel.
 const (
 	runArgsUsage = "<run> (an id, a unique prefix of 4+ characters, or latest), or --ref REF"
@@ -257,43 +238,4 @@ func selectRun(c *cli.Context, s *store.Store, args []string) (store.Run, []stri
 		return store.Run{}, nil, usageErr("no run of %s; see quire-hook runs", strings.Join(what, " and "))
 	}
 	return runs[0], args, nil
-}
-
-// trailingArgs returns the command's arguments with the flags named in
-// names that follow them ("logs <run> --follow") applied: urfave/cli
-// stops parsing flags at the first argument. A name ending in "=" is a
-// flag with a value ("--ref main" or "--ref=main"); the others are
-// boolean.
-func trailingArgs(c *cli.Context, names ...string) ([]string, error) {
-	var args []string
-	rest := c.Args().Slice()
-	for i := 0; i < len(rest); i++ {
-		a := rest[i]
-		if a == "--" {
-			return append(args, rest[i+1:]...), nil
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			args = append(args, a)
-			continue
-		}
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		switch {
-		case slices.Contains(names, name+"="):
-			if !hasValue {
-				if i+1 == len(rest) {
-					return nil, usageErr("flag %s needs a value; see --help", a)
-				}
-				i++
-				value = rest[i]
-			}
-		case slices.Contains(names, name) && !hasValue:
-			value = "true"
-		default:
-			return nil, usageErr("unknown flag %s; see --help", a)
-		}
-		if err := c.Set(name, value); err != nil {
-			return nil, usageErr("set %s: %v", a, err)
-		}
-	}
-	return args, nil
 }

@@ -43,11 +43,11 @@ func logsCommand(g *globals) *cli.Command {
 		),
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
-			args, err := trailingArgs(c, "follow", "f", "timestamps", "t", "ref=", "repo=")
+			args, err := trailingFlags(c, "follow", "f", "timestamps", "t", "ref=", "repo=")
 			if err != nil {
 				return err
 			}
-			s, dataRoot, err := g.openRecords(c.Context)
+			s, dataRoot, err := g.openAdminStore(c.Context)
 			if err != nil {
 				return err
 			}

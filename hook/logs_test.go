@@ -45,7 +45,10 @@ ci.job("last", {"count"}, function(q) q.sh("echo line-6") end)`)
 	}
 	out := logsOut.String()
 	wantLines(t, out, "==> job count: active", "line-1", "line-2", "line-3", "between",
-		"! line-4", "! line-5", "==> last sh-1 (exit 0): echo line-6", "line-6")
+		"! line-4", "! line-5", "line-6")
+	// Printed before line-6 when the call ended before logs read it,
+	// else after it.
+	wantLines(t, out, "! line-5", "==> last sh-1 (exit 0): echo line-6")
 	// Headers printed while a job or call ran are printed again, with
 	// how it ended.
 	wantLines(t, headerTimes.ReplaceAllString(out, " in T"), "==> job count: active", "line-1",

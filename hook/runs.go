@@ -4,8 +4,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -183,11 +186,18 @@ func (g *globals) adminDataRoot() (string, error) {
 	return g.dataRoot(r), nil
 }
 
-// openAdminStore opens the database of adminDataRoot.
+// openAdminStore opens the database of adminDataRoot. It creates
+// nothing: the commands that read or administer records have nothing
+// to do where no run was ever recorded, and a mistyped --data-dir must
+// not leave an empty database behind.
 func (g *globals) openAdminStore(ctx context.Context) (*store.Store, string, error) {
 	dataRoot, err := g.adminDataRoot()
 	if err != nil {
 		return nil, "", err
+	}
+	db := filepath.Join(dataRoot, "quire.db")
+	if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
+		return nil, "", usageErr("no database at %s: no run was ever recorded there; check --git-dir and --data-dir (or QUIRE_DATA_DIR)", db)
 	}
 	s, err := openStore(ctx, dataRoot)
 	if err != nil {
@@ -196,13 +206,16 @@ func (g *globals) openAdminStore(ctx context.Context) (*store.Store, string, err
 	return s, dataRoot, nil
 }
 
-// trailingFlags returns the command's arguments with the boolean flags
-// named in names that follow them ("logs <run> --follow") applied:
-// urfave/cli stops parsing flags at the first argument.
+// trailingFlags returns the command's arguments with the flags named in
+// names that follow them ("logs <run> --follow") applied: urfave/cli
+// stops parsing flags at the first argument. A name ending in "=" is a
+// flag with a value ("--ref main" or "--ref=main"); the others are
+// boolean.
 func trailingFlags(c *cli.Context, names ...string) ([]string, error) {
 	var args []string
 	rest := c.Args().Slice()
-	for i, a := range rest {
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
 		if a == "--" {
 			return append(args, rest[i+1:]...), nil
 		}
@@ -210,11 +223,22 @@ func trailingFlags(c *cli.Context, names ...string) ([]string, error) {
 			args = append(args, a)
 			continue
 		}
-		name := strings.TrimLeft(a, "-")
-		if !slices.Contains(names, name) {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case slices.Contains(names, name+"="):
+			if !hasValue {
+				if i+1 == len(rest) {
+					return nil, usageErr("flag %s needs a value; see --help", a)
+				}
+				i++
+				value = rest[i]
+			}
+		case slices.Contains(names, name) && !hasValue:
+			value = "true"
+		default:
 			return nil, usageErr("unknown flag %s; see --help", a)
 		}
-		if err := c.Set(name, "true"); err != nil {
+		if err := c.Set(name, value); err != nil {
 			return nil, usageErr("set %s: %v", a, err)
 		}
 	}

@@ -19,23 +19,28 @@ func showCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name:         "show",
 		Usage:        "print a run, its jobs and every sh call",
-		ArgsUsage:    "<run-id or unique prefix of 4+ characters>",
-		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON (keys as in docs/SCHEMA.md)"}},
+		ArgsUsage:    runArgsUsage,
+		Description:  runArgsHelp,
+		Flags:        append(runSelectFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON (keys as in docs/SCHEMA.md)"}),
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
-			args, err := trailingFlags(c, "json")
+			args, err := trailingFlags(c, "json", "ref=", "repo=")
 			if err != nil {
 				return err
-			}
-			if len(args) != 1 {
-				return usageErr("show takes one run id (or a unique prefix of 4+ characters)")
 			}
 			s, dataRoot, err := g.openAdminStore(c.Context)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			rec, err := loadRecord(c.Context, s, args[0])
+			run, args, err := selectRun(c, s, args)
+			if err != nil {
+				return err
+			}
+			if len(args) != 0 {
+				return usageErr("show takes one run: %s", runArgsUsage)
+			}
+			rec, err := loadRecord(c.Context, s, run.ID)
 			if err != nil {
 				return usageErr("%v", err)
 			}
