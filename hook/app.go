@@ -126,6 +126,7 @@ func App(o IO) *cli.App {
 			runsCommand(g),
 			showCommand(g),
 			logsCommand(g),
+			cancelCommand(g),
 			reconcileCommand(g),
 			gcCommand(g),
 			demoCommand(g),
