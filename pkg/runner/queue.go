@@ -38,6 +38,15 @@ type Superseded struct{ By string }
 
 func (s *Superseded) Error() string { return "superseded by run " + s.By }
 
+// endedWhileWaiting is the cause of a run whose row was ended while it
+// waited for its turn, by 'quire-hook cancel': there is nothing left to
+// run or to record.
+type endedWhileWaiting struct{ row store.Run }
+
+func (e *endedWhileWaiting) Error() string {
+	return fmt.Sprintf("run %s was recorded %s (%s) while it waited", e.row.ID, e.row.State, e.row.FailureKind)
+}
+
 // turn is a run's place in the data root while it holds one.
 type turn struct {
 	files  []*os.File // the flocked files; closing one drops its flock
@@ -135,6 +144,9 @@ func (r *Runner) take(ctx context.Context, t *turn, run store.Run, paths []strin
 			return err
 		} else if newer != "" {
 			return &Superseded{By: newer}
+		}
+		if row, err := r.Store.GetRun(ctx, run.ID); err == nil && row.State != "pending" {
+			return &endedWhileWaiting{row}
 		}
 		if !said {
 			r.Progress.Infof("run %s is waiting for %s to finish; %s", run.ID, blockers(), r.place(ctx, run))

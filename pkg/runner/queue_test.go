@@ -394,3 +394,40 @@ func TestRunner_ParallelRuns(t *testing.T) {
 		}
 	})
 }
+
+func TestRunner_CanceledWhileWaiting(t *testing.T) {
+	// 'quire-hook cancel' records a waiting run canceled; the hook
+	// waiting for its turn must give up, not start it and fail to
+	// record a start of a run that is no longer pending.
+	t.Parallel()
+	h := newHarness(t, `ci.job("slow", {"quire/push"}, function(q) q.sh("sleep 1") end)`)
+	sha := h.commit("one")
+	h.repo.Push("--quiet", "origin", "HEAD:refs/heads/a", "HEAD:refs/heads/b")
+	first, runFirst := h.enqueue(sha, pushSpec{Ref: "refs/heads/a"})
+	second, runSecond := h.enqueue(sha, pushSpec{Ref: "refs/heads/b"})
+	var wg sync.WaitGroup
+	var q1, q2 queued
+	wg.Add(1)
+	go runFirst(&wg, &q1)
+	h.waitActive(first.RunID)
+	wg.Add(1)
+	go runSecond(&wg, &q2)
+	time.Sleep(200 * time.Millisecond) // into its wait
+	if ok, err := h.store.CancelPending(t.Context(), second.RunID, "canceled by root", time.Now().UnixMilli()); err != nil || !ok {
+		t.Fatalf("cancel: %v %v", ok, err)
+	}
+	wg.Wait()
+	if q2.err != nil || q2.res.State != "failed" || q2.res.FailureKind != "canceled" {
+		t.Errorf("canceled run: %+v, %v; want failed/canceled and no error", q2.res, q2.err)
+	}
+	if !strings.Contains(q2.progress.String(), "before it started") {
+		t.Errorf("the waiting hook does not say its run was canceled:\n%s", q2.progress)
+	}
+	row, err := h.store.GetRun(t.Context(), second.RunID)
+	if err != nil || row.State != "failed" || row.StartedAtMS != 0 {
+		t.Errorf("row %+v %v, want failed and never started", row, err)
+	}
+	if q1.err != nil || q1.res.State != "complete" {
+		t.Errorf("first run: %+v %v", q1.res, q1.err)
+	}
+}

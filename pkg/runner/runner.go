@@ -153,6 +153,9 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	release, waited, err := r.wait(ctx, res.row)
+	if ended := (*endedWhileWaiting)(nil); errors.As(err, &ended) {
+		return r.endedElsewhere(res, ended.row), nil
+	}
 	if err != nil {
 		if state, kind, msg, stopped := r.stopped(ctx, err); stopped {
 			return r.finish(ctx, res, state, kind, msg, now)
@@ -177,6 +180,9 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		defer func() { _, _ = res.cgroup.Remove(leftoverTimeout) }()
 	}
 	if err := r.Store.StartRun(ctx, res.RunID, time.Now().UnixMilli(), ws); err != nil {
+		if row, gerr := r.Store.GetRun(ctx, res.RunID); gerr == nil && row.State != "pending" {
+			return r.endedElsewhere(res, row), nil // canceled as its turn came
+		}
 		return res, fmt.Errorf("record run start: %w", err)
 	}
 	r.Progress.Infof("run %s started: %s at %s", res.RunID, push.Ref, short(push.SHA))
@@ -229,6 +235,14 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 }
 
 var errRunTimeout = errors.New("run timed out")
+
+// endedElsewhere is the Result of a run that another process recorded
+// ended (cancel) before it started: it is said, not recorded again.
+func (r *Runner) endedElsewhere(res Result, row store.Run) Result {
+	res.State, res.FailureKind, res.Error = row.State, row.FailureKind, row.Error
+	r.Progress.Failf("run %s was recorded %s (%s) before it started: %s", res.RunID, row.State, row.FailureKind, firstLine(row.Error))
+	return res
+}
 
 // reconcile ends the runs whose hook died; a failure is a warning, as
 // this run matters more.
