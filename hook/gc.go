@@ -66,6 +66,9 @@ func gcCommand(g *globals) *cli.Command {
 				return err
 			}
 			defer s.Close()
+			if f.Repo, err = resolveRepo(c.Context, s, f.Repo); err != nil {
+				return err
+			}
 			if !c.IsSet("keep") && !c.IsSet("older-than") {
 				cfg, err := g.loadConfig(c.Context, dataRoot)
 				if err != nil {

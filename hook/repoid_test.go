@@ -156,7 +156,7 @@ func TestRepoName_SameNamesUnderOneRoot(t *testing.T) {
 		wantContains(t, out, "team2/tools.git")
 	})
 	t.Run("AmbiguousSuffix", func(t *testing.T) {
-		for _, args := range [][]string{{"runs", "--repo", "tools"}, {"runs", "--repo", "tools.git"}} {
+		for _, args := range [][]string{{"runs", "--repo", "tools"}, {"runs", "--repo", "tools.git"}, {"gc", "--keep", "1", "--repo", "tools"}} {
 			out, code := s.quire(args...)
 			if code != 2 || strings.Count(out, "\n") != 1 {
 				t.Errorf("%v: exit %d, want 2 with one line:\n%s", args, code, out)

@@ -12,7 +12,7 @@ import (
 // NULL. Empty strings of nullable TEXT columns mean NULL.
 type Run struct {
 	ID      string // a UUIDv7
-	Repo    string // runs.repo: the bare repo's path under QUIRE_REPOS_ROOT, or its base name
+	Repo    string // runs.repo: the bare repo's path under the repos root, else its base name (own data root), else its absolute path
 	Ref     string // runs.ref_name
 	SHA     string
 	Trigger string // "push" or "replay"
