@@ -180,7 +180,7 @@ func TestShow_JSON(t *testing.T) {
 		t.Errorf("outputs %s, want {\"n\":1}", outputs)
 	}
 	sh := got.ShEvents[0]
-	wantKeys(t, sh, "job_id", "seq", "cmd", "exit_code", "started_at_ms", "finished_at_ms", "duration_ms", "stdout_bytes", "stderr_bytes", "log")
+	wantKeys(t, sh, "job_id", "seq", "cmd", "exit_code", "started_at_ms", "finished_at_ms", "duration_ms", "stdout_bytes", "stderr_bytes", "log_truncated", "log")
 	if _, err := os.Stat(sh["log"].(string)); err != nil || sh["seq"] != 1.0 || sh["stderr_bytes"] != 9.0 {
 		t.Errorf("sh event %v: %v", sh, err)
 	}

@@ -338,6 +338,7 @@ type shJSON struct {
 	DurationMS   *int64 `json:"duration_ms"`
 	StdoutBytes  int64  `json:"stdout_bytes"`
 	StderrBytes  int64  `json:"stderr_bytes"`
+	LogTruncated bool   `json:"log_truncated"`
 	Log          string `json:"log"`
 }
 
@@ -350,7 +351,7 @@ func newShJSON(e store.ShEvent, runDir string) shJSON {
 		JobID: e.JobID, Seq: e.Seq, Cmd: e.Cmd, ExitCode: exit,
 		StartedAtMS: e.StartedAtMS, FinishedAtMS: nullMS(e.FinishedAtMS),
 		DurationMS:  between(e.StartedAtMS, e.FinishedAtMS),
-		StdoutBytes: e.StdoutBytes, StderrBytes: e.StderrBytes,
+		StdoutBytes: e.StdoutBytes, StderrBytes: e.StderrBytes, LogTruncated: e.LogTruncated,
 		Log: shLogPath(runDir, e.JobID, e.Seq),
 	}
 }
