@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/quire-ci/quire-hook/schema"
 	"zombiezen.com/go/sqlite"
 )
 
@@ -125,3 +127,51 @@ func count(tb testing.TB, s *Store, table string) int {
 }
 
 func intPtr(n int) *int { return &n }
+
+// upgradeFrom makes a database at schema version before holding the rows
+// inserts add, then opens it with Open, which migrates it to the newest
+// version; it checks user_version and returns the store.
+func upgradeFrom(t *testing.T, before int, inserts ...string) *Store {
+	t.Helper()
+	ms, err := schema.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) <= before {
+		t.Fatalf("%d migrations; the upgrade from version %d is missing", len(ms), before)
+	}
+	path := filepath.Join(t.TempDir(), "quire.db")
+	conn, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = func() error {
+		if err := configure(conn); err != nil {
+			return err
+		}
+		if err := migrate(conn, path, ms[:before]); err != nil {
+			return err
+		}
+		for _, q := range inserts {
+			if err := exec(conn, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if cerr := conn.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("make a version %d database: %v", before, err)
+	}
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if got := queryRows(t, s, "PRAGMA user_version")[0]["user_version"]; got != strconv.Itoa(len(ms)) {
+		t.Errorf("user_version = %s, want %d", got, len(ms))
+	}
+	return s
+}

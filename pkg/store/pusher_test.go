@@ -1,13 +1,8 @@
 package store
 
 import (
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"testing"
-
-	"github.com/quire-ci/quire-hook/schema"
-	"zombiezen.com/go/sqlite"
 )
 
 func TestStore_CreateRunPusher(t *testing.T) {
@@ -39,55 +34,15 @@ func TestStore_CreateRunPusher(t *testing.T) {
 // subject, and new runs record theirs.
 func TestStore_UpgradeRunsPusher(t *testing.T) {
 	ctx := t.Context()
-	ms, err := schema.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const before = 4 // the last version without runs.pusher
-	if len(ms) <= before {
-		t.Fatalf("%d migrations; the upgrade from version %d is missing", len(ms), before)
-	}
-	path := filepath.Join(t.TempDir(), "quire.db")
-	conn, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = func() error {
-		if err := configure(conn); err != nil {
-			return err
-		}
-		if err := migrate(conn, path, ms[:before]); err != nil {
-			return err
-		}
-		for _, q := range []string{
-			`INSERT INTO runs (id, repo, ref_name, sha, trigger, pushed_at_ms, state, queued_at_ms, started_at_ms, finished_at_ms, owner_pid, owner_host)
-				VALUES ('run-1', 'foo.git', 'refs/heads/main', 'abc', 'push', 1000, 'complete', 1000, 1100, 2000, 42, 'h')`,
-			`INSERT INTO jobs (run_id, job_id, state, exit_code, started_at_ms, finished_at_ms)
-				VALUES ('run-1', 'build', 'complete', 0, 1100, 1900)`,
-			`INSERT INTO sh_events (run_id, job_id, seq, started_at_ms, finished_at_ms, exit_code, cmd)
-				VALUES ('run-1', 'build', 1, 1200, 1300, 0, 'make')`,
-		} {
-			if err := exec(conn, q); err != nil {
-				return err
-			}
-		}
-		return nil
-	}()
-	if cerr := conn.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatalf("make a version %d database: %v", before, err)
-	}
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if got := queryRows(t, s, "PRAGMA user_version")[0]["user_version"]; got != strconv.Itoa(len(ms)) {
-		t.Errorf("user_version = %s, want %d", got, len(ms))
-	}
+	s := upgradeFrom(t, before,
+		`INSERT INTO runs (id, repo, ref_name, sha, trigger, pushed_at_ms, state, queued_at_ms, started_at_ms, finished_at_ms, owner_pid, owner_host)
+			VALUES ('run-1', 'foo.git', 'refs/heads/main', 'abc', 'push', 1000, 'complete', 1000, 1100, 2000, 42, 'h')`,
+		`INSERT INTO jobs (run_id, job_id, state, exit_code, started_at_ms, finished_at_ms)
+			VALUES ('run-1', 'build', 'complete', 0, 1100, 1900)`,
+		`INSERT INTO sh_events (run_id, job_id, seq, started_at_ms, finished_at_ms, exit_code, cmd)
+			VALUES ('run-1', 'build', 1, 1200, 1300, 0, 'make')`,
+	)
 	got, err := s.GetRun(ctx, "run-1")
 	if err != nil {
 		t.Fatal(err)

@@ -2,14 +2,9 @@ package store
 
 import (
 	"errors"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/quire-ci/quire-hook/schema"
-	"zombiezen.com/go/sqlite"
 )
 
 func TestStore_StartShEvent(t *testing.T) {
@@ -171,56 +166,16 @@ func TestSchema_ShEventsNullable(t *testing.T) {
 // version bumped.
 func TestStore_UpgradeShEventsNullable(t *testing.T) {
 	ctx := t.Context()
-	ms, err := schema.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const before = 3 // the last version with NOT NULL finish and exit
-	if len(ms) <= before {
-		t.Fatalf("%d migrations; the upgrade from version %d is missing", len(ms), before)
-	}
-	path := filepath.Join(t.TempDir(), "quire.db")
-	conn, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = func() error {
-		if err := configure(conn); err != nil {
-			return err
-		}
-		if err := migrate(conn, path, ms[:before]); err != nil {
-			return err
-		}
-		for _, q := range []string{
-			`INSERT INTO runs (id, repo, ref_name, sha, trigger, pushed_at_ms, state, queued_at_ms, started_at_ms, finished_at_ms)
-				VALUES ('run-1', 'foo.git', 'refs/heads/main', 'abc', 'push', 1000, 'complete', 1000, 1100, 2000)`,
-			`INSERT INTO jobs (run_id, job_id, state, exit_code, started_at_ms, finished_at_ms)
-				VALUES ('run-1', 'build', 'failed', 2, 1100, 1900)`,
-			`INSERT INTO sh_events (run_id, job_id, seq, started_at_ms, finished_at_ms, exit_code, cmd, stdout_bytes, stderr_bytes)
-				VALUES ('run-1', 'build', 1, 1200, 1300, 0, 'make', 10, 1),
-				       ('run-1', 'build', 2, 1300, 1800, 2, 'make test', 20, 400)`,
-		} {
-			if err := exec(conn, q); err != nil {
-				return err
-			}
-		}
-		return nil
-	}()
-	if cerr := conn.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatalf("make a version %d database: %v", before, err)
-	}
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if got := queryRows(t, s, "PRAGMA user_version")[0]["user_version"]; got != strconv.Itoa(len(ms)) {
-		t.Errorf("user_version = %s, want %d", got, len(ms))
-	}
+	s := upgradeFrom(t, before,
+		`INSERT INTO runs (id, repo, ref_name, sha, trigger, pushed_at_ms, state, queued_at_ms, started_at_ms, finished_at_ms)
+			VALUES ('run-1', 'foo.git', 'refs/heads/main', 'abc', 'push', 1000, 'complete', 1000, 1100, 2000)`,
+		`INSERT INTO jobs (run_id, job_id, state, exit_code, started_at_ms, finished_at_ms)
+			VALUES ('run-1', 'build', 'failed', 2, 1100, 1900)`,
+		`INSERT INTO sh_events (run_id, job_id, seq, started_at_ms, finished_at_ms, exit_code, cmd, stdout_bytes, stderr_bytes)
+			VALUES ('run-1', 'build', 1, 1200, 1300, 0, 'make', 10, 1),
+			       ('run-1', 'build', 2, 1300, 1800, 2, 'make test', 20, 400)`,
+	)
 	got, err := s.ListShEvents(ctx, "run-1")
 	if err != nil {
 		t.Fatal(err)
