@@ -115,6 +115,8 @@ func TestReconcile(t *testing.T) {
 
 	t.Run("Live", func(t *testing.T) {
 		hook, wait, id, _ := startSlow(t, r)
+		// Killed at the end, its run is reconciled: no cgroup outlives the test.
+		t.Cleanup(func() { r.quire("", "--git-dir", r.Bare, "reconcile") })
 		defer wait()
 		defer hook.Kill()
 		out, code := r.quire("", "--git-dir", r.Bare, "reconcile")
