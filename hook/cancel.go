@@ -41,15 +41,11 @@ func cancelCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
-			s, dataRoot, err := g.openAdminStore(c.Context)
+			s, dataRoot, run, args, err := g.openRun(c, args)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			run, args, err := selectRun(c, s, args)
-			if err != nil {
-				return err
-			}
 			if len(args) != 0 {
 				return usageErr("cancel takes one run: %s", runArgsUsage)
 			}
@@ -191,6 +187,22 @@ func runSelectFlags() []cli.Flag {
 		&cli.StringFlag{Name: "ref", Usage: "the newest run of this ref: refs/heads/main, or main"},
 		&cli.StringFlag{Name: "repo", Usage: "the newest run of this repo (runs.repo or a unique suffix)"},
 	}
+}
+
+// openRun opens the data root's store (never creating one) and selects
+// the run the command's arguments and --ref/--repo name; it returns the
+// arguments left. The caller closes the store.
+func (g *globals) openRun(c *cli.Context, args []string) (*store.Store, string, store.Run, []string, error) {
+	s, dataRoot, err := g.openAdminStore(c.Context)
+	if err != nil {
+		return nil, "", store.Run{}, nil, err
+	}
+	run, rest, err := selectRun(c, s, args)
+	if err != nil {
+		s.Close()
+		return nil, "", store.Run{}, nil, err
+	}
+	return s, dataRoot, run, rest, nil
 }
 
 // selectRun finds the run that args (after trailingFlags) and the

@@ -47,15 +47,11 @@ func logsCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
-			s, dataRoot, err := g.openAdminStore(c.Context)
+			s, dataRoot, run, args, err := g.openRun(c, args)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			run, args, err := selectRun(c, s, args)
-			if err != nil {
-				return err
-			}
 			if len(args) > 1 {
 				return usageErr("logs takes a run and optionally a job: %s [<job>]", runArgsUsage)
 			}

@@ -28,15 +28,11 @@ func showCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
-			s, dataRoot, err := g.openAdminStore(c.Context)
+			s, dataRoot, run, args, err := g.openRun(c, args)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			run, args, err := selectRun(c, s, args)
-			if err != nil {
-				return err
-			}
 			if len(args) != 0 {
 				return usageErr("show takes one run: %s", runArgsUsage)
 			}
