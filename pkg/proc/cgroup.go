@@ -69,9 +69,6 @@ func (c *Cgroup) Child(name string) (*Cgroup, error) {
 	return NewCgroup(filepath.Join(c.dir, name))
 }
 
-// Dir is the cgroup's directory.
-func (c *Cgroup) Dir() string { return c.dir }
-
 // SysProcAttr places a process started with attr in the cgroup.
 func (c *Cgroup) SysProcAttr(attr *syscall.SysProcAttr) {
 	attr.UseCgroupFD = true
@@ -157,7 +154,7 @@ func killCgroup(dir string, timeout time.Duration) int {
 	self := os.Getpid()
 	for deadline := time.Now().Add(timeout); len(seen) > 0; time.Sleep(killPoll) {
 		for pid := range seen {
-			st, ok := ReadStat(pid)
+			st, ok := readStat(pid)
 			if !ok || st.PPID != self {
 				delete(seen, pid)
 				continue
@@ -196,7 +193,7 @@ func cgroupProcs(dir string) []int {
 	for f := range bytes.FieldsSeq(data) {
 		var pid int
 		if _, err := fmt.Sscan(string(f), &pid); err == nil {
-			if st, ok := ReadStat(pid); ok && !st.Zombie() {
+			if st, ok := readStat(pid); ok && !st.Zombie() {
 				pids = append(pids, pid)
 			}
 		}

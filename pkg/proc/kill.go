@@ -29,7 +29,7 @@ func KillTree(timeout time.Duration) int {
 	for {
 		live := 0
 		for _, pid := range descendants(self) {
-			st, ok := ReadStat(pid)
+			st, ok := readStat(pid)
 			if !ok || st.Zombie() {
 				continue
 			}
@@ -40,7 +40,7 @@ func KillTree(timeout time.Duration) int {
 		}
 		ReapZombies()
 		if live == 0 {
-			if kids, _ := Children(self); len(kids) == 0 {
+			if kids, _ := children(self); len(kids) == 0 {
 				return len(killed)
 			}
 		}
@@ -56,7 +56,7 @@ func descendants(pid int) []int {
 	var out []int
 	queue := []int{pid}
 	for len(queue) > 0 {
-		kids, _ := Children(queue[0])
+		kids, _ := children(queue[0])
 		queue = append(queue[1:], kids...)
 		out = append(out, kids...)
 	}
@@ -107,18 +107,18 @@ func KillMarked(marker []byte, groups []int, timeout time.Duration) int {
 // groups, or whose environment contains marker; those are added to
 // known, which keeps finding them once they are zombies whose
 // environment is gone.
-func marked(marker []byte, groups []int, known map[int]bool, self int) []Stat {
+func marked(marker []byte, groups []int, known map[int]bool, self int) []procStat {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var procs []Stat
+	var procs []procStat
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == self {
 			continue
 		}
-		st, ok := ReadStat(pid)
+		st, ok := readStat(pid)
 		if !ok {
 			continue // gone
 		}

@@ -34,50 +34,50 @@ func BecomeSubreaper() {
 	})
 }
 
-// Stat is what /proc/<pid>/stat says of a process that matters here.
-type Stat struct {
+// procStat is what /proc/<pid>/stat says of a process that matters here.
+type procStat struct {
 	PID, PPID, PGRP int
 	State           byte // R, S, D, Z, T, ...
 	StartTicks      int64
 }
 
 // Zombie reports whether the process has exited and waits to be reaped.
-func (s Stat) Zombie() bool { return s.State == 'Z' || s.State == 'X' }
+func (s procStat) Zombie() bool { return s.State == 'Z' || s.State == 'X' }
 
-// ReadStat parses /proc/<pid>/stat: "pid (comm) state ppid pgrp ...",
+// readStat parses /proc/<pid>/stat: "pid (comm) state ppid pgrp ...",
 // where comm may hold spaces and parentheses, so fields are counted
 // after the last ')'. ok is false when the process is gone.
-func ReadStat(pid int) (Stat, bool) {
+func readStat(pid int) (procStat, bool) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return Stat{}, false
+		return procStat{}, false
 	}
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
-		return Stat{}, false
+		return procStat{}, false
 	}
 	f := bytes.Fields(data[i+1:])
 	if len(f) < 20 || len(f[0]) != 1 {
-		return Stat{}, false
+		return procStat{}, false
 	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
 	pgrp, err2 := strconv.Atoi(string(f[2]))
 	start, err3 := strconv.ParseInt(string(f[19]), 10, 64) // field 22, starttime
 	if err1 != nil || err2 != nil || err3 != nil {
-		return Stat{}, false
+		return procStat{}, false
 	}
-	return Stat{PID: pid, PPID: ppid, PGRP: pgrp, State: f[0][0], StartTicks: start}, true
+	return procStat{PID: pid, PPID: ppid, PGRP: pgrp, State: f[0][0], StartTicks: start}, true
 }
 
-// Alive reports whether pid is a running process (not a zombie).
-func Alive(pid int) bool {
+// alive reports whether pid is a running process (not a zombie).
+func alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
 	if err := syscall.Kill(pid, 0); err != nil && err != syscall.EPERM {
 		return false
 	}
-	st, ok := ReadStat(pid)
+	st, ok := readStat(pid)
 	return ok && !st.Zombie()
 }
 
@@ -96,7 +96,7 @@ func Owns(pid int, since time.Time) bool {
 	if err := syscall.Kill(pid, 0); err != nil && err != syscall.EPERM {
 		return false
 	}
-	st, ok := ReadStat(pid)
+	st, ok := readStat(pid)
 	if !ok {
 		return true
 	}
@@ -127,9 +127,9 @@ func bootTime() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// Children lists the child processes of pid (all its threads'); ok is
+// children lists the child processes of pid (all its threads'); ok is
 // false when the kernel has no /proc/<pid>/task/<tid>/children.
-func Children(pid int) (pids []int, ok bool) {
+func children(pid int) (pids []int, ok bool) {
 	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
@@ -157,9 +157,9 @@ func Children(pid int) (pids []int, ok bool) {
 // them. Only a process that starts no children of its own elsewhere may
 // call it while others run: it would steal their exit status.
 func ReapZombies() {
-	pids, _ := Children(os.Getpid())
+	pids, _ := children(os.Getpid())
 	for _, pid := range pids {
-		if st, ok := ReadStat(pid); ok && st.Zombie() {
+		if st, ok := readStat(pid); ok && st.Zombie() {
 			var ws syscall.WaitStatus
 			_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
 		}

@@ -56,7 +56,7 @@ func TestKillTree(t *testing.T) {
 	if n != 1 {
 		t.Errorf("KillTree killed %d processes, want 1 (the escapee)", n)
 	}
-	if Alive(pid) {
+	if alive(pid) {
 		t.Errorf("the escapee %d outlived KillTree", pid)
 	}
 }
@@ -85,7 +85,7 @@ func TestCgroup(t *testing.T) {
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	if !Alive(pid) {
+	if !alive(pid) {
 		t.Fatalf("the escapee %d is not running", pid)
 	}
 
@@ -98,10 +98,10 @@ func TestCgroup(t *testing.T) {
 		if n != 1 {
 			t.Errorf("removed a cgroup of %d processes, want 1", n)
 		}
-		for deadline := time.Now().Add(2 * time.Second); Alive(pid) && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(2 * time.Second); alive(pid) && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if Alive(pid) {
+		if alive(pid) {
 			t.Errorf("the escapee %d outlived its cgroup", pid)
 		}
 		if _, err := os.Stat(path); !os.IsNotExist(err) {
@@ -155,7 +155,7 @@ func TestOwns(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if Owns(cmd.Process.Pid, time.Now()) && Alive(cmd.Process.Pid) {
+	if Owns(cmd.Process.Pid, time.Now()) && alive(cmd.Process.Pid) {
 		t.Errorf("an exited process %d owns a run", cmd.Process.Pid)
 	}
 }
