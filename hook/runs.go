@@ -154,9 +154,9 @@ func printRuns(w io.Writer, runs []store.Run) {
 		// The author's name without the address keeps the row short;
 		// show prints both. Runs recorded before schema 5 have none.
 		author, _, _ := strings.Cut(r.Author, " <")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Repo, r.Ref, short(r.SHA),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, printable(r.Repo), printable(r.Ref), short(r.SHA),
 			r.Trigger, runState(r), span(r.StartedAtMS, r.FinishedAtMS), stamp(r.QueuedAtMS),
-			cmp.Or(r.Pusher, "-"), cmp.Or(author, "-"), cmp.Or(clip(r.Subject, 50), "-"))
+			cmp.Or(printable(r.Pusher), "-"), cmp.Or(printable(author), "-"), cmp.Or(clip(r.Subject, 50), "-"))
 	}
 	tw.Flush()
 }

@@ -7,8 +7,10 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -76,16 +78,17 @@ func loadRecord(ctx context.Context, s *store.Store, id string) (record, error) 
 func printRecord(w io.Writer, rec record, dataRoot string) {
 	r := rec.Run
 	fmt.Fprintf(w, "run      %s\n", r.ID)
-	fmt.Fprintf(w, "repo     %s\nref      %s\nsha      %s\ntrigger  %s\n", r.Repo, r.Ref, r.SHA, r.Trigger)
+	fmt.Fprintf(w, "repo     %s\nref      %s\nsha      %s\ntrigger  %s\n", printable(r.Repo), printable(r.Ref), r.SHA, r.Trigger)
 	// NULL for runs recorded before schema 5.
-	fmt.Fprintf(w, "pusher   %s\nauthor   %s\nsubject  %s\n", cmp.Or(r.Pusher, "-"), cmp.Or(r.Author, "-"), cmp.Or(r.Subject, "-"))
+	fmt.Fprintf(w, "pusher   %s\nauthor   %s\nsubject  %s\n",
+		cmp.Or(printable(r.Pusher), "-"), cmp.Or(printable(r.Author), "-"), cmp.Or(printable(r.Subject), "-"))
 	state := r.State
 	if r.FailureKind != "" {
 		state += " (" + r.FailureKind + ")"
 	}
 	fmt.Fprintf(w, "state    %s\nqueued   %s\nduration %s\n", state, stamp(r.QueuedAtMS), span(r.StartedAtMS, r.FinishedAtMS))
 	if r.Error != "" {
-		fmt.Fprintf(w, "error    %s\n", r.Error)
+		fmt.Fprintf(w, "error    %s\n", printable(r.Error))
 	}
 	fmt.Fprintln(w)
 
@@ -99,7 +102,7 @@ func printRecord(w io.Writer, rec record, dataRoot string) {
 		if j.Outputs != "" {
 			outputs = clip(j.Outputs, 40)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.State, span(j.StartedAtMS, j.FinishedAtMS), exit, outputs, firstLine(j.Error))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.State, span(j.StartedAtMS, j.FinishedAtMS), exit, outputs, printable(firstLine(j.Error)))
 	}
 	tw.Flush()
 	if len(rec.ShEvents) == 0 {
@@ -129,12 +132,42 @@ func span(from, to int64) string {
 	return (time.Duration(to-from) * time.Millisecond).String()
 }
 
+// clip shortens s to its first line and at most n bytes, for a table;
+// the text is made printable first (see printable).
 func clip(s string, n int) string {
-	s = firstLine(s)
+	s = printable(firstLine(s))
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-3] + "..."
+	cut := n - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// printable makes text that a pusher wrote (a commit message, a ref, an
+// error, a command) safe for a terminal: control characters, C1 codes
+// included, and bytes that are not UTF-8 are written as escapes (\x1b,
+// \u009b, \xff), so no escape sequence reaches the operator's terminal.
+// Printable text, tabs excepted (they would break the tables), is kept.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x80 && r < 0xa0:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 func firstLine(s string) string {
