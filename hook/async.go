@@ -16,6 +16,7 @@ import (
 
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/runner"
+	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 // An async hook (git config quire.async=true, or post-receive --async)
@@ -84,7 +85,7 @@ func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, rn *runner.Ru
 		// Nobody will run them: say so in their rows rather than leave
 		// them pending for reconcile to find.
 		for _, run := range runs {
-			_, _ = s.AbortRun(context.WithoutCancel(ctx), run.RunID, "failed", runner.FailInternal,
+			_, _ = s.AbortRun(context.WithoutCancel(ctx), run.RunID, "failed", store.FailInternal,
 				fmt.Sprintf("start the background worker: %v", err), time.Now().UnixMilli())
 		}
 		return &exitError{code: ExitError, err: fmt.Errorf("start the background worker: %w; set quire.async=false to run in the foreground", err)}
@@ -181,7 +182,7 @@ func (g *globals) asyncWorker(c *cli.Context) error {
 	if err != nil {
 		// This worker owns the runs: it records why none will run.
 		for _, a := range mine {
-			_, _ = s.AbortRun(context.WithoutCancel(ctx), a.RunID, "failed", runner.FailInternal,
+			_, _ = s.AbortRun(context.WithoutCancel(ctx), a.RunID, "failed", store.FailInternal,
 				fmt.Sprintf("set up the background worker: %v", err), time.Now().UnixMilli())
 		}
 		return err
@@ -199,7 +200,7 @@ func (g *globals) asyncWorker(c *cli.Context) error {
 			trigger: row.Trigger, options: a.Options, pushedAt: a.PushedAt,
 		})
 		if err != nil || !ok {
-			_, _ = s.AbortRun(context.WithoutCancel(ctx), a.RunID, "failed", runner.FailInternal,
+			_, _ = s.AbortRun(context.WithoutCancel(ctx), a.RunID, "failed", store.FailInternal,
 				fmt.Sprintf("prepare run: %v", err), time.Now().UnixMilli())
 			continue
 		}

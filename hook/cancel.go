@@ -161,7 +161,7 @@ func reportCanceled(ctx context.Context, s *store.Store, run store.Run, w io.Wri
 	switch {
 	case !finished(now.State):
 		return usageErr("run %s is still %s; see quire-hook show %s", run.ID, now.State, run.ID)
-	case now.State == "failed" && (now.FailureKind == runner.FailCanceled || now.FailureKind == "orphaned"):
+	case now.State == "failed" && (now.FailureKind == store.FailCanceled || now.FailureKind == "orphaned"):
 		took := ""
 		if d := span(now.StartedAtMS, now.FinishedAtMS); d != "-" {
 			took = " after " + d

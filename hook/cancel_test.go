@@ -160,7 +160,7 @@ end)`, pidFile))
 	}
 	waitFor(t, "the queue to drain", func() bool { return len(r.unfinished()) == 0 })
 	for _, run := range r.runs() {
-		want := map[string]string{"refs/heads/main": "failed", "refs/heads/a": "complete", "refs/heads/b": "failed"}[run.Ref]
+		want := map[string]store.RunState{"refs/heads/main": "failed", "refs/heads/a": "complete", "refs/heads/b": "failed"}[run.Ref]
 		if run.State != want {
 			t.Errorf("run of %s: %s (%s), want %s", run.Ref, run.State, run.Error, want)
 		}

@@ -210,7 +210,7 @@ func (l *runLogs) end(run store.Run, gone bool) error {
 }
 
 func jobHeader(j store.Job) string {
-	s := "job " + j.JobID + ": " + j.State
+	s := "job " + j.JobID + ": " + string(j.State)
 	if d := span(j.StartedAtMS, j.FinishedAtMS); d != "-" {
 		s += " in " + d
 	}
@@ -221,7 +221,7 @@ func jobHeader(j store.Job) string {
 }
 
 // finished reports whether a run or job state is final.
-func finished(state string) bool { return state != "pending" && state != "active" }
+func finished[S ~string](state S) bool { return state != "pending" && state != "active" }
 
 // jobLogs merges the logs of one job: its sh-N.log files one after the
 // other, and its job.log beside them, by time.

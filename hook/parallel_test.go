@@ -67,10 +67,10 @@ func (d *sharedData) runs() []store.Run {
 }
 
 // runIn returns the one run recorded for repo r, waiting for it.
-func (d *sharedData) runIn(r *repo, state string) store.Run {
+func (d *sharedData) runIn(r *repo, state store.RunState) store.Run {
 	d.t.Helper()
 	var found store.Run
-	waitFor(d.t, "a run of "+r.Bare+" "+state, func() bool {
+	waitFor(d.t, "a run of "+r.Bare+" "+string(state), func() bool {
 		for _, run := range d.runs() {
 			if run.Repo == r.Bare && (state == "" || run.State == state) {
 				found = run

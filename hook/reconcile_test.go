@@ -172,7 +172,7 @@ func TestReconcile_PIDReuse(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for id, want := range map[string]string{orphan.ID: "failed", live.ID: "pending", other.ID: "pending"} {
+	for id, want := range map[string]store.RunState{orphan.ID: "failed", live.ID: "pending", other.ID: "pending"} {
 		got, err := s.GetRun(t.Context(), id)
 		if err != nil {
 			t.Fatal(err)

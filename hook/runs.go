@@ -21,7 +21,10 @@ import (
 )
 
 // runStates are the states a run can be in (runs.state).
-var runStates = []string{"pending", "active", "complete", "failed", "superseded"}
+var runStates = []string{
+	string(store.RunPending), string(store.RunActive), string(store.RunComplete),
+	string(store.RunFailed), string(store.RunSuperseded),
+}
 
 func runsCommand(g *globals) *cli.Command {
 	return &cli.Command{
@@ -41,8 +44,8 @@ func runsCommand(g *globals) *cli.Command {
 			if c.NArg() > 0 {
 				return usageErr("runs takes no arguments; filter with --repo, --ref, --state")
 			}
-			f := store.RunFilter{Repo: c.String("repo"), Ref: c.String("ref"), State: c.String("state"), Limit: c.Int("limit")}
-			if f.State != "" && !slices.Contains(runStates, f.State) {
+			f := store.RunFilter{Repo: c.String("repo"), Ref: c.String("ref"), State: store.RunState(c.String("state")), Limit: c.Int("limit")}
+			if f.State != "" && !slices.Contains(runStates, string(f.State)) {
 				return usageErr("unknown state %q; use one of %s", f.State, strings.Join(runStates, ", "))
 			}
 			if f.Limit < 0 {
@@ -164,9 +167,9 @@ func printRuns(w io.Writer, runs []store.Run) {
 // runState is a run's state with its failure kind: "failed (job)".
 func runState(r store.Run) string {
 	if r.FailureKind != "" {
-		return r.State + " (" + r.FailureKind + ")"
+		return string(r.State) + " (" + string(r.FailureKind) + ")"
 	}
-	return r.State
+	return string(r.State)
 }
 
 // adminDataRoot is the data root the operating commands read: --data-dir
@@ -259,34 +262,34 @@ func writeJSON(w io.Writer, v any) error {
 // columns of the runs table under their names, null for NULL, plus
 // duration_ms and the run's directory. docs/SCHEMA.md documents it.
 type runJSON struct {
-	ID            string  `json:"id"`
-	Repo          string  `json:"repo"`
-	Ref           string  `json:"ref_name"`
-	SHA           string  `json:"sha"`
-	Trigger       string  `json:"trigger"`
-	State         string  `json:"state"`
-	FailureKind   *string `json:"failure_kind"`
-	Error         *string `json:"error"`
-	PushedAtMS    int64   `json:"pushed_at_ms"`
-	QueuedAtMS    int64   `json:"queued_at_ms"`
-	StartedAtMS   *int64  `json:"started_at_ms"`
-	FinishedAtMS  *int64  `json:"finished_at_ms"`
-	DurationMS    *int64  `json:"duration_ms"`
-	ContainerID   *string `json:"container_id"`
-	ImageTag      *string `json:"image_tag"`
-	WorkspacePath *string `json:"workspace_path"`
-	OwnerPID      *int64  `json:"owner_pid"`
-	OwnerHost     *string `json:"owner_host"`
-	Pusher        *string `json:"pusher"`
-	Author        *string `json:"author"`
-	Subject       *string `json:"subject"`
-	Dir           string  `json:"dir"`
+	ID            string         `json:"id"`
+	Repo          string         `json:"repo"`
+	Ref           string         `json:"ref_name"`
+	SHA           string         `json:"sha"`
+	Trigger       string         `json:"trigger"`
+	State         store.RunState `json:"state"`
+	FailureKind   *string        `json:"failure_kind"`
+	Error         *string        `json:"error"`
+	PushedAtMS    int64          `json:"pushed_at_ms"`
+	QueuedAtMS    int64          `json:"queued_at_ms"`
+	StartedAtMS   *int64         `json:"started_at_ms"`
+	FinishedAtMS  *int64         `json:"finished_at_ms"`
+	DurationMS    *int64         `json:"duration_ms"`
+	ContainerID   *string        `json:"container_id"`
+	ImageTag      *string        `json:"image_tag"`
+	WorkspacePath *string        `json:"workspace_path"`
+	OwnerPID      *int64         `json:"owner_pid"`
+	OwnerHost     *string        `json:"owner_host"`
+	Pusher        *string        `json:"pusher"`
+	Author        *string        `json:"author"`
+	Subject       *string        `json:"subject"`
+	Dir           string         `json:"dir"`
 }
 
 func newRunJSON(r store.Run, dataRoot string) runJSON {
 	return runJSON{
 		ID: r.ID, Repo: r.Repo, Ref: r.Ref, SHA: r.SHA, Trigger: r.Trigger, State: r.State,
-		FailureKind: nullStr(r.FailureKind), Error: nullStr(r.Error),
+		FailureKind: nullStr(string(r.FailureKind)), Error: nullStr(r.Error),
 		PushedAtMS: r.PushedAtMS, QueuedAtMS: r.QueuedAtMS,
 		StartedAtMS: nullMS(r.StartedAtMS), FinishedAtMS: nullMS(r.FinishedAtMS),
 		DurationMS:  between(r.StartedAtMS, r.FinishedAtMS),
@@ -301,7 +304,7 @@ func newRunJSON(r store.Run, dataRoot string) runJSON {
 // jobJSON is a job as `show --json` prints it.
 type jobJSON struct {
 	JobID        string          `json:"job_id"`
-	State        string          `json:"state"`
+	State        store.JobState  `json:"state"`
 	ExitCode     *int            `json:"exit_code"`
 	StartedAtMS  *int64          `json:"started_at_ms"`
 	FinishedAtMS *int64          `json:"finished_at_ms"`

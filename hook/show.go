@@ -82,10 +82,7 @@ func printRecord(w io.Writer, rec record, dataRoot string) {
 	// NULL for runs recorded before schema 5.
 	fmt.Fprintf(w, "pusher   %s\nauthor   %s\nsubject  %s\n",
 		cmp.Or(printable(r.Pusher), "-"), cmp.Or(printable(r.Author), "-"), cmp.Or(printable(r.Subject), "-"))
-	state := r.State
-	if r.FailureKind != "" {
-		state += " (" + r.FailureKind + ")"
-	}
+	state := runState(r)
 	fmt.Fprintf(w, "state    %s\nqueued   %s\nduration %s\n", state, stamp(r.QueuedAtMS), span(r.StartedAtMS, r.FinishedAtMS))
 	if r.Error != "" {
 		fmt.Fprintf(w, "error    %s\n", printable(r.Error))

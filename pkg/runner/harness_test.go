@@ -214,7 +214,7 @@ func (o *outcome) job(id string) store.Job {
 }
 
 // wantState checks a job's state and, for failed jobs, logs its error.
-func (o *outcome) wantState(id, want string) store.Job {
+func (o *outcome) wantState(id string, want store.JobState) store.Job {
 	o.t.Helper()
 	j := o.job(id)
 	if j.State != want {

@@ -15,6 +15,7 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
 	"github.com/quire-ci/quire-hook/pkg/proc"
 	"github.com/quire-ci/quire-hook/pkg/redact"
+	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 // execution is the state of one run while its jobs execute.
@@ -25,7 +26,7 @@ type execution struct {
 	p         *pipeline.Pipeline
 	workspace string
 
-	states  map[string]string // job id -> final state
+	states  map[string]store.JobState // job id -> final state
 	outputs map[string]string // job id -> outputs JSON ("" for nil), unredacted
 
 	// secrets are the values resolved so far, redacted in everything the
@@ -50,7 +51,7 @@ const tailLines = 20
 // failed. Jobs downstream of a failed or skipped job are skipped; the
 // others still run. The error is for records that could not be written.
 func (e *execution) runJobs(ctx context.Context) (failed []string, err error) {
-	e.states = make(map[string]string)
+	e.states = make(map[string]store.JobState)
 	e.outputs = make(map[string]string)
 	for _, j := range e.p.Order() {
 		if ctx.Err() != nil {
@@ -60,7 +61,7 @@ func (e *execution) runJobs(ctx context.Context) (failed []string, err error) {
 			if err := e.runner.Store.SkipJob(ctx, e.run.RunID, j.ID, reason, time.Now().UnixMilli()); err != nil {
 				return failed, fmt.Errorf("record skipped job %s: %w", j.ID, err)
 			}
-			e.states[j.ID] = "skipped"
+			e.states[j.ID] = store.JobSkipped
 			e.runner.Progress.Infof("job %s skipped: %s", j.ID, reason)
 			continue
 		}
@@ -69,7 +70,7 @@ func (e *execution) runJobs(ctx context.Context) (failed []string, err error) {
 			return failed, err
 		}
 		e.states[j.ID] = state
-		if state == "failed" {
+		if state == store.JobFailed {
 			failed = append(failed, j.ID)
 		}
 	}
@@ -88,12 +89,12 @@ func (e *execution) skipReason(j *pipeline.Job) string {
 }
 
 // blockedBy returns the first input job that did not complete, and its state.
-func (e *execution) blockedBy(j *pipeline.Job) (string, string) {
+func (e *execution) blockedBy(j *pipeline.Job) (string, store.JobState) {
 	for _, in := range j.Inputs {
 		if in == pipeline.PushSource {
 			continue
 		}
-		if st := e.states[in]; st != "complete" {
+		if st := e.states[in]; st != store.JobComplete {
 			return in, st
 		}
 	}
@@ -101,7 +102,7 @@ func (e *execution) blockedBy(j *pipeline.Job) (string, string) {
 }
 
 // runJob runs one job's function and records its row and job.log.
-func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (string, error) {
+func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (store.JobState, error) {
 	r := e.runner
 	started := time.Now()
 	if err := r.Store.StartJob(ctx, e.run.RunID, j.ID, started.UnixMilli()); err != nil {
@@ -124,11 +125,11 @@ func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (string, error)
 		// The run was cancelled under the job, which neither completed
 		// nor failed on its own: the run's end marks it aborted.
 		r.Progress.Failf("job %s aborted after %s: %s", j.ID, duration(time.Since(started)), context.Cause(ctx))
-		return "aborted", nil
+		return store.JobAborted, nil
 	}
-	state := "complete"
+	state := store.JobComplete
 	if msg != "" {
-		state = "failed"
+		state = store.JobFailed
 	}
 	var exit *int
 	if h != nil {

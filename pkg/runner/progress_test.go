@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 func TestRunner_Progress(t *testing.T) {
@@ -79,7 +81,7 @@ func TestRunner_ProgressPointers(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, `ci.job("x", {"nope"}, function(q) end)`)
 		o := h.run()
-		if o.res.FailureKind != FailPipeline {
+		if o.res.FailureKind != store.FailPipeline {
 			t.Fatalf("run: %+v", o.res)
 		}
 		if got, want := lastLine(o.progress), "quire: logs: quire-hook --git-dir "+o.bare+" logs "+o.res.RunID; got != want {

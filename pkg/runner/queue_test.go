@@ -386,7 +386,7 @@ func TestRunner_ParallelRuns(t *testing.T) {
 			t.Errorf("older row: %s %q", run.State, run.Error)
 		}
 		// The newer one ran (and timed out) only once the older had ended.
-		if qNew.err != nil || qNew.res.FailureKind != FailTimeout {
+		if qNew.err != nil || qNew.res.FailureKind != store.FailTimeout {
 			t.Errorf("newer run: %+v %v", qNew.res, qNew.err)
 		}
 		if a, b := h.span(old.RunID), h.span(newer.RunID); a.overlaps(b) {

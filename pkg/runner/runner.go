@@ -80,8 +80,8 @@ type Runner struct {
 // Result is how a run ended.
 type Result struct {
 	RunID       string
-	State       string // complete, failed, superseded
-	FailureKind string
+	State       store.RunState // complete, failed or superseded
+	FailureKind store.FailureKind
 	Error       string
 	RunDir      string
 
@@ -92,16 +92,6 @@ type Result struct {
 	secrets *redact.Set  // the secrets the run resolved, once its jobs run
 	cgroup  *proc.Cgroup // the run's, once it has one
 }
-
-// Failure kinds recorded in runs.failure_kind.
-const (
-	FailPipeline  = "pipeline"
-	FailWorkspace = "workspace"
-	FailJob       = "job"
-	FailTimeout   = "timeout"
-	FailCanceled  = "canceled"
-	FailInternal  = "internal"
-)
 
 // cleanupTimeout bounds the records written after a run was cancelled.
 const cleanupTimeout = 10 * time.Second
@@ -133,7 +123,7 @@ func (r *Runner) Enqueue(ctx context.Context, push Push) (Result, error) {
 	subject, _, _ := strings.Cut(strings.TrimLeft(push.CommitMessage, "\n"), "\n")
 	res.row = store.Run{
 		ID: res.RunID, Repo: push.Repo, Ref: push.Ref, SHA: push.SHA, Trigger: push.Trigger,
-		PushedAtMS: push.PushedAt.UnixMilli(), QueuedAtMS: now.UnixMilli(), State: "pending",
+		PushedAtMS: push.PushedAt.UnixMilli(), QueuedAtMS: now.UnixMilli(), State: store.RunPending,
 		OwnerPID: os.Getpid(), OwnerHost: host,
 		Pusher: push.Pusher, Author: push.Author, Subject: strings.TrimSpace(subject),
 	}
@@ -160,7 +150,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		if state, kind, msg, stopped := r.stopped(ctx, err); stopped {
 			return r.finish(ctx, res, state, kind, msg, now)
 		}
-		return r.finish(ctx, res, "failed", FailInternal, err.Error(), now)
+		return r.finish(ctx, res, store.RunFailed, store.FailInternal, err.Error(), now)
 	}
 	defer release()
 	res.began, res.waited = time.Now(), waited
@@ -171,7 +161,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 	go r.watch(ctx, cancel, res.row)
 
 	if err := os.MkdirAll(res.RunDir, 0o755); err != nil {
-		return r.finish(ctx, res, "failed", FailInternal, fmt.Sprintf("create run directory: %v", err), now)
+		return r.finish(ctx, res, store.RunFailed, store.FailInternal, fmt.Sprintf("create run directory: %v", err), now)
 	}
 	res.cgroup = r.openCgroup(res.RunID, res.RunDir)
 	if res.cgroup != nil {
@@ -180,7 +170,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		defer func() { _, _ = res.cgroup.Remove(leftoverTimeout) }()
 	}
 	if err := r.Store.StartRun(ctx, res.RunID, time.Now().UnixMilli(), ws); err != nil {
-		if row, gerr := r.Store.GetRun(ctx, res.RunID); gerr == nil && row.State != "pending" {
+		if row, gerr := r.Store.GetRun(ctx, res.RunID); gerr == nil && row.State != store.RunPending {
 			return r.endedElsewhere(res, row), nil // canceled as its turn came
 		}
 		return res, fmt.Errorf("record run start: %w", err)
@@ -200,7 +190,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
 			return r.finish(ctx, res, state, kind, msg, now)
 		}
-		return r.finish(ctx, res, "failed", FailPipeline, err.Error(), now)
+		return r.finish(ctx, res, store.RunFailed, store.FailPipeline, err.Error(), now)
 	}
 	var e *execution
 	defer func() {
@@ -216,20 +206,20 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
 			return r.finish(ctx, res, state, kind, msg, now)
 		}
-		return r.finish(ctx, res, "failed", FailWorkspace, err.Error(), now)
+		return r.finish(ctx, res, store.RunFailed, store.FailWorkspace, err.Error(), now)
 	}
 
 	res.secrets = new(redact.Set)
 	e = &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets, cgroup: res.cgroup}
 	failed, err := e.runJobs(ctx)
 	if err != nil {
-		return r.finish(ctx, res, "failed", FailInternal, err.Error(), now)
+		return r.finish(ctx, res, store.RunFailed, store.FailInternal, err.Error(), now)
 	}
 	if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
 		return r.finish(ctx, res, state, kind, msg, now)
 	}
 	if len(failed) > 0 {
-		return r.finish(ctx, res, "failed", FailJob, fmt.Sprintf("job %s failed", quoteList(failed)), now)
+		return r.finish(ctx, res, store.RunFailed, store.FailJob, fmt.Sprintf("job %s failed", quoteList(failed)), now)
 	}
 	return r.finish(ctx, res, "complete", "", "", now)
 }
@@ -256,7 +246,7 @@ func (r *Runner) reconcile(ctx context.Context) {
 // stopped reports whether the run has ended before its jobs did (its
 // context ended, or waiting for its turn gave up with err), and how to
 // record that.
-func (r *Runner) stopped(ctx context.Context, err error) (state, kind, msg string, ok bool) {
+func (r *Runner) stopped(ctx context.Context, err error) (state store.RunState, kind store.FailureKind, msg string, ok bool) {
 	cause := err
 	if ctx.Err() != nil {
 		cause = context.Cause(ctx)
@@ -268,9 +258,9 @@ func (r *Runner) stopped(ctx context.Context, err error) (state, kind, msg strin
 	case errors.As(cause, &sup):
 		return "superseded", "", sup.Error(), true
 	case errors.Is(cause, errRunTimeout):
-		return "failed", FailTimeout, fmt.Sprintf("run exceeded its %s timeout", r.Settings.RunTimeout), true
+		return store.RunFailed, store.FailTimeout, fmt.Sprintf("run exceeded its %s timeout", r.Settings.RunTimeout), true
 	case ctx.Err() != nil:
-		return "failed", FailCanceled, "run was cancelled: " + cause.Error(), true
+		return store.RunFailed, store.FailCanceled, "run was cancelled: " + cause.Error(), true
 	}
 	return "", "", "", false
 }
@@ -281,7 +271,7 @@ func (r *Runner) stopped(ctx context.Context, err error) (state, kind, msg strin
 // What the run leaves behind goes first: its cgroup and, unless the
 // operator keeps them, its workspace. A hook killed after the record
 // must not leave them to a run that reconcile never looks at again.
-func (r *Runner) finish(ctx context.Context, res Result, state, kind, msg string, started time.Time) (Result, error) {
+func (r *Runner) finish(ctx context.Context, res Result, state store.RunState, kind store.FailureKind, msg string, started time.Time) (Result, error) {
 	if res.cgroup != nil {
 		_, _ = res.cgroup.Remove(leftoverTimeout)
 	}

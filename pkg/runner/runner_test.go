@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 func TestRunner_Outputs(t *testing.T) {
@@ -196,7 +198,7 @@ ci.job("nosh", {"quire/push"}, function(q) end)
 
 	tests := []struct {
 		job   string
-		state string
+		state store.JobState
 		exit  *int
 	}{
 		{"nonzero", "complete", ptr(3)},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/redact"
+	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 func TestRunner_Secret(t *testing.T) {
@@ -152,7 +153,7 @@ func TestRunner_FinishRedacts(t *testing.T) {
 	if err := res.secrets.Add("tok", "s3cr3t-value"); err != nil {
 		t.Fatal(err)
 	}
-	res, err = r.finish(t.Context(), res, "failed", FailInternal, "internal: s3cr3t-value went wrong", time.Now())
+	res, err = r.finish(t.Context(), res, "failed", store.FailInternal, "internal: s3cr3t-value went wrong", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,11 +72,11 @@ func TestStore_OrphanRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := map[string]string{}
+		got := map[string]JobState{}
 		for _, j := range jobs {
 			got[j.JobID] = j.State
 		}
-		if want := map[string]string{"done": "complete", "busy": "aborted"}; !reflect.DeepEqual(got, want) {
+		if want := map[string]JobState{"done": "complete", "busy": "aborted"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("jobs: got %v, want %v", got, want)
 		}
 	})

@@ -12,7 +12,7 @@ import (
 type Job struct {
 	RunID string
 	JobID string
-	State string // pending, active, complete, failed, skipped or aborted
+	State JobState
 
 	ExitCode     *int // nil: NULL
 	StartedAtMS  int64
@@ -73,7 +73,7 @@ func (s *Store) SkipJob(ctx context.Context, runID, jobID, reason string, atMS i
 
 // FinishJob moves an active job to state (complete or failed). exitCode
 // may be nil, errMsg and outputs "" (outputs is JSON text).
-func (s *Store) FinishJob(ctx context.Context, runID, jobID, state string, exitCode *int, errMsg, outputs string, atMS int64) error {
+func (s *Store) FinishJob(ctx context.Context, runID, jobID string, state JobState, exitCode *int, errMsg, outputs string, atMS int64) error {
 	err := s.do(ctx, func(conn *sqlite.Conn) error {
 		if state != "complete" && state != "failed" {
 			return fmt.Errorf("%q is not a final job state", state)
@@ -260,7 +260,7 @@ func (s *Store) ListJobs(ctx context.Context, runID string) ([]Job, error) {
 				j := Job{
 					RunID:        stmt.ColumnText(0),
 					JobID:        stmt.ColumnText(1),
-					State:        stmt.ColumnText(2),
+					State:        JobState(stmt.ColumnText(2)),
 					StartedAtMS:  stmt.ColumnInt64(4),
 					FinishedAtMS: stmt.ColumnInt64(5),
 					Error:        stmt.ColumnText(6),

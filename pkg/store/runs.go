@@ -22,8 +22,8 @@ type Run struct {
 	StartedAtMS  int64
 	FinishedAtMS int64
 
-	State       string // pending, active, complete, failed or superseded
-	FailureKind string // pipeline, workspace, job, timeout, canceled, orphaned, internal or ""
+	State       RunState
+	FailureKind FailureKind // "" unless failed or superseded
 	Error       string
 
 	ContainerID   string
@@ -42,7 +42,7 @@ type Run struct {
 type RunFilter struct {
 	Repo  string
 	Ref   string
-	State string
+	State RunState
 	Limit int // 0: no limit
 }
 
@@ -61,8 +61,8 @@ func scanRun(stmt *sqlite.Stmt) Run {
 		QueuedAtMS:    stmt.ColumnInt64(6),
 		StartedAtMS:   stmt.ColumnInt64(7),
 		FinishedAtMS:  stmt.ColumnInt64(8),
-		State:         stmt.ColumnText(9),
-		FailureKind:   stmt.ColumnText(10),
+		State:         RunState(stmt.ColumnText(9)),
+		FailureKind:   FailureKind(stmt.ColumnText(10)),
 		Error:         stmt.ColumnText(11),
 		ContainerID:   stmt.ColumnText(12),
 		ImageTag:      stmt.ColumnText(13),
@@ -82,7 +82,7 @@ func (s *Store) CreateRun(ctx context.Context, r Run) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Repo, r.Ref, r.SHA, r.Trigger, r.PushedAtMS, r.QueuedAtMS,
 			nullInt(r.StartedAtMS), nullInt(r.FinishedAtMS), r.State,
-			nullText(r.FailureKind), nullText(r.Error), nullText(r.ContainerID),
+			nullText(string(r.FailureKind)), nullText(r.Error), nullText(r.ContainerID),
 			nullText(r.ImageTag), nullText(r.WorkspacePath),
 			nullInt(int64(r.OwnerPID)), nullText(r.OwnerHost),
 			nullText(r.Pusher), nullText(r.Author), nullText(r.Subject))
@@ -112,7 +112,7 @@ func (s *Store) StartRun(ctx context.Context, id string, atMS int64, workspacePa
 // FinishRun moves a pending or active run to state (complete, failed or
 // superseded) and clears its container id. failureKind and errMsg may be
 // "".
-func (s *Store) FinishRun(ctx context.Context, id, state, failureKind, errMsg string, atMS int64) error {
+func (s *Store) FinishRun(ctx context.Context, id string, state RunState, failureKind FailureKind, errMsg string, atMS int64) error {
 	err := s.do(ctx, func(conn *sqlite.Conn) error {
 		return finishRun(conn, id, state, failureKind, errMsg, atMS)
 	})
@@ -122,7 +122,7 @@ func (s *Store) FinishRun(ctx context.Context, id, state, failureKind, errMsg st
 	return nil
 }
 
-func finishRun(conn *sqlite.Conn, id, state, failureKind, errMsg string, atMS int64) error {
+func finishRun(conn *sqlite.Conn, id string, state RunState, failureKind FailureKind, errMsg string, atMS int64) error {
 	switch state {
 	case "complete", "failed", "superseded":
 	default:
@@ -131,7 +131,7 @@ func finishRun(conn *sqlite.Conn, id, state, failureKind, errMsg string, atMS in
 	err := exec(conn, `UPDATE runs SET state = ?, failure_kind = ?, error = ?,
 		finished_at_ms = ?, container_id = NULL
 		WHERE id = ? AND state IN ('pending', 'active')`,
-		state, nullText(failureKind), nullText(errMsg), atMS, id)
+		state, nullText(string(failureKind)), nullText(errMsg), atMS, id)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func finishRun(conn *sqlite.Conn, id, state, failureKind, errMsg string, atMS in
 // of it becomes aborted and the run becomes state (failed or superseded),
 // in one transaction. It returns the number of jobs aborted. reconcile
 // and supersede use it.
-func (s *Store) AbortRun(ctx context.Context, id, state, failureKind, errMsg string, atMS int64) (int, error) {
+func (s *Store) AbortRun(ctx context.Context, id string, state RunState, failureKind FailureKind, errMsg string, atMS int64) (int, error) {
 	var n int
 	err := s.do(ctx, func(conn *sqlite.Conn) error {
 		return immediate(conn, func() error {
@@ -275,7 +275,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 		args  []any
 	)
 	for _, c := range []struct{ column, value string }{
-		{"repo", f.Repo}, {"ref_name", f.Ref}, {"state", f.State},
+		{"repo", f.Repo}, {"ref_name", f.Ref}, {"state", string(f.State)},
 	} {
 		if c.value != "" {
 			where = append(where, c.column+" = ?")
