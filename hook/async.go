@@ -42,14 +42,7 @@ type asyncRun struct {
 
 // asyncWanted reports whether runs of r should go to the background.
 func asyncWanted(c *cli.Context, r *gitrepo.Repo) bool {
-	if c.Bool("async") {
-		return true
-	}
-	switch strings.ToLower(r.ConfigValue("quire", "async")) {
-	case "true", "yes", "on", "1":
-		return true
-	}
-	return false
+	return c.Bool("async") || r.ConfigBool("quire", "async")
 }
 
 // startAsync queues a run for each request and starts the worker.
@@ -99,7 +92,7 @@ func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, rn *runner.Ru
 			rn.Progress.Failf("warning: %v", err)
 		}
 		rn.Progress.Infof("run %s queued for %s at %s; it runs in the background (quire-hook show %s, or see %s)",
-			run.RunID, run.Ref, short(run.Commit), run.RunID[:13], logPath)
+			run.RunID, run.Ref, gitrepo.ShortSHA(run.Commit), run.RunID[:13], logPath)
 	}
 	return nil
 }

@@ -213,10 +213,7 @@ func currentUser() string {
 func (g *globals) progress(r *gitrepo.Repo) *runner.Progress {
 	verbose := g.verbose || g.io.Getenv("QUIRE_VERBOSE") != ""
 	if !verbose && r != nil {
-		switch strings.ToLower(r.ConfigValue("quire", "verbose")) {
-		case "true", "yes", "on", "1":
-			verbose = true
-		}
+		verbose = r.ConfigBool("quire", "verbose")
 	}
 	return runner.NewProgress(g.io.Stderr, g.quiet, verbose)
 }

@@ -59,7 +59,7 @@ func prepare(r *gitrepo.Repo, prog *runner.Progress, repoName string, req reques
 		return p, nil, false, err
 	}
 	if !has {
-		prog.Infof("no %s at %s (%s): nothing to run", pipelineFile, short(req.commit.String()), req.ref)
+		prog.Infof("no %s at %s (%s): nothing to run", pipelineFile, gitrepo.ShortSHA(req.commit.String()), req.ref)
 		return p, nil, false, nil
 	}
 	c, err := r.Commit(req.commit)
@@ -94,11 +94,4 @@ func prepare(r *gitrepo.Repo, prog *runner.Progress, repoName string, req reques
 		Options:       req.options,
 		Pusher:        req.pusher,
 	}, src, true, nil
-}
-
-func short(sha string) string {
-	if len(sha) > 10 {
-		return sha[:10]
-	}
-	return sha
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/urfave/cli/v2"
 
+	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/push"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 )
@@ -94,13 +95,13 @@ func (g *globals) postReceive(c *cli.Context) error {
 		}
 		commit, err := r.Peel(plumbing.NewHash(u.New))
 		if err != nil {
-			prog.Failf("skipping %s: %s is not a commit (or annotated tag) in %s: %v", u.Ref, short(u.New), r.GitDir, err)
+			prog.Failf("skipping %s: %s is not a commit (or annotated tag) in %s: %v", u.Ref, gitrepo.ShortSHA(u.New), r.GitDir, err)
 			badInput = true
 			continue
 		}
 		if c, err := r.Commit(commit); err == nil {
 			if m := skipMarker(c.Message); m != "" {
-				prog.Infof("%s: commit %s says %s: no run for this ref", u.Ref, short(commit.String()), m)
+				prog.Infof("%s: commit %s says %s: no run for this ref", u.Ref, gitrepo.ShortSHA(commit.String()), m)
 				continue
 			}
 		}

@@ -75,7 +75,7 @@ func (g *globals) replay(c *cli.Context, rev, refFlag string) error {
 	if ref == "" {
 		ref = commit.String()
 		g.progress(r).Failf("warning: %s is no branch's tip, so the run is recorded under ref %s and push.branch is nil; "+
-			"pass --ref <branch> (e.g. --ref main) to run it as that branch", short(ref), short(ref))
+			"pass --ref <branch> (e.g. --ref main) to run it as that branch", gitrepo.ShortSHA(ref), gitrepo.ShortSHA(ref))
 	}
 
 	rn, closeStore, err := g.openRunner(ctx, r)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -157,7 +158,7 @@ func printRuns(w io.Writer, runs []store.Run) {
 		// The author's name without the address keeps the row short;
 		// show prints both. Runs recorded before schema 5 have none.
 		author, _, _ := strings.Cut(r.Author, " <")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, printable(r.Repo), printable(r.Ref), short(r.SHA),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, printable(r.Repo), printable(r.Ref), gitrepo.ShortSHA(r.SHA),
 			r.Trigger, runState(r), span(r.StartedAtMS, r.FinishedAtMS), stamp(r.QueuedAtMS),
 			cmp.Or(printable(r.Pusher), "-"), cmp.Or(printable(author), "-"), cmp.Or(clip(r.Subject, 50), "-"))
 	}

@@ -71,7 +71,7 @@ func (g *globals) validate(c *cli.Context, rev, file string) error {
 			return usageErr("%v", herr)
 		}
 		if !has {
-			return usageErr("no %s at %s (%s)", pipelineFile, rev, short(commit.String()))
+			return usageErr("no %s at %s (%s)", pipelineFile, rev, gitrepo.ShortSHA(commit.String()))
 		}
 		src, terr := r.TreeFS(commit)
 		if terr != nil {

@@ -189,6 +189,24 @@ func (r *Repo) ConfigValue(section, key string) string {
 	return cfg.Raw.Section(section).Option(key)
 }
 
+// ConfigBool reads a boolean option as git does: true, yes, on or 1
+// (any case) are true; anything else, or no value, is false.
+func (r *Repo) ConfigBool(section, key string) bool {
+	switch strings.ToLower(r.ConfigValue(section, key)) {
+	case "true", "yes", "on", "1":
+		return true
+	}
+	return false
+}
+
+// ShortSHA is the first 10 hex digits of a commit id, for messages.
+func ShortSHA(sha string) string {
+	if len(sha) > 10 {
+		return sha[:10]
+	}
+	return sha
+}
+
 // SetConfigValue sets one option in the repository's own git config
 // with 'git config', which edits the file in place: go-git's config
 // round trip drops comments and repeated keys (remote.*.fetch,

@@ -27,7 +27,7 @@ type execution struct {
 	workspace string
 
 	states  map[string]store.JobState // job id -> final state
-	outputs map[string]string // job id -> outputs JSON ("" for nil), unredacted
+	outputs map[string]string         // job id -> outputs JSON ("" for nil), unredacted
 
 	// secrets are the values resolved so far, redacted in everything the
 	// run writes from then on; resolved maps their names to them.

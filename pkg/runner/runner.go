@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/uuid"
 
+	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
 	"github.com/quire-ci/quire-hook/pkg/proc"
 	"github.com/quire-ci/quire-hook/pkg/redact"
@@ -175,7 +176,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		}
 		return res, fmt.Errorf("record run start: %w", err)
 	}
-	r.Progress.Infof("run %s started: %s at %s", res.RunID, push.Ref, short(push.SHA))
+	r.Progress.Infof("run %s started: %s at %s", res.RunID, push.Ref, gitrepo.ShortSHA(push.SHA))
 
 	if r.Settings.RunTimeout > 0 {
 		var cancel context.CancelFunc
@@ -312,11 +313,4 @@ func (r *Runner) finish(ctx context.Context, res Result, state store.RunState, k
 	}
 	r.pointers(r.Progress.Failf, res.RunID)
 	return res, nil
-}
-
-func short(sha string) string {
-	if len(sha) > 10 {
-		return sha[:10]
-	}
-	return sha
 }
