@@ -8,11 +8,12 @@ import (
 )
 
 // Memory bounds of a Follower: a line joined from P records is returned
-// in pieces once it holds FollowMaxLine bytes, and a record (MaxLineChunk
-// of content in the files Writer writes) may not exceed FollowMaxRecord.
+// in pieces once it holds followMaxLine bytes, and a record (MaxLineChunk
+// of content in the files Writer writes) may not exceed followMaxRecord.
+// hook/logs.go's help text states them.
 const (
-	FollowMaxLine   = 1 << 20
-	FollowMaxRecord = 1 << 20
+	followMaxLine   = 1 << 20
+	followMaxRecord = 1 << 20
 )
 
 // ErrNotYet is what Follower.Next returns when the next line is not
@@ -25,8 +26,9 @@ var ErrNotYet = errNotYet
 // records as Reader joins them, and picks up where it stopped when
 // called again. Unlike Reader it does not take the end of the file for
 // the end of the log until End is called. It holds at most one line per
-// stream and one record in memory: a line longer than FollowMaxLine is
-// returned in pieces, each but the last with Partial set.
+// stream and one record in memory: a line longer than 1 MiB is returned
+// in pieces of 1 MiB, each but the last with Partial set, and a record
+// longer than 1 MiB is an error.
 type Follower struct {
 	path string
 	f    *os.File
@@ -41,7 +43,7 @@ func Follow(path string) (*Follower, error) {
 		return nil, fmt.Errorf("open log %s: %w", path, err)
 	}
 	r := NewReader(f)
-	r.follow, r.split, r.maxRecord = true, FollowMaxLine, FollowMaxRecord
+	r.follow, r.split, r.maxRecord = true, followMaxLine, followMaxRecord
 	return &Follower{path: path, f: f, r: r}, nil
 }
 

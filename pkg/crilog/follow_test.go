@@ -130,10 +130,10 @@ func TestFollower(t *testing.T) {
 		}
 	})
 	t.Run("LongLineInPieces", func(t *testing.T) {
-		// A line of 2.5 MiB comes back in pieces of FollowMaxLine, so
+		// A line of 2.5 MiB comes back in pieces of followMaxLine, so
 		// a follower never holds a whole long line.
 		path := logPath(t)
-		long := bytes.Repeat([]byte("0123456789abcdef"), (5*FollowMaxLine/2)/16)
+		long := bytes.Repeat([]byte("0123456789abcdef"), (5*followMaxLine/2)/16)
 		writeLog(t, path, append(long, '\n'), nil)
 		f, err := Follow(path)
 		if err != nil {
@@ -147,7 +147,7 @@ func TestFollower(t *testing.T) {
 		var joined []byte
 		for i, e := range got {
 			last := i == len(got)-1
-			if e.Partial == last || (!last && len(e.Content) != FollowMaxLine) {
+			if e.Partial == last || (!last && len(e.Content) != followMaxLine) {
 				t.Errorf("piece %d: %d bytes, partial %v", i, len(e.Content), e.Partial)
 			}
 			joined = append(joined, e.Content...)
@@ -237,7 +237,7 @@ func TestFollower(t *testing.T) {
 			t.Errorf("malformed record: %v, want an error naming the log and record 2", err)
 		}
 		big := path + ".big"
-		rec := "2026-01-02T03:04:05Z stdout F " + strings.Repeat("x", FollowMaxRecord) + "\n"
+		rec := "2026-01-02T03:04:05Z stdout F " + strings.Repeat("x", followMaxRecord) + "\n"
 		if err := os.WriteFile(big, []byte(rec), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -65,8 +65,8 @@ type JobJSON struct {
 	Log          string          `json:"log"`
 }
 
-// NewJobJSON is j as JobJSON; run is the directory of its run.
-func NewJobJSON(j store.Job, run datadir.RunDir) JobJSON {
+// newJobJSON is j as JobJSON; run is the directory of its run.
+func newJobJSON(j store.Job, run datadir.RunDir) JobJSON {
 	out := json.RawMessage("null")
 	if j.Outputs != "" && json.Valid([]byte(j.Outputs)) {
 		out = json.RawMessage(j.Outputs)
@@ -97,8 +97,8 @@ type ShJSON struct {
 	Log          string `json:"log"`
 }
 
-// NewShJSON is e as ShJSON; run is the directory of its run.
-func NewShJSON(e store.ShEvent, run datadir.RunDir) ShJSON {
+// newShJSON is e as ShJSON; run is the directory of its run.
+func newShJSON(e store.ShEvent, run datadir.RunDir) ShJSON {
 	var exit *int
 	if !e.NoExit {
 		exit = &e.ExitCode
@@ -112,9 +112,9 @@ func NewShJSON(e store.ShEvent, run datadir.RunDir) ShJSON {
 	}
 }
 
-// ShExit is an sh call's exit for people: the status, "running" while
+// shExit is an sh call's exit for people: the status, "running" while
 // it runs, or "none" when its hook died during it.
-func ShExit(e store.ShEvent) string {
+func shExit(e store.ShEvent) string {
 	switch {
 	case !e.NoExit:
 		return strconv.Itoa(e.ExitCode)
@@ -138,10 +138,10 @@ func NewRecordJSON(rec Record, root datadir.Root) RecordJSON {
 	run := root.Run(rec.Run.ID)
 	out := RecordJSON{Run: NewRunJSON(rec.Run, root), Jobs: []JobJSON{}, ShEvents: []ShJSON{}}
 	for _, j := range rec.Jobs {
-		out.Jobs = append(out.Jobs, NewJobJSON(j, run))
+		out.Jobs = append(out.Jobs, newJobJSON(j, run))
 	}
 	for _, e := range rec.ShEvents {
-		out.ShEvents = append(out.ShEvents, NewShJSON(e, run))
+		out.ShEvents = append(out.ShEvents, newShJSON(e, run))
 	}
 	return out
 }

@@ -174,7 +174,7 @@ func (l *runLogs) end(run store.Run, gone bool) error {
 			msg += " in " + d
 		}
 		if run.Error != "" {
-			msg += ": " + FirstLine(run.Error)
+			msg += ": " + firstLine(run.Error)
 		}
 		l.p.header("run", msg)
 	}
@@ -196,7 +196,7 @@ func jobHeader(j store.Job) string {
 		s += " in " + d
 	}
 	if j.Error != "" {
-		s += ": " + Clip(j.Error, 100)
+		s += ": " + clip(j.Error, 100)
 	}
 	return s
 }
@@ -282,7 +282,7 @@ func (j *jobLogs) shHeader(call store.ShEvent, recorded bool) string {
 	if !recorded {
 		return fmt.Sprintf("%s sh-%d", j.id, j.seq)
 	}
-	return fmt.Sprintf("%s sh-%d (exit %s): %s", j.id, j.seq, ShExit(call), Clip(call.Cmd, 200))
+	return fmt.Sprintf("%s sh-%d (exit %s): %s", j.id, j.seq, shExit(call), clip(call.Cmd, 200))
 }
 
 func (j *jobLogs) close() {

@@ -29,8 +29,8 @@ func PrintRuns(w io.Writer, runs []store.Run) {
 		// show prints both. Runs recorded before schema 5 have none.
 		author, _, _ := strings.Cut(r.Author, " <")
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, Printable(r.Repo), Printable(r.Ref), gitrepo.ShortSHA(r.SHA),
-			r.Trigger, RunState(r), Span(r.StartedAtMS, r.FinishedAtMS), Stamp(r.QueuedAtMS),
-			cmp.Or(Printable(r.Pusher), "-"), cmp.Or(Printable(author), "-"), cmp.Or(Clip(r.Subject, 50), "-"))
+			r.Trigger, RunState(r), Span(r.StartedAtMS, r.FinishedAtMS), stamp(r.QueuedAtMS),
+			cmp.Or(Printable(r.Pusher), "-"), cmp.Or(Printable(author), "-"), cmp.Or(clip(r.Subject, 50), "-"))
 	}
 	tw.Flush()
 }
@@ -44,7 +44,7 @@ func PrintRecord(w io.Writer, rec Record, root datadir.Root) {
 	// NULL for runs recorded before schema 5.
 	fmt.Fprintf(w, "pusher   %s\nauthor   %s\nsubject  %s\n",
 		cmp.Or(Printable(r.Pusher), "-"), cmp.Or(Printable(r.Author), "-"), cmp.Or(Printable(r.Subject), "-"))
-	fmt.Fprintf(w, "state    %s\nqueued   %s\nduration %s\n", RunState(r), Stamp(r.QueuedAtMS), Span(r.StartedAtMS, r.FinishedAtMS))
+	fmt.Fprintf(w, "state    %s\nqueued   %s\nduration %s\n", RunState(r), stamp(r.QueuedAtMS), Span(r.StartedAtMS, r.FinishedAtMS))
 	if r.Error != "" {
 		fmt.Fprintf(w, "error    %s\n", Printable(r.Error))
 	}
@@ -58,9 +58,9 @@ func PrintRecord(w io.Writer, rec Record, root datadir.Root) {
 			exit = strconv.Itoa(*j.ExitCode)
 		}
 		if j.Outputs != "" {
-			outputs = Clip(j.Outputs, 40)
+			outputs = clip(j.Outputs, 40)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.State, Span(j.StartedAtMS, j.FinishedAtMS), exit, outputs, Printable(FirstLine(j.Error)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.State, Span(j.StartedAtMS, j.FinishedAtMS), exit, outputs, Printable(firstLine(j.Error)))
 	}
 	tw.Flush()
 	if len(rec.ShEvents) == 0 {
@@ -71,7 +71,7 @@ func PrintRecord(w io.Writer, rec Record, root datadir.Root) {
 	fmt.Fprintln(tw, "JOB\tSEQ\tEXIT\tDURATION\tCMD\tLOG")
 	run := root.Run(r.ID)
 	for _, e := range rec.ShEvents {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", e.JobID, e.Seq, ShExit(e), Span(e.StartedAtMS, e.FinishedAtMS), Clip(e.Cmd, 60), run.Job(e.JobID).ShLog(e.Seq))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", e.JobID, e.Seq, shExit(e), Span(e.StartedAtMS, e.FinishedAtMS), clip(e.Cmd, 60), run.Job(e.JobID).ShLog(e.Seq))
 	}
 	tw.Flush()
 }
@@ -84,9 +84,9 @@ func RunState(r store.Run) string {
 	return string(r.State)
 }
 
-// Stamp is a time in ms since the epoch as local time for a table, or
+// stamp is a time in ms since the epoch as local time for a table, or
 // "-" for none.
-func Stamp(ms int64) string {
+func stamp(ms int64) string {
 	if ms == 0 {
 		return "-"
 	}
@@ -102,10 +102,10 @@ func Span(from, to int64) string {
 	return (time.Duration(to-from) * time.Millisecond).String()
 }
 
-// Clip shortens s to its first line and at most n bytes, for a table;
+// clip shortens s to its first line and at most n bytes, for a table;
 // the text is made printable first (see Printable).
-func Clip(s string, n int) string {
-	s = Printable(FirstLine(s))
+func clip(s string, n int) string {
+	s = Printable(firstLine(s))
 	if len(s) <= n {
 		return s
 	}
@@ -140,9 +140,9 @@ func Printable(s string) string {
 	return b.String()
 }
 
-// FirstLine is s up to its first newline, marked " ..." when more
+// firstLine is s up to its first newline, marked " ..." when more
 // follows.
-func FirstLine(s string) string {
+func firstLine(s string) string {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\n' {
 			return s[:i] + " ..."

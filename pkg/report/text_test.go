@@ -25,24 +25,6 @@ func TestPrintable(t *testing.T) {
 	}
 }
 
-func TestClip(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"first\nsecond", 40, "first ..."},
-		{"abcdefghij", 8, "abcde..."},
-		{"ééééé", 8, "éé..."}, // not cut inside a rune
-		{"a\x1bb", 10, `a\x1bb`},
-	} {
-		if got := report.Clip(tc.in, tc.n); got != tc.want {
-			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
-	}
-}
-
 func TestPrintRuns(t *testing.T) {
 	t.Run("None", func(t *testing.T) {
 		var b bytes.Buffer
