@@ -4,8 +4,9 @@
 // `runs` and `show`, and the merged, optionally followed output of
 // `logs`. The commands in hook/ and a web UI print the same views.
 //
-// Text that a pusher wrote (refs, commit messages, commands, errors) is
-// made printable before it reaches a terminal; see Printable.
+// In the tables, text that a pusher wrote (refs, commit messages,
+// commands, errors) is made printable before it reaches a terminal (see
+// Printable); the lines of logs are printed as the jobs wrote them.
 package report
 
 import (
