@@ -40,7 +40,7 @@ func TestCancel(t *testing.T) {
 	var active store.Run
 	waitFor(t, "the sleep", func() bool {
 		runs := r.runsNow()
-		if len(runs) == 1 && runs[0].State == "active" && len(readPids(t, pidFile)) == 1 {
+		if len(runs) == 1 && runs[0].State == store.RunActive && len(readPids(t, pidFile)) == 1 {
 			active = runs[0]
 			return true
 		}
@@ -51,7 +51,7 @@ func TestCancel(t *testing.T) {
 	var pending store.Run
 	waitFor(t, "the waiting run", func() bool {
 		runs := r.runsNow()
-		if len(runs) == 2 && runs[0].State == "pending" {
+		if len(runs) == 2 && runs[0].State == store.RunPending {
 			pending = runs[0]
 			return true
 		}
@@ -65,7 +65,7 @@ func TestCancel(t *testing.T) {
 		}
 		wantContains(t, out, "canceled run "+pending.ID)
 		got := r.run(pending.ID)
-		if got.State != "failed" || got.FailureKind != "canceled" || got.StartedAtMS != 0 {
+		if got.State != store.RunFailed || got.FailureKind != store.FailCanceled || got.StartedAtMS != 0 {
 			t.Errorf("run %s/%s started %d, want failed/canceled never started", got.State, got.FailureKind, got.StartedAtMS)
 		}
 		select {
@@ -74,7 +74,7 @@ func TestCancel(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("the waiting push did not return")
 		}
-		if got := r.run(active.ID); got.State != "active" {
+		if got := r.run(active.ID); got.State != store.RunActive {
 			t.Errorf("the other run is %s, want still active", got.State)
 		}
 	})
@@ -86,11 +86,11 @@ func TestCancel(t *testing.T) {
 		wantContains(t, out, "canceled run "+active.ID)
 		wantContains(t, out, "it was active; recorded failed (canceled)")
 		got := r.run(active.ID)
-		if got.State != "failed" || got.FailureKind != "canceled" {
+		if got.State != store.RunFailed || got.FailureKind != store.FailCanceled {
 			t.Errorf("run %s/%s, want failed/canceled", got.State, got.FailureKind)
 		}
 		jobs, err := r.records().ListJobs(t.Context(), active.ID)
-		if err != nil || len(jobs) != 1 || jobs[0].State != "aborted" {
+		if err != nil || len(jobs) != 1 || jobs[0].State != store.JobAborted {
 			t.Errorf("jobs %+v (%v), want wait aborted and no after", jobs, err)
 		}
 		// cancel returned once the run was recorded; the sleep was
@@ -143,7 +143,7 @@ end)`, pidFile))
 	waitFor(t, "two queued runs", func() bool {
 		queued = queued[:0]
 		for _, run := range r.runsNow() {
-			if run.State == "pending" {
+			if run.State == store.RunPending {
 				queued = append(queued, run)
 			}
 		}
@@ -160,11 +160,11 @@ end)`, pidFile))
 	}
 	waitFor(t, "the queue to drain", func() bool { return len(r.unfinished()) == 0 })
 	for _, run := range r.runs() {
-		want := map[string]store.RunState{"refs/heads/main": "failed", "refs/heads/a": "complete", "refs/heads/b": "failed"}[run.Ref]
+		want := map[string]store.RunState{"refs/heads/main": store.RunFailed, "refs/heads/a": store.RunComplete, "refs/heads/b": store.RunFailed}[run.Ref]
 		if run.State != want {
 			t.Errorf("run of %s: %s (%s), want %s", run.Ref, run.State, run.Error, want)
 		}
-		if run.Ref == "refs/heads/b" && (run.FailureKind != "canceled" || run.StartedAtMS != 0) {
+		if run.Ref == "refs/heads/b" && (run.FailureKind != store.FailCanceled || run.StartedAtMS != 0) {
 			t.Errorf("run of b: %s started %d, want canceled before it started", run.FailureKind, run.StartedAtMS)
 		}
 	}

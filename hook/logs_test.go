@@ -33,7 +33,7 @@ ci.job("last", {"count"}, function(q) q.sh("echo line-6") end)`)
 		}
 		return len(runs) > 0
 	})
-	if finished := run.State != "pending" && run.State != "active"; finished {
+	if run.State.Ended() {
 		t.Fatalf("the run ended before logs started (state %s); nothing was followed", run.State)
 	}
 	logs, logsOut := start(t, r.Env, "--git-dir", r.Bare, "logs", run.ID[:8], "--follow")

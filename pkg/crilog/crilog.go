@@ -11,7 +11,8 @@
 // raw bytes of the line without its "\n" or "\r\n", never re-encoded.
 //
 // Any CRI consumer (the kubelet, Fluent Bit's cri parser) reads these
-// files; Reader and Tail read them back and join the parts into lines.
+// files; Reader, Tail and Follower (a log still being written) read them
+// back and join the parts into lines, all through Reader's one decoder.
 package crilog
 
 import "fmt"

@@ -11,16 +11,36 @@ import (
 // Reader decodes a CRI log and joins P records back into whole lines. It
 // joins per stream, as containerd and the kubelet do: a P record from
 // stdout followed by an F record from stderr are two different lines.
+//
+// Reader is the package's one record decoder: Tail and Follower set the
+// unexported fields below to bound its memory and to read a log that is
+// still being written.
 type Reader struct {
 	br *bufio.Reader
 	// limit, when positive, caps the content kept per line; the rest is
 	// read and dropped, which bounds memory for Tail.
 	limit int
+	// split, when positive, returns a line as soon as it holds split
+	// bytes, as a line with Partial set, the rest following as further
+	// lines: this bounds memory for Follower without losing bytes.
+	split int
+	// maxRecord, when positive, makes a longer record an error.
+	maxRecord int
+	// follow makes the end of the input a pause rather than the end of
+	// the log (errNotYet), until end is set.
+	follow, end bool
+
 	raw   []byte
+	carry bool  // raw holds the start of a record whose newline is not written yet
+	cut   bool  // the record last read had no newline
 	n     int64 // records read so far
 	open  [2]openLine
 	eof   bool
 }
+
+// errNotYet is what a following Reader returns when no whole line has
+// been written yet.
+var errNotYet = errors.New("no whole line written yet")
 
 // openLine is a line whose P records have been read but not its end.
 type openLine struct {
@@ -58,6 +78,9 @@ func (r *Reader) next() (Entry, int64, error) {
 		}
 		e, err := ParseLine(line)
 		if err != nil {
+			if r.follow && r.cut {
+				continue // a record cut short by a dying writer is noise
+			}
 			return Entry{}, 0, fmt.Errorf("parse record %d: %w", r.n, err)
 		}
 		i, _ := streamIndex(e.Stream)
@@ -68,7 +91,12 @@ func (r *Reader) next() (Entry, int64, error) {
 			}
 			o.content = r.appendLimited(o.content, e.Content)
 			o.last = r.n
-			continue
+			if r.split <= 0 || len(o.content) < r.split {
+				continue
+			}
+			e.Time, e.Content = o.time, o.content
+			*o = openLine{}
+			return e, r.n, nil
 		}
 		if o.active {
 			e.Time = o.time
@@ -112,25 +140,32 @@ func (r *Reader) appendLimited(dst, src []byte) []byte {
 }
 
 // readRecord reads one record without its newline; a last record with no
-// newline is returned too. With a limit, the bytes of a record beyond
-// what a line may keep are dropped as they are read.
+// newline is returned too, once the log has ended. With a limit, the
+// bytes of a record beyond what a line may keep are dropped as they are
+// read. Following, a record whose newline is not written yet is kept
+// for the next call, which picks up where the file stopped.
 func (r *Reader) readRecord() ([]byte, error) {
-	r.raw = r.raw[:0]
+	if !r.carry {
+		r.raw = r.raw[:0]
+	}
+	r.carry, r.cut = false, false
 	keep := -1
 	if r.limit > 0 {
 		keep = r.limit + 256 // room for the record's header
 	}
-	seen := 0
 	for {
 		chunk, err := r.br.ReadSlice('\n')
-		seen += len(chunk)
 		if err == nil {
 			chunk = chunk[:len(chunk)-1]
 		}
 		if keep >= 0 {
 			chunk = chunk[:min(len(chunk), max(0, keep-len(r.raw)))]
 		}
+		// bufio reuses its buffer on the next read: raw is a copy.
 		r.raw = append(r.raw, chunk...)
+		if r.maxRecord > 0 && len(r.raw) > r.maxRecord {
+			return nil, fmt.Errorf("record %d is longer than %d bytes", r.n+1, r.maxRecord)
+		}
 		switch {
 		case err == nil:
 			r.n++
@@ -138,10 +173,15 @@ func (r *Reader) readRecord() ([]byte, error) {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case errors.Is(err, io.EOF):
-			if seen == 0 {
+			if r.follow && !r.end {
+				r.carry = true
+				return nil, errNotYet
+			}
+			if len(r.raw) == 0 {
 				return nil, io.EOF
 			}
 			r.n++
+			r.cut = true
 			return r.raw, nil
 		default:
 			return nil, fmt.Errorf("read record %d: %w", r.n+1, err)

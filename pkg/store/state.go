@@ -47,3 +47,9 @@ const (
 	FailOrphaned  FailureKind = "orphaned"  // its hook died; reconcile ended it
 	FailInternal  FailureKind = "internal"  // a fault of quire-hook or the host
 )
+
+// Ended reports whether s is one of a job's ends: complete, failed,
+// skipped or aborted.
+func (s JobState) Ended() bool {
+	return s == JobComplete || s == JobFailed || s == JobSkipped || s == JobAborted
+}
