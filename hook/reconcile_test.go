@@ -3,6 +3,7 @@ package hook_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,6 +111,62 @@ func TestReconcile(t *testing.T) {
 		out, _ = r.quire("", "--git-dir", r.Bare, "replay", "main")
 		if strings.Contains(out, "reconciled") {
 			t.Errorf("a replay with nothing to reconcile said something:\n%s", out)
+		}
+	})
+
+	t.Run("JSON", func(t *testing.T) {
+		hook, wait, id, sleepPID := startSlow(t, r)
+		hook.Kill()
+		wait()
+		s := r.records()
+		row, err := s.GetRun(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trashed := "01a00000-0000-7000-8000-00000000000a"
+		mustWrite(t, filepath.Join(r.Bare, "quire", "runs", ".trash", trashed, "jobs", "x", "sh-1.log"), "1234\n")
+
+		type orphan struct {
+			ID            string         `json:"id"`
+			Repo          string         `json:"repo"`
+			Ref           string         `json:"ref_name"`
+			PreviousState store.RunState `json:"previous_state"`
+			OwnerPID      int            `json:"owner_pid"`
+			OwnerHost     string         `json:"owner_host"`
+			JobsAborted   int            `json:"jobs_aborted"`
+			Killed        int            `json:"killed"`
+			Errors        []string       `json:"errors"`
+		}
+		var got struct {
+			RunsOrphaned       []orphan `json:"runs_orphaned"`
+			LeftoversRemoved   int      `json:"leftovers_removed"`
+			LeftoverBytesFreed int64    `json:"leftover_bytes_freed"`
+			Leftovers          []struct {
+				ID    string `json:"id"`
+				Bytes int64  `json:"bytes"`
+			} `json:"leftovers"`
+		}
+		keys := r.quireJSON(t, &got, "reconcile", "--json")
+		wantKeys(t, keys, "runs_orphaned", "leftovers_removed", "leftover_bytes_freed", "leftovers")
+		want := orphan{ID: id, Repo: row.Repo, Ref: row.Ref, PreviousState: store.RunActive, OwnerPID: row.OwnerPID,
+			OwnerHost: row.OwnerHost, JobsAborted: 1, Killed: 1, Errors: []string{}}
+		if len(got.RunsOrphaned) != 1 || !reflect.DeepEqual(got.RunsOrphaned[0], want) {
+			t.Errorf("runs_orphaned %+v, want [%+v]", got.RunsOrphaned, want)
+		}
+		if row.Repo != "repo.git" || row.Ref != "refs/heads/main" || row.OwnerPID == 0 {
+			t.Errorf("the run's row before reconcile: %+v", row)
+		}
+		if got.LeftoversRemoved != 1 || got.LeftoverBytesFreed != 5 || len(got.Leftovers) != 1 || got.Leftovers[0].ID != trashed {
+			t.Errorf("leftovers: %d, %d bytes, %+v; want %s, 5 bytes", got.LeftoversRemoved, got.LeftoverBytesFreed, got.Leftovers, trashed)
+		}
+		if now, err := s.GetRun(t.Context(), id); err != nil || now.State != store.RunFailed || now.FailureKind != store.FailOrphaned {
+			t.Errorf("run %s/%s after reconcile --json, want failed/orphaned", now.State, now.FailureKind)
+		}
+		waitFor(t, "the orphaned sleep to be killed", func() bool { return !alive(sleepPID) })
+
+		r.quireJSON(t, &got, "reconcile", "--json")
+		if got.RunsOrphaned == nil || len(got.RunsOrphaned) != 0 || got.LeftoversRemoved != 0 || len(got.Leftovers) != 0 {
+			t.Errorf("second reconcile --json: %+v, want empty lists", got)
 		}
 	})
 
