@@ -112,7 +112,11 @@ func Delete(ctx context.Context, s *store.Store, root datadir.Root, id string) (
 	if err := s.DeleteRun(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return 0, err
 	}
-	return removeTree(root.TrashRun(id))
+	n, err := removeTree(root.TrashRun(id))
+	if err != nil {
+		return n, fmt.Errorf("delete run %s: %w", id, err)
+	}
+	return n, nil
 }
 
 // Sweep finishes the deletes that interrupted gcs left in the trash:
@@ -134,7 +138,7 @@ func Sweep(ctx context.Context, s *store.Store, root datadir.Root) (Count, error
 		}
 		n, err := removeTree(root.TrashRun(id))
 		if err != nil {
-			return c, err
+			return c, fmt.Errorf("finish deleting run %s: %w", id, err)
 		}
 		c.Add(Removed{ID: id, Bytes: n})
 	}
@@ -192,7 +196,8 @@ func readDirNames(dir string) ([]string, error) {
 }
 
 // removeTree removes a directory tree and returns the bytes its files
-// held; a tree that is not there is fine.
+// held; a tree that is not there is fine. An error names the file that
+// could not be removed.
 func removeTree(dir string) (int64, error) {
 	var n int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
@@ -203,8 +208,5 @@ func removeTree(dir string) (int64, error) {
 		}
 		return nil
 	})
-	if err := os.RemoveAll(dir); err != nil {
-		return n, fmt.Errorf("remove %s: %w", dir, err)
-	}
-	return n, nil
+	return n, os.RemoveAll(dir)
 }
