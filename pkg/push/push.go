@@ -188,4 +188,3 @@ func isSHA(s string) bool {
 	}
 	return true
 }
-
