@@ -22,11 +22,13 @@ func gcCommand(g *globals) *cli.Command {
 			"--older-than D selects runs finished more than D ago (a Go duration such as\n" +
 			"720h, or days: 30d). With both, a run is deleted only if both select it. With\n" +
 			"neither, keep_runs of config.lua applies if it is set. Directories left by an\n" +
-			"interrupted gc, and run directories without a row, are removed as well.",
+			"interrupted gc, and run directories without a row, are removed as well.\n" +
+			"--dry-run says what would be removed and removes nothing.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "keep", Usage: "keep the `N` newest runs of each repo"},
 			&cli.StringFlag{Name: "older-than", Usage: "delete runs finished more than `DURATION` ago (720h, 30d)"},
 			&cli.StringFlag{Name: "repo", Usage: "only runs of this repo (runs.repo)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "say what would be removed; remove nothing"},
 			&cli.BoolFlag{Name: "json", Usage: "print what was removed as one JSON object"},
 		},
 		OnUsageError: usageHandler,
@@ -54,6 +56,7 @@ func gcCommand(g *globals) *cli.Command {
 				return err
 			}
 			var deleted, leftovers retention.Count
+			dry := c.Bool("dry-run")
 			if !c.IsSet("keep") && !c.IsSet("older-than") {
 				cfg, err := g.loadConfig(c.Context, dataRoot)
 				if err != nil {
@@ -63,44 +66,49 @@ func gcCommand(g *globals) *cli.Command {
 					hint := "nothing to do: pass --keep N or --older-than DURATION, or set keep_runs in config.lua"
 					if c.Bool("json") {
 						fmt.Fprintln(g.io.Stderr, hint)
-						return writeJSON(g.io.Stdout, newGCJSON(f, deleted, leftovers))
+						return writeJSON(g.io.Stdout, newGCJSON(f, dry, deleted, leftovers))
 					}
 					fmt.Fprintln(g.io.Stdout, hint)
 					return nil
 				}
 			}
+			expire, sweep, verb := retention.Expire, retention.Leftovers, "removed"
+			if dry {
+				expire, sweep, verb = retention.Expired, retention.FindLeftovers, "would remove"
+			}
 			root := datadir.Root(dataRoot)
-			deleted, err = retention.Expire(c.Context, s, root, f)
+			deleted, err = expire(c.Context, s, root, f)
 			if err == nil {
-				leftovers, err = retention.Leftovers(c.Context, s, root, time.Now())
+				leftovers, err = sweep(c.Context, s, root, time.Now())
 			}
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
-				return writeJSON(g.io.Stdout, newGCJSON(f, deleted, leftovers))
+				return writeJSON(g.io.Stdout, newGCJSON(f, dry, deleted, leftovers))
 			}
-			fmt.Fprintf(g.io.Stdout, "removed %d run%s (%s)\n", deleted.Runs, plural(deleted.Runs, "", "s"), bytesString(deleted.Bytes))
-			printLeftovers(g.io.Stdout, "", leftovers)
+			fmt.Fprintf(g.io.Stdout, "%s %d run%s (%s)\n", verb, deleted.Runs, plural(deleted.Runs, "", "s"), bytesString(deleted.Bytes))
+			printLeftovers(g.io.Stdout, verb, leftovers)
 			return nil
 		},
 	}
 }
 
 // gcJSON is what `gc --json` prints: the selection that applied (null
-// where none did) and what was removed.
+// where none did) and what was removed, or with dry_run would be.
 type gcJSON struct {
 	Repo             *string             `json:"repo"`
 	Keep             *int                `json:"keep"`
 	FinishedBeforeMS *int64              `json:"finished_before_ms"`
+	DryRun           bool                `json:"dry_run"`
 	RunsDeleted      int                 `json:"runs_deleted"`
 	BytesFreed       int64               `json:"bytes_freed"`
 	Deleted          []retention.Removed `json:"deleted"`
 	leftoversJSON
 }
 
-func newGCJSON(f store.ExpireFilter, deleted, leftovers retention.Count) gcJSON {
-	return gcJSON{nonZero(f.Repo), nonZero(f.Keep), nonZero(f.FinishedBeforeMS), deleted.Runs, deleted.Bytes,
+func newGCJSON(f store.ExpireFilter, dry bool, deleted, leftovers retention.Count) gcJSON {
+	return gcJSON{nonZero(f.Repo), nonZero(f.Keep), nonZero(f.FinishedBeforeMS), dry, deleted.Runs, deleted.Bytes,
 		append([]retention.Removed{}, deleted.Removed...), newLeftoversJSON(leftovers)}
 }
 

@@ -3,9 +3,11 @@ package hook_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -130,10 +132,11 @@ func TestGC(t *testing.T) {
 		trashed := "01a00000-0000-7000-8000-00000000000a"
 		mustWrite(t, filepath.Join(root, ".trash", trashed, "jobs", "x", "sh-1.log"), "12345\n")
 
-		var got struct {
+		type gcJSON struct {
 			Repo             *string `json:"repo"`
 			Keep             *int    `json:"keep"`
 			FinishedBeforeMS *int64  `json:"finished_before_ms"`
+			DryRun           bool    `json:"dry_run"`
 			RunsDeleted      int     `json:"runs_deleted"`
 			BytesFreed       int64   `json:"bytes_freed"`
 			Deleted          []struct {
@@ -148,9 +151,26 @@ func TestGC(t *testing.T) {
 				Bytes int64  `json:"bytes"`
 			} `json:"leftovers"`
 		}
+		// A dry run says what the real one does, and removes nothing.
+		out := gc(t, "--keep", "1", "--dry-run")
+		wantContains(t, out, fmt.Sprintf("would remove %d runs (", len(before)-1))
+		wantContains(t, out, "would remove 1 leftover run directory (6 B)")
+		var dry gcJSON
+		r.quireJSON(t, &dry, "gc", "--keep", "1", "--json", "--dry-run")
+		if !slices.Equal(r.rowIDs(), before) || !dry.DryRun {
+			t.Fatalf("gc --dry-run: dry_run %v, rows %v, want %v untouched", dry.DryRun, r.rowIDs(), before)
+		}
+		if _, err := os.Stat(filepath.Join(root, ".trash", trashed)); err != nil {
+			t.Errorf("gc --dry-run emptied the trash: %v", err)
+		}
+
+		var got gcJSON
 		keys := r.quireJSON(t, &got, "gc", "--keep", "1", "--json")
-		wantKeys(t, keys, "repo", "keep", "finished_before_ms", "runs_deleted", "bytes_freed", "deleted",
+		wantKeys(t, keys, "repo", "keep", "finished_before_ms", "dry_run", "runs_deleted", "bytes_freed", "deleted",
 			"leftovers_removed", "leftover_bytes_freed", "leftovers")
+		if dry.DryRun = false; !reflect.DeepEqual(dry, got) {
+			t.Errorf("gc --dry-run --json said\n%+v\nthe real gc\n%+v", dry, got)
+		}
 		after := r.rowIDs()
 		if len(after) != 1 || got.RunsDeleted != len(before)-1 || len(got.Deleted) != got.RunsDeleted {
 			t.Fatalf("gc --keep 1 --json: %+v; rows before %v, after %v", got, before, after)

@@ -65,7 +65,7 @@ func sweepQuietly(ctx context.Context, s *store.Store, dataRoot string, w io.Wri
 	if err != nil {
 		fmt.Fprintf(w, "quire: warning: %v\n", err)
 	}
-	printLeftovers(w, "quire: ", swept)
+	printLeftovers(w, "quire: removed", swept)
 }
 
 // reconcile ends the runs of this host whose owner process is gone and
@@ -77,7 +77,7 @@ func reconcile(ctx context.Context, s *store.Store, dataRoot string, strays bool
 	for _, o := range orphans {
 		fmt.Fprintln(w, o)
 	}
-	printLeftovers(w, "", leftovers)
+	printLeftovers(w, "removed", leftovers)
 	return len(orphans) + leftovers.Runs, err
 }
 
@@ -98,11 +98,11 @@ func reconcileAll(ctx context.Context, s *store.Store, root datadir.Root, strays
 	return orphans, leftovers, err
 }
 
-// printLeftovers says how many leftover run directories a sweep removed,
-// if any, after prefix.
-func printLeftovers(w io.Writer, prefix string, c retention.Count) {
+// printLeftovers says how many leftover run directories a sweep removed
+// (as verb says), if any.
+func printLeftovers(w io.Writer, verb string, c retention.Count) {
 	if c.Runs > 0 {
-		fmt.Fprintf(w, "%sremoved %d leftover run director%s (%s)\n", prefix, c.Runs, plural(c.Runs, "y", "ies"), bytesString(c.Bytes))
+		fmt.Fprintf(w, "%s %d leftover run director%s (%s)\n", verb, c.Runs, plural(c.Runs, "y", "ies"), bytesString(c.Bytes))
 	}
 }
 

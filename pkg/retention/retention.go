@@ -32,6 +32,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -125,14 +126,11 @@ func Delete(ctx context.Context, s *store.Store, root datadir.Root, id string) (
 // like a run are left alone.
 func Sweep(ctx context.Context, s *store.Store, root datadir.Root) (Count, error) {
 	var c Count
-	trashed, err := readDirNames(root.Trash())
+	ids, err := trashed(root)
 	if err != nil {
 		return c, err
 	}
-	for _, id := range trashed {
-		if uuid.Validate(id) != nil {
-			continue
-		}
+	for _, id := range ids {
 		if err := s.DeleteRun(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return c, err
 		}
@@ -154,25 +152,11 @@ func Leftovers(ctx context.Context, s *store.Store, root datadir.Root, now time.
 	if err != nil {
 		return c, err
 	}
-	// The directories before the rows: a run's row is written before its
-	// directory, so every directory listed whose run exists has its row
-	// in the list.
-	names, err := readDirNames(root.Runs())
+	ids, err := strays(ctx, s, root, now)
 	if err != nil {
 		return c, err
 	}
-	states, err := s.RunStates(ctx)
-	if err != nil {
-		return c, err
-	}
-	for _, id := range names {
-		if _, ok := states[id]; ok || uuid.Validate(id) != nil {
-			continue
-		}
-		info, err := os.Lstat(string(root.Run(id)))
-		if err != nil || !info.IsDir() || now.Sub(info.ModTime()) < StrayAge {
-			continue
-		}
+	for _, id := range ids {
 		n, err := Delete(ctx, s, root, id)
 		if err != nil {
 			return c, err
@@ -180,6 +164,64 @@ func Leftovers(ctx context.Context, s *store.Store, root datadir.Root, now time.
 		c.Add(Removed{ID: id, Bytes: n})
 	}
 	return c, nil
+}
+
+// Expired counts what Expire would delete, deleting nothing.
+func Expired(ctx context.Context, s *store.Store, root datadir.Root, f store.ExpireFilter) (Count, error) {
+	var c Count
+	runs, err := s.ListExpired(ctx, f)
+	for _, r := range runs {
+		c.Add(Removed{ID: r.ID, Repo: r.Repo, Bytes: treeSize(string(root.Run(r.ID)))})
+	}
+	return c, err
+}
+
+// FindLeftovers counts what Leftovers would remove, removing nothing.
+func FindLeftovers(ctx context.Context, s *store.Store, root datadir.Root, now time.Time) (Count, error) {
+	var c Count
+	ids, err := trashed(root)
+	if err != nil {
+		return c, err
+	}
+	for _, id := range ids {
+		c.Add(Removed{ID: id, Bytes: treeSize(root.TrashRun(id))})
+	}
+	if ids, err = strays(ctx, s, root, now); err != nil {
+		return c, err
+	}
+	for _, id := range ids {
+		c.Add(Removed{ID: id, Bytes: treeSize(string(root.Run(id)))})
+	}
+	return c, nil
+}
+
+// trashed lists the runs in the trash.
+func trashed(root datadir.Root) ([]string, error) {
+	names, err := readDirNames(root.Trash())
+	return slices.DeleteFunc(names, func(id string) bool { return uuid.Validate(id) != nil }), err
+}
+
+// strays lists the run directories that have no row and were last
+// modified StrayAge or more before now.
+func strays(ctx context.Context, s *store.Store, root datadir.Root, now time.Time) ([]string, error) {
+	// The directories before the rows: a run's row is written before its
+	// directory, so every directory listed whose run exists has its row
+	// in the list.
+	names, err := readDirNames(root.Runs())
+	if err != nil {
+		return nil, err
+	}
+	states, err := s.RunStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(names, func(id string) bool {
+		if _, ok := states[id]; ok || uuid.Validate(id) != nil {
+			return true
+		}
+		info, err := os.Lstat(string(root.Run(id)))
+		return err != nil || !info.IsDir() || now.Sub(info.ModTime()) < StrayAge
+	}), nil
 }
 
 // readDirNames lists a directory, which may not exist.
@@ -199,6 +241,13 @@ func readDirNames(dir string) ([]string, error) {
 // held; a tree that is not there is fine. An error names the file that
 // could not be removed.
 func removeTree(dir string) (int64, error) {
+	n := treeSize(dir)
+	return n, os.RemoveAll(dir)
+}
+
+// treeSize is the bytes the regular files under dir hold, as far as
+// they can be read.
+func treeSize(dir string) int64 {
 	var n int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
@@ -208,5 +257,5 @@ func removeTree(dir string) (int64, error) {
 		}
 		return nil
 	})
-	return n, os.RemoveAll(dir)
+	return n
 }

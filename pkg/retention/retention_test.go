@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -186,9 +187,18 @@ func TestExpire(t *testing.T) {
 	b2 := f.addRun(5, "bar.git", store.RunComplete, 16)
 	f4 := f.addRun(6, "foo.git", store.RunPending, 32)
 
-	c, err := Expire(t.Context(), f.s, f.root, store.ExpireFilter{Repo: "foo.git", Keep: 1})
+	filter := store.ExpireFilter{Repo: "foo.git", Keep: 1}
+	dry, err := Expired(t.Context(), f.s, f.root, filter)
 	if err != nil {
 		t.Fatal(err)
+	}
+	f.wantRuns([]string{f1, b1, f2, f3, b2, f4}) // Expired deletes nothing
+	c, err := Expire(t.Context(), f.s, f.root, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dry, c) {
+		t.Errorf("Expired = %+v, Expire = %+v; want the same", dry, c)
 	}
 	// The newest of foo.git is pending and counts as kept; active and
 	// pending runs are never deleted.
@@ -298,7 +308,18 @@ func TestLeftovers(t *testing.T) {
 		}
 	}
 
+	before := f.entries(f.root.Runs())
+	dry, err := FindLeftovers(t.Context(), f.s, f.root, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.entries(f.root.Runs()); !slices.Equal(got, before) || len(f.entries(f.root.Trash())) != 1 {
+		t.Errorf("FindLeftovers removed something: runs/ holds %v, had %v", got, before)
+	}
 	c, err := Leftovers(t.Context(), f.s, f.root, now)
+	if !reflect.DeepEqual(dry, c) {
+		t.Errorf("FindLeftovers = %+v, Leftovers = %+v; want the same", dry, c)
+	}
 	want := []Removed{{ID: trashed, Bytes: 2}, {ID: old, Bytes: 4}}
 	if err != nil || c.Runs != 2 || c.Bytes != 6 || !slices.Equal(c.Removed, want) {
 		t.Errorf("Leftovers = %+v, %v; want %+v", c, err, want)
