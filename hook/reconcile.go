@@ -81,6 +81,8 @@ func reconcile(ctx context.Context, s *store.Store, dataRoot string, strays bool
 	return len(orphans) + leftovers.Runs, err
 }
 
+// reconcileAll ends the orphaned runs and sweeps, with strays
+// retention.Leftovers, else the trash only.
 func reconcileAll(ctx context.Context, s *store.Store, root datadir.Root, strays bool) ([]runner.Orphan, retention.Count, error) {
 	orphans, err := runner.EndOrphans(ctx, s, root)
 	if err != nil {

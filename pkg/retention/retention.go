@@ -23,6 +23,10 @@
 // Run directories that have no row at all never come from this protocol;
 // Leftovers removes them with the trash (gc and reconcile do, not hooks:
 // it reads every row and every run directory).
+//
+// Pending and active runs are never selected for deletion; a run's row is
+// written before its directory, which is how a directory without a row
+// is told from a run being created (and StrayAge guards the rest).
 package retention
 
 import (
@@ -42,18 +46,19 @@ import (
 )
 
 // StrayAge is how old a run directory without a row must be before
-// Strays removes it, so as not to race a run being created.
+// Leftovers removes it, so as not to race a run being created.
 const StrayAge = time.Minute
 
-// Removed is one run directory that retention removed, with its row
-// where it had one.
+// Removed is one run directory that retention removed (or, in a dry
+// run, would remove), with its row where it had one.
 type Removed struct {
 	ID    string `json:"id"`
 	Repo  string `json:"repo,omitempty"` // runs.repo; "" for a leftover (Sweep, Leftovers)
 	Bytes int64  `json:"bytes"`          // what the directory's files held
 }
 
-// Count is what one retention step removed.
+// Count is what one retention step removed, or would remove: Expired
+// and FindLeftovers count without removing, for `gc --dry-run`.
 type Count struct {
 	Runs    int
 	Bytes   int64
