@@ -37,7 +37,7 @@ func startSlow(t *testing.T, r *repo) (replay interface{ Kill() error }, wait fu
 	})
 	t.Cleanup(func() { syscall.Kill(sleepPID, syscall.SIGKILL) })
 	run, jobs, _ := r.lastRun()
-	if run.State != "active" || jobs["slow"].State != "active" {
+	if run.State != store.RunActive || jobs["slow"].State != store.JobActive {
 		t.Fatalf("run %s, job %s; want both active:\n%s", run.State, jobs["slow"].State, out)
 	}
 	return cmd.Process, func() { cmd.Wait() }, run.ID, sleepPID
@@ -63,7 +63,7 @@ func TestReconcile(t *testing.T) {
 		hook, wait, id, sleepPID := startSlow(t, r)
 		hook.Kill() // SIGKILL: the hook cannot record anything
 		wait()
-		if run, _, _ := r.lastRun(); run.State != "active" {
+		if run, _, _ := r.lastRun(); run.State != store.RunActive {
 			t.Fatalf("state %s after SIGKILL, want active (nothing recorded it)", run.State)
 		}
 
@@ -74,11 +74,11 @@ func TestReconcile(t *testing.T) {
 		wantContains(t, out, "reconciled run "+id)
 		wantContains(t, out, "1 job(s) aborted, 1 process(es) killed")
 		run, jobs, _ := r.lastRun()
-		if run.ID != id || run.State != "failed" || run.FailureKind != "orphaned" || run.FinishedAtMS == 0 {
+		if run.ID != id || run.State != store.RunFailed || run.FailureKind != store.FailOrphaned || run.FinishedAtMS == 0 {
 			t.Errorf("run %s: %s/%s finished %d, want failed/orphaned", run.ID, run.State, run.FailureKind, run.FinishedAtMS)
 		}
 		wantContains(t, run.Error, "died")
-		if j := jobs["slow"]; j.State != "aborted" || j.FinishedAtMS == 0 {
+		if j := jobs["slow"]; j.State != store.JobAborted || j.FinishedAtMS == 0 {
 			t.Errorf("job: %+v, want aborted", j)
 		}
 		waitFor(t, "the orphaned sleep to be killed", func() bool { return !alive(sleepPID) })
@@ -105,7 +105,7 @@ func TestReconcile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != "failed" || got.FailureKind != "orphaned" {
+		if got.State != store.RunFailed || got.FailureKind != store.FailOrphaned {
 			t.Errorf("run %s/%s, want failed/orphaned", got.State, got.FailureKind)
 		}
 		out, _ = r.quire("", "--git-dir", r.Bare, "replay", "main")
@@ -186,7 +186,7 @@ func TestReconcile(t *testing.T) {
 			t.Fatalf("gc: exit %d:\n%s", code, out)
 		}
 		run, jobs, _ := r.lastRun()
-		if run.ID != id || run.State != "active" || jobs["slow"].State != "active" {
+		if run.ID != id || run.State != store.RunActive || jobs["slow"].State != store.JobActive {
 			t.Errorf("run %s %s, job %s: want the live run untouched", run.ID, run.State, jobs["slow"].State)
 		}
 		if _, err := os.Stat(r.runDir(id)); err != nil {
@@ -211,7 +211,7 @@ func TestReconcile_PIDReuse(t *testing.T) {
 	host, _ := os.Hostname()
 	orphan := run
 	orphan.ID = "01a00000-0000-7000-8000-000000000001"
-	orphan.State, orphan.StartedAtMS, orphan.FinishedAtMS, orphan.FailureKind = "pending", 0, 0, ""
+	orphan.State, orphan.StartedAtMS, orphan.FinishedAtMS, orphan.FailureKind = store.RunPending, 0, 0, ""
 	orphan.OwnerPID, orphan.OwnerHost = os.Getpid(), host
 	orphan.QueuedAtMS = time.Now().Add(-time.Hour).UnixMilli()
 	live := orphan
@@ -229,7 +229,7 @@ func TestReconcile_PIDReuse(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for id, want := range map[string]store.RunState{orphan.ID: "failed", live.ID: "pending", other.ID: "pending"} {
+	for id, want := range map[string]store.RunState{orphan.ID: store.RunFailed, live.ID: store.RunPending, other.ID: store.RunPending} {
 		got, err := s.GetRun(t.Context(), id)
 		if err != nil {
 			t.Fatal(err)
