@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,6 +47,28 @@ func (o Orphan) String() string {
 		line += fmt.Sprintf("; %v", o.LogsErr)
 	}
 	return line
+}
+
+// MarshalJSON writes o as `reconcile --json` prints it: the run as it
+// was, what was done, and what could not be cleaned up ("errors").
+func (o Orphan) MarshalJSON() ([]byte, error) {
+	errs := []string{}
+	for _, err := range []error{o.KillErr, o.WorkspaceErr, o.LogsErr} {
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	return json.Marshal(struct {
+		ID            string         `json:"id"`
+		Repo          string         `json:"repo"`
+		Ref           string         `json:"ref_name"`
+		PreviousState store.RunState `json:"previous_state"`
+		OwnerPID      int            `json:"owner_pid"`
+		OwnerHost     string         `json:"owner_host"`
+		JobsAborted   int            `json:"jobs_aborted"`
+		Killed        int            `json:"killed"`
+		Errors        []string       `json:"errors"`
+	}{o.Run.ID, o.Run.Repo, o.Run.Ref, o.Run.State, o.Run.OwnerPID, o.Run.OwnerHost, o.JobsAborted, o.Killed, errs})
 }
 
 // Reconcile ends the runs of this host whose owner process died (SPEC
