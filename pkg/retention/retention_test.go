@@ -153,6 +153,24 @@ func TestDelete(t *testing.T) {
 		}
 		f.wantRuns(nil)
 	})
+	t.Run("FailsBeforeTheMove", func(t *testing.T) {
+		// A trash that cannot be made: nothing changes, and the error
+		// names the run.
+		f := newFixture(t)
+		id := f.addRun(1, "repo.git", store.RunComplete, 10)
+		if err := os.WriteFile(f.root.Trash(), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Delete(t.Context(), f.s, f.root, id); err == nil || !strings.Contains(err.Error(), "delete run "+id) {
+			t.Errorf("Delete with no room for a trash: %v, want an error naming the run", err)
+		}
+		if got := f.rows(); !slices.Equal(got, []string{id}) {
+			t.Errorf("rows %v, want the run's row", got)
+		}
+		if _, err := os.Stat(string(f.root.Run(id))); err != nil {
+			t.Errorf("the run's directory: %v", err)
+		}
+	})
 	t.Run("InterruptedAfterTheMove", func(t *testing.T) {
 		// A gc whose context ends after the move (SIGINT): the row
 		// outlives the directory's place in runs/, and the next sweep
