@@ -15,7 +15,9 @@ var adminCommands = [][]string{
 	{"logs", "latest"},
 	{"cancel", "latest"},
 	{"gc", "--keep", "1"},
+	{"gc", "--json"},
 	{"reconcile"},
+	{"reconcile", "--json"},
 }
 
 func TestAdmin_MissingDatabase(t *testing.T) {

@@ -1,13 +1,20 @@
 package hook_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quire-ci/quire-hook/hook"
 )
 
 // runDirs lists the entries of the data root's runs directory.
@@ -89,22 +96,17 @@ func TestGC(t *testing.T) {
 		r.wantConsistent()
 	})
 
-	t.Run("Interrupted", func(t *testing.T) {
+	t.Run("Leftovers", func(t *testing.T) {
+		// What an interrupted gc left, and an old directory without a
+		// row, are removed and counted apart (pkg/retention tests the
+		// cases one by one).
 		replays(2)
 		runs := r.runs()
 		oldest := runs[len(runs)-1].ID
 		root := filepath.Join(r.Bare, "quire", "runs")
-		// A gc that died after moving a run's directory to the trash,
-		// one that died before deleting a trashed run's directory, and
-		// an old and a fresh directory with no row.
-		mustWrite(t, filepath.Join(root, ".trash", "not-a-run"), "")
 		mustRename(t, filepath.Join(root, oldest), filepath.Join(root, ".trash", oldest))
-		trashed := filepath.Join(".trash", "01a00000-0000-7000-8000-00000000000a")
 		stray := "01a00000-0000-7000-8000-00000000000b"
-		fresh := "01a00000-0000-7000-8000-00000000000c"
-		for _, d := range []string{trashed, stray, fresh} {
-			mustWrite(t, filepath.Join(root, d, "jobs", "x", "sh-1.log"), "data\n")
-		}
+		mustWrite(t, filepath.Join(root, stray, "jobs", "x", "sh-1.log"), "data\n")
 		old := time.Now().Add(-2 * time.Minute)
 		if err := os.Chtimes(filepath.Join(root, stray), old, old); err != nil {
 			t.Fatal(err)
@@ -112,27 +114,94 @@ func TestGC(t *testing.T) {
 
 		out := gc(t, "--keep", "10")
 		wantContains(t, out, "removed 0 runs")
-		wantContains(t, out, "removed 3 leftover run directories")
-		if slices.Contains(r.rowIDs(), oldest) {
-			t.Errorf("the trashed run %s still has its row", oldest)
-		}
-		if len(r.rowIDs()) != 2 {
+		wantContains(t, out, "removed 2 leftover run directories")
+		if slices.Contains(r.rowIDs(), oldest) || len(r.rowIDs()) != 2 {
 			t.Errorf("rows %v, want the 2 untouched runs", r.rowIDs())
 		}
-		// The fresh directory may belong to a run being created; what is
-		// not a run's stays in the trash.
-		r.wantConsistent(fresh)
-		if _, err := os.Stat(filepath.Join(root, ".trash", "not-a-run")); err != nil {
-			t.Errorf("gc removed a file that is not a run's: %v", err)
+		r.wantConsistent()
+	})
+
+	t.Run("JSON", func(t *testing.T) {
+		replays(2)
+		before := r.rowIDs()
+		sizes := map[string]int64{}
+		for _, id := range before {
+			sizes[id] = dirSize(t, r.runDir(id))
 		}
-		os.RemoveAll(filepath.Join(root, fresh))
+		root := filepath.Join(r.Bare, "quire", "runs")
+		trashed := "01a00000-0000-7000-8000-00000000000a"
+		mustWrite(t, filepath.Join(root, ".trash", trashed, "jobs", "x", "sh-1.log"), "12345\n")
+
+		type gcJSON struct {
+			Repo             *string `json:"repo"`
+			Keep             *int    `json:"keep"`
+			FinishedBeforeMS *int64  `json:"finished_before_ms"`
+			DryRun           bool    `json:"dry_run"`
+			RunsDeleted      int     `json:"runs_deleted"`
+			BytesFreed       int64   `json:"bytes_freed"`
+			Deleted          []struct {
+				ID    string `json:"id"`
+				Repo  string `json:"repo"`
+				Bytes int64  `json:"bytes"`
+			} `json:"deleted"`
+			LeftoversRemoved   int   `json:"leftovers_removed"`
+			LeftoverBytesFreed int64 `json:"leftover_bytes_freed"`
+			Leftovers          []struct {
+				ID    string `json:"id"`
+				Bytes int64  `json:"bytes"`
+			} `json:"leftovers"`
+		}
+		// A dry run says what the real one does, and removes nothing.
+		out := gc(t, "--keep", "1", "--dry-run")
+		wantContains(t, out, fmt.Sprintf("would remove %d runs (", len(before)-1))
+		wantContains(t, out, "would remove 1 leftover run directory (6 B)")
+		var dry gcJSON
+		r.quireJSON(t, &dry, "gc", "--keep", "1", "--json", "--dry-run")
+		if !slices.Equal(r.rowIDs(), before) || !dry.DryRun {
+			t.Fatalf("gc --dry-run: dry_run %v, rows %v, want %v untouched", dry.DryRun, r.rowIDs(), before)
+		}
+		if _, err := os.Stat(filepath.Join(root, ".trash", trashed)); err != nil {
+			t.Errorf("gc --dry-run emptied the trash: %v", err)
+		}
+
+		var got gcJSON
+		keys := r.quireJSON(t, &got, "gc", "--keep", "1", "--json")
+		wantKeys(t, keys, "repo", "keep", "finished_before_ms", "dry_run", "runs_deleted", "bytes_freed", "deleted",
+			"leftovers_removed", "leftover_bytes_freed", "leftovers")
+		if dry.DryRun = false; !reflect.DeepEqual(dry, got) {
+			t.Errorf("gc --dry-run --json said\n%+v\nthe real gc\n%+v", dry, got)
+		}
+		after := r.rowIDs()
+		if len(after) != 1 || got.RunsDeleted != len(before)-1 || len(got.Deleted) != got.RunsDeleted {
+			t.Fatalf("gc --keep 1 --json: %+v; rows before %v, after %v", got, before, after)
+		}
+		var sum int64
+		for i, d := range got.Deleted {
+			if d.ID != before[i] || d.Repo != "repo.git" || d.Bytes != sizes[d.ID] || d.Bytes == 0 {
+				t.Errorf("deleted[%d] = %+v, want run %s of repo.git, %d bytes", i, d, before[i], sizes[before[i]])
+			}
+			sum += d.Bytes
+		}
+		if got.BytesFreed != sum || got.Repo != nil || got.Keep == nil || *got.Keep != 1 || got.FinishedBeforeMS != nil {
+			t.Errorf("gc --keep 1 --json: %+v, want %d bytes freed, keep 1, no repo or age", got, sum)
+		}
+		if got.LeftoversRemoved != 1 || got.LeftoverBytesFreed != 6 || len(got.Leftovers) != 1 || got.Leftovers[0].ID != trashed {
+			t.Errorf("leftovers: %d, %d bytes, %+v; want %s, 6 bytes", got.LeftoversRemoved, got.LeftoverBytesFreed, got.Leftovers, trashed)
+		}
+		r.wantConsistent()
+
+		// Nothing to do is a document too; the hint goes to stderr.
+		keys = r.quireJSON(t, &got, "gc", "--json")
+		if got.RunsDeleted != 0 || got.Keep != nil || got.Deleted == nil || len(got.Deleted) != 0 || keys["leftovers"] == nil {
+			t.Errorf("gc --json without a selection: %+v", got)
+		}
 	})
 
 	t.Run("OlderThan", func(t *testing.T) {
 		if out := gc(t, "--older-than", "30d"); !strings.HasPrefix(out, "removed 0 runs") {
 			t.Errorf("gc --older-than 30d: %q", out)
 		}
-		if out := gc(t, "--older-than", "1ms"); !strings.HasPrefix(out, "removed 2 runs") {
+		if out := gc(t, "--older-than", "1ms"); !strings.HasPrefix(out, "removed 1 run (") {
 			t.Errorf("gc --older-than 1ms: %q", out)
 		}
 		if ids := r.rowIDs(); len(ids) != 0 {
@@ -161,6 +230,44 @@ func TestGC(t *testing.T) {
 			}
 		}
 	})
+}
+
+// quireJSON runs quire-hook in process on the repo and decodes what it
+// prints on stdout into v; it returns the document's keys.
+func (r *repo) quireJSON(t *testing.T, v any, args ...string) map[string]any {
+	t.Helper()
+	var out, errs bytes.Buffer
+	code := hook.Main(t.Context(), append([]string{"quire-hook", "--git-dir", r.Bare}, args...),
+		hook.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs, Env: r.Env, Dir: r.Work})
+	if code != 0 {
+		t.Fatalf("%v: exit %d:\n%s%s", args, code, out.String(), errs.String())
+	}
+	var keys map[string]any
+	if err := json.Unmarshal(out.Bytes(), &keys); err != nil {
+		t.Fatalf("%v: parse stdout: %v\n%s", args, err, out.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), v); err != nil {
+		t.Fatalf("%v: parse stdout: %v\n%s", args, err, out.String())
+	}
+	return keys
+}
+
+// dirSize is the bytes the regular files under dir hold.
+func dirSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		n += info.Size()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func mustRename(t *testing.T, from, to string) {

@@ -9,7 +9,9 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
+	"github.com/quire-ci/quire-hook/pkg/retention"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 )
 
@@ -41,11 +43,11 @@ func (g *globals) launch(ctx context.Context, r *gitrepo.Repo, rn *runner.Runner
 	return res, true, err
 }
 
-// keepRuns applies config.lua's keep_runs after a run: the same gc as
-// 'quire-hook gc --keep N' for this repository. A failure is reported
+// applyKeepRuns applies config.lua's keep_runs after a run: the same gc
+// as 'quire-hook gc --keep N' for this repository. A failure is reported
 // and does not change the run's outcome.
 func (g *globals) applyKeepRuns(ctx context.Context, rn *runner.Runner, repoName string) {
-	if _, err := gcKeep(ctx, rn.Store, rn.DataRoot, g.keepRuns, repoName); err != nil {
+	if _, err := retention.Keep(ctx, rn.Store, datadir.Root(rn.DataRoot), g.keepRuns, repoName); err != nil {
 		rn.Progress.Failf("warning: keep_runs: %v", err)
 	}
 }

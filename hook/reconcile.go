@@ -8,6 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quire-ci/quire-hook/pkg/datadir"
+	"github.com/quire-ci/quire-hook/pkg/retention"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -22,6 +24,7 @@ func reconcileCommand(g *globals) *cli.Command {
 			"live processes, or of other hosts, are left alone. Leftover directories of\n" +
 			"an interrupted gc are removed too. Every post-receive and replay does this\n" +
 			"first, printing only what it changed.",
+		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print what was changed as one JSON object"}},
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -32,9 +35,16 @@ func reconcileCommand(g *globals) *cli.Command {
 				return err
 			}
 			defer s.Close()
+			if c.Bool("json") {
+				orphans, leftovers, err := reconcileAll(c.Context, s, datadir.Root(dataRoot), true)
+				if err != nil {
+					return err
+				}
+				return writeJSON(g.io.Stdout, reconcileJSON{append([]runner.Orphan{}, orphans...), newLeftoversJSON(leftovers)})
+			}
 			n, err := reconcile(c.Context, s, dataRoot, true, g.io.Stdout)
 			if err != nil {
-				return &exitError{code: ExitError, err: err}
+				return err
 			}
 			if n == 0 {
 				fmt.Fprintln(g.io.Stdout, "nothing to reconcile")
@@ -51,13 +61,11 @@ func reconcileCommand(g *globals) *cli.Command {
 // The search for run directories without a row, whose cost grows with
 // the history, is left to the reconcile and gc commands.
 func sweepQuietly(ctx context.Context, s *store.Store, dataRoot string, w io.Writer) {
-	swept, err := sweep(ctx, s, dataRoot, false, time.Now())
+	swept, err := retention.Sweep(ctx, s, datadir.Root(dataRoot))
 	if err != nil {
 		fmt.Fprintf(w, "quire: warning: %v\n", err)
 	}
-	if swept.runs > 0 {
-		fmt.Fprintf(w, "quire: removed %d leftover run director%s (%s)\n", swept.runs, plural(swept.runs, "y", "ies"), bytesString(swept.bytes))
-	}
+	printLeftovers(w, "quire: removed", swept)
 }
 
 // reconcile ends the runs of this host whose owner process is gone and
@@ -65,19 +73,57 @@ func sweepQuietly(ctx context.Context, s *store.Store, dataRoot string, w io.Wri
 // without a row too); it prints a line per change on w and returns how
 // many changes there were.
 func reconcile(ctx context.Context, s *store.Store, dataRoot string, strays bool, w io.Writer) (int, error) {
-	n, err := runner.Reconcile(ctx, s, dataRoot, func(line string) { fmt.Fprintln(w, line) })
+	orphans, leftovers, err := reconcileAll(ctx, s, datadir.Root(dataRoot), strays)
+	for _, o := range orphans {
+		fmt.Fprintln(w, o)
+	}
+	printLeftovers(w, "removed", leftovers)
+	return len(orphans) + leftovers.Runs, err
+}
+
+// reconcileAll ends the orphaned runs and sweeps, with strays
+// retention.Leftovers, else the trash only.
+func reconcileAll(ctx context.Context, s *store.Store, root datadir.Root, strays bool) ([]runner.Orphan, retention.Count, error) {
+	orphans, err := runner.EndOrphans(ctx, s, root)
 	if err != nil {
-		return n, err
+		return orphans, retention.Count{}, err
 	}
-	swept, err := sweep(ctx, s, dataRoot, strays, time.Now())
+	var leftovers retention.Count
+	if strays {
+		leftovers, err = retention.Leftovers(ctx, s, root, time.Now())
+	} else {
+		leftovers, err = retention.Sweep(ctx, s, root)
+	}
 	if err != nil {
-		return n, fmt.Errorf("reconcile: %w", err)
+		err = fmt.Errorf("reconcile: %w", err)
 	}
-	if swept.runs > 0 {
-		fmt.Fprintf(w, "removed %d leftover run director%s (%s)\n", swept.runs, plural(swept.runs, "y", "ies"), bytesString(swept.bytes))
-		n += swept.runs
+	return orphans, leftovers, err
+}
+
+// printLeftovers says how many leftover run directories a sweep removed
+// (as verb says), if any.
+func printLeftovers(w io.Writer, verb string, c retention.Count) {
+	if c.Runs > 0 {
+		fmt.Fprintf(w, "%s %d leftover run director%s (%s)\n", verb, c.Runs, plural(c.Runs, "y", "ies"), bytesString(c.Bytes))
 	}
-	return n, nil
+}
+
+// reconcileJSON is what `reconcile --json` prints.
+type reconcileJSON struct {
+	RunsOrphaned []runner.Orphan `json:"runs_orphaned"`
+	leftoversJSON
+}
+
+// leftoversJSON is what gc and reconcile print about leftover run
+// directories (retention.Leftovers).
+type leftoversJSON struct {
+	LeftoversRemoved   int                 `json:"leftovers_removed"`
+	LeftoverBytesFreed int64               `json:"leftover_bytes_freed"`
+	Leftovers          []retention.Removed `json:"leftovers"`
+}
+
+func newLeftoversJSON(c retention.Count) leftoversJSON {
+	return leftoversJSON{c.Runs, c.Bytes, append([]retention.Removed{}, c.Removed...)}
 }
 
 func plural(n int, one, many string) string {

@@ -3,6 +3,7 @@ package hook_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,7 +37,7 @@ func startSlow(t *testing.T, r *repo) (replay interface{ Kill() error }, wait fu
 	})
 	t.Cleanup(func() { syscall.Kill(sleepPID, syscall.SIGKILL) })
 	run, jobs, _ := r.lastRun()
-	if run.State != "active" || jobs["slow"].State != "active" {
+	if run.State != store.RunActive || jobs["slow"].State != store.JobActive {
 		t.Fatalf("run %s, job %s; want both active:\n%s", run.State, jobs["slow"].State, out)
 	}
 	return cmd.Process, func() { cmd.Wait() }, run.ID, sleepPID
@@ -62,7 +63,7 @@ func TestReconcile(t *testing.T) {
 		hook, wait, id, sleepPID := startSlow(t, r)
 		hook.Kill() // SIGKILL: the hook cannot record anything
 		wait()
-		if run, _, _ := r.lastRun(); run.State != "active" {
+		if run, _, _ := r.lastRun(); run.State != store.RunActive {
 			t.Fatalf("state %s after SIGKILL, want active (nothing recorded it)", run.State)
 		}
 
@@ -73,11 +74,11 @@ func TestReconcile(t *testing.T) {
 		wantContains(t, out, "reconciled run "+id)
 		wantContains(t, out, "1 job(s) aborted, 1 process(es) killed")
 		run, jobs, _ := r.lastRun()
-		if run.ID != id || run.State != "failed" || run.FailureKind != "orphaned" || run.FinishedAtMS == 0 {
+		if run.ID != id || run.State != store.RunFailed || run.FailureKind != store.FailOrphaned || run.FinishedAtMS == 0 {
 			t.Errorf("run %s: %s/%s finished %d, want failed/orphaned", run.ID, run.State, run.FailureKind, run.FinishedAtMS)
 		}
 		wantContains(t, run.Error, "died")
-		if j := jobs["slow"]; j.State != "aborted" || j.FinishedAtMS == 0 {
+		if j := jobs["slow"]; j.State != store.JobAborted || j.FinishedAtMS == 0 {
 			t.Errorf("job: %+v, want aborted", j)
 		}
 		waitFor(t, "the orphaned sleep to be killed", func() bool { return !alive(sleepPID) })
@@ -104,12 +105,68 @@ func TestReconcile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != "failed" || got.FailureKind != "orphaned" {
+		if got.State != store.RunFailed || got.FailureKind != store.FailOrphaned {
 			t.Errorf("run %s/%s, want failed/orphaned", got.State, got.FailureKind)
 		}
 		out, _ = r.quire("", "--git-dir", r.Bare, "replay", "main")
 		if strings.Contains(out, "reconciled") {
 			t.Errorf("a replay with nothing to reconcile said something:\n%s", out)
+		}
+	})
+
+	t.Run("JSON", func(t *testing.T) {
+		hook, wait, id, sleepPID := startSlow(t, r)
+		hook.Kill()
+		wait()
+		s := r.records()
+		row, err := s.GetRun(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trashed := "01a00000-0000-7000-8000-00000000000a"
+		mustWrite(t, filepath.Join(r.Bare, "quire", "runs", ".trash", trashed, "jobs", "x", "sh-1.log"), "1234\n")
+
+		type orphan struct {
+			ID            string         `json:"id"`
+			Repo          string         `json:"repo"`
+			Ref           string         `json:"ref_name"`
+			PreviousState store.RunState `json:"previous_state"`
+			OwnerPID      int            `json:"owner_pid"`
+			OwnerHost     string         `json:"owner_host"`
+			JobsAborted   int            `json:"jobs_aborted"`
+			Killed        int            `json:"killed"`
+			Errors        []string       `json:"errors"`
+		}
+		var got struct {
+			RunsOrphaned       []orphan `json:"runs_orphaned"`
+			LeftoversRemoved   int      `json:"leftovers_removed"`
+			LeftoverBytesFreed int64    `json:"leftover_bytes_freed"`
+			Leftovers          []struct {
+				ID    string `json:"id"`
+				Bytes int64  `json:"bytes"`
+			} `json:"leftovers"`
+		}
+		keys := r.quireJSON(t, &got, "reconcile", "--json")
+		wantKeys(t, keys, "runs_orphaned", "leftovers_removed", "leftover_bytes_freed", "leftovers")
+		want := orphan{ID: id, Repo: row.Repo, Ref: row.Ref, PreviousState: store.RunActive, OwnerPID: row.OwnerPID,
+			OwnerHost: row.OwnerHost, JobsAborted: 1, Killed: 1, Errors: []string{}}
+		if len(got.RunsOrphaned) != 1 || !reflect.DeepEqual(got.RunsOrphaned[0], want) {
+			t.Errorf("runs_orphaned %+v, want [%+v]", got.RunsOrphaned, want)
+		}
+		if row.Repo != "repo.git" || row.Ref != "refs/heads/main" || row.OwnerPID == 0 {
+			t.Errorf("the run's row before reconcile: %+v", row)
+		}
+		if got.LeftoversRemoved != 1 || got.LeftoverBytesFreed != 5 || len(got.Leftovers) != 1 || got.Leftovers[0].ID != trashed {
+			t.Errorf("leftovers: %d, %d bytes, %+v; want %s, 5 bytes", got.LeftoversRemoved, got.LeftoverBytesFreed, got.Leftovers, trashed)
+		}
+		if now, err := s.GetRun(t.Context(), id); err != nil || now.State != store.RunFailed || now.FailureKind != store.FailOrphaned {
+			t.Errorf("run %s/%s after reconcile --json, want failed/orphaned", now.State, now.FailureKind)
+		}
+		waitFor(t, "the orphaned sleep to be killed", func() bool { return !alive(sleepPID) })
+
+		r.quireJSON(t, &got, "reconcile", "--json")
+		if got.RunsOrphaned == nil || len(got.RunsOrphaned) != 0 || got.LeftoversRemoved != 0 || len(got.Leftovers) != 0 {
+			t.Errorf("second reconcile --json: %+v, want empty lists", got)
 		}
 	})
 
@@ -129,7 +186,7 @@ func TestReconcile(t *testing.T) {
 			t.Fatalf("gc: exit %d:\n%s", code, out)
 		}
 		run, jobs, _ := r.lastRun()
-		if run.ID != id || run.State != "active" || jobs["slow"].State != "active" {
+		if run.ID != id || run.State != store.RunActive || jobs["slow"].State != store.JobActive {
 			t.Errorf("run %s %s, job %s: want the live run untouched", run.ID, run.State, jobs["slow"].State)
 		}
 		if _, err := os.Stat(r.runDir(id)); err != nil {
@@ -154,7 +211,7 @@ func TestReconcile_PIDReuse(t *testing.T) {
 	host, _ := os.Hostname()
 	orphan := run
 	orphan.ID = "01a00000-0000-7000-8000-000000000001"
-	orphan.State, orphan.StartedAtMS, orphan.FinishedAtMS, orphan.FailureKind = "pending", 0, 0, ""
+	orphan.State, orphan.StartedAtMS, orphan.FinishedAtMS, orphan.FailureKind = store.RunPending, 0, 0, ""
 	orphan.OwnerPID, orphan.OwnerHost = os.Getpid(), host
 	orphan.QueuedAtMS = time.Now().Add(-time.Hour).UnixMilli()
 	live := orphan
@@ -172,7 +229,7 @@ func TestReconcile_PIDReuse(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for id, want := range map[string]store.RunState{orphan.ID: "failed", live.ID: "pending", other.ID: "pending"} {
+	for id, want := range map[string]store.RunState{orphan.ID: store.RunFailed, live.ID: store.RunPending, other.ID: store.RunPending} {
 		got, err := s.GetRun(t.Context(), id)
 		if err != nil {
 			t.Fatal(err)

@@ -22,10 +22,7 @@ type Update struct {
 }
 
 // Deleted reports whether the push deleted the ref.
-func (u Update) Deleted() bool { return isZero(u.New) }
-
-// Created reports whether the push created the ref.
-func (u Update) Created() bool { return isZero(u.Old) }
+func (u Update) Deleted() bool { return u.New == ZeroSHA }
 
 // LineError describes a malformed input line; parsing goes on after it.
 type LineError struct {
@@ -191,5 +188,3 @@ func isSHA(s string) bool {
 	}
 	return true
 }
-
-func isZero(s string) bool { return s == ZeroSHA }

@@ -40,7 +40,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("update %d: got %v, want %v", i, updates[i], want[i])
 		}
 	}
-	if !updates[0].Created() || updates[0].Deleted() {
+	if updates[0].Old != ZeroSHA || updates[0].Deleted() {
 		t.Errorf("first update: want created, not deleted")
 	}
 	if !updates[1].Deleted() {

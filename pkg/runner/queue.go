@@ -2,16 +2,14 @@ package runner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -86,24 +84,21 @@ func (r *Runner) wait(ctx context.Context, run store.Run) (release func(), waite
 // run at once. The first is quire.lock, as when runs took turns one at
 // a time.
 func (r *Runner) slotPaths() []string {
-	n := max(r.Settings.MaxParallelRuns, 1)
-	base := filepath.Join(r.DataRoot, "quire.lock")
-	paths := []string{base}
-	for i := 1; i < n; i++ {
-		paths = append(paths, fmt.Sprintf("%s.%d", base, i))
+	paths := make([]string, max(r.Settings.MaxParallelRuns, 1))
+	for i := range paths {
+		paths[i] = datadir.Root(r.DataRoot).Slot(i)
 	}
 	return paths
 }
 
-// refLockPath is the lock file of run's repo and ref, named by a hash:
-// a ref name may hold any character, and repo names contain slashes.
+// refLockPath is the lock file of run's repo and ref, in a directory it
+// creates if need be.
 func (r *Runner) refLockPath(run store.Run) (string, error) {
-	dir := filepath.Join(r.DataRoot, "locks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	root := datadir.Root(r.DataRoot)
+	if err := os.MkdirAll(root.Locks(), 0o755); err != nil {
 		return "", fmt.Errorf("create lock directory: %w", err)
 	}
-	sum := sha256.Sum256([]byte(run.Repo + "\x00" + run.Ref))
-	return filepath.Join(dir, hex.EncodeToString(sum[:12])+".lock"), nil
+	return root.RefLock(run.Repo, run.Ref), nil
 }
 
 // take blocks until it holds the flock of one of paths and adds that
@@ -145,7 +140,7 @@ func (r *Runner) take(ctx context.Context, t *turn, run store.Run, paths []strin
 		} else if newer != "" {
 			return &Superseded{By: newer}
 		}
-		if row, err := r.Store.GetRun(ctx, run.ID); err == nil && row.State != "pending" {
+		if row, err := r.Store.GetRun(ctx, run.ID); err == nil && row.State != store.RunPending {
 			return &endedWhileWaiting{row}
 		}
 		if !said {
@@ -164,11 +159,11 @@ func (r *Runner) take(ctx context.Context, t *turn, run store.Run, paths []strin
 // lock, as well as the records tell: the active one, else the oldest
 // pending one queued before run (waiting for a slot itself).
 func (r *Runner) sameRefBlocker(ctx context.Context, run store.Run) string {
-	runs, err := r.Store.ListRuns(ctx, store.RunFilter{Repo: run.Repo, Ref: run.Ref, State: "active", Limit: 1})
+	runs, err := r.Store.ListRuns(ctx, store.RunFilter{Repo: run.Repo, Ref: run.Ref, State: store.RunActive, Limit: 1})
 	if err == nil && len(runs) > 0 {
 		return describe(runs[:1])
 	}
-	pending, err := r.Store.ListRuns(ctx, store.RunFilter{Repo: run.Repo, Ref: run.Ref, State: "pending"})
+	pending, err := r.Store.ListRuns(ctx, store.RunFilter{Repo: run.Repo, Ref: run.Ref, State: store.RunPending})
 	if err == nil {
 		for i := len(pending) - 1; i >= 0; i-- { // oldest first
 			if p := pending[i]; queuedBefore(p, run) {
@@ -182,7 +177,7 @@ func (r *Runner) sameRefBlocker(ctx context.Context, run store.Run) string {
 // slotBlockers names the runs that hold the slots, as well as the
 // records tell.
 func (r *Runner) slotBlockers(ctx context.Context) string {
-	runs, err := r.Store.ListRuns(ctx, store.RunFilter{State: "active"})
+	runs, err := r.Store.ListRuns(ctx, store.RunFilter{State: store.RunActive})
 	if err != nil || len(runs) == 0 {
 		return "another run"
 	}
@@ -206,7 +201,7 @@ func describe(runs []store.Run) string {
 // pending rows queued before it, less the older pushes to its ref that
 // it supersedes.
 func (r *Runner) place(ctx context.Context, run store.Run) string {
-	pending, err := r.Store.ListRuns(ctx, store.RunFilter{State: "pending"})
+	pending, err := r.Store.ListRuns(ctx, store.RunFilter{State: store.RunPending})
 	if err != nil {
 		return "its place in the queue is unknown"
 	}
@@ -269,7 +264,7 @@ func (r *Runner) watch(ctx context.Context, cancel context.CancelCauseFunc, run 
 func (r *Runner) Queued(run store.Run) Result {
 	return Result{
 		RunID:  run.ID,
-		RunDir: filepath.Join(r.DataRoot, "runs", run.ID),
+		RunDir: string(datadir.Root(r.DataRoot).Run(run.ID)),
 		queued: time.UnixMilli(run.QueuedAtMS),
 		row:    run,
 	}

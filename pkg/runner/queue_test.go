@@ -2,9 +2,12 @@ package runner
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -54,7 +57,7 @@ func (h *harness) waitActive(id string) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		run, err := h.store.GetRun(h.t.Context(), id)
-		if err == nil && run.State == "active" {
+		if err == nil && run.State == store.RunActive {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -89,6 +92,29 @@ func (h *harness) waitRefLocked(ref string) {
 	}
 }
 
+// TestRunner_LockNames pins the lock file names: a hook of the previous
+// version may hold them while this one is installed, and two names for
+// one lock would let two runs of a ref overlap.
+func TestRunner_LockNames(t *testing.T) {
+	r := &Runner{DataRoot: t.TempDir(), Settings: Settings{MaxParallelRuns: 3}}
+	for i, want := range []string{"quire.lock", "quire.lock.1", "quire.lock.2"} {
+		if got := r.slotPaths()[i]; got != filepath.Join(r.DataRoot, want) {
+			t.Errorf("slot %d: %s, want %s", i, got, want)
+		}
+	}
+	got, err := r.refLockPath(store.Run{Repo: "team/tools.git", Ref: "refs/heads/main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("team/tools.git\x00refs/heads/main"))
+	if want := filepath.Join(r.DataRoot, "locks", hex.EncodeToString(sum[:12])+".lock"); got != want {
+		t.Errorf("ref lock %s, want %s", got, want)
+	}
+	if _, err := os.Stat(filepath.Dir(got)); err != nil {
+		t.Errorf("the lock directory was not created: %v", err)
+	}
+}
+
 func TestRunner_Queue(t *testing.T) {
 	t.Parallel()
 	t.Run("OneAtATime", func(t *testing.T) {
@@ -106,7 +132,7 @@ func TestRunner_Queue(t *testing.T) {
 		wg.Add(1)
 		go runSecond(&wg, &q2)
 		wg.Wait()
-		if q1.err != nil || q2.err != nil || q1.res.State != "complete" || q2.res.State != "complete" {
+		if q1.err != nil || q2.err != nil || q1.res.State != store.RunComplete || q2.res.State != store.RunComplete {
 			t.Fatalf("runs: %+v %v / %+v %v", q1.res, q1.err, q2.res, q2.err)
 		}
 		r1, _ := h.store.GetRun(t.Context(), first.RunID)
@@ -149,16 +175,16 @@ ci.job("after", {"slow"}, function(q) end)`)
 			q    queued
 			id   string
 		}{{"running", qRunning, running.RunID}, {"waiting", qWaiting, waiting.RunID}} {
-			if c.q.err != nil || c.q.res.State != "superseded" {
+			if c.q.err != nil || c.q.res.State != store.RunSuperseded {
 				t.Errorf("%s run: %+v %v, want superseded", c.name, c.q.res, c.q.err)
 			}
 			run, _ := h.store.GetRun(t.Context(), c.id)
-			if run.State != "superseded" || run.FailureKind != "" || run.Error != "superseded by run "+newest.RunID {
+			if run.State != store.RunSuperseded || run.FailureKind != "" || run.Error != "superseded by run "+newest.RunID {
 				t.Errorf("%s row: %s/%s %q", c.name, run.State, run.FailureKind, run.Error)
 			}
 		}
 		jobs, _ := h.store.ListJobs(t.Context(), running.RunID)
-		if len(jobs) != 1 || jobs[0].State != "aborted" {
+		if len(jobs) != 1 || jobs[0].State != store.JobAborted {
 			t.Errorf("jobs of the running run: %+v, want slow aborted and nothing after", jobs)
 		}
 		if run, _ := h.store.GetRun(t.Context(), waiting.RunID); run.StartedAtMS != 0 {
@@ -180,7 +206,7 @@ ci.job("after", {"slow"}, function(q) end)`)
 		}
 		wg.Wait()
 		for i, q := range qs {
-			if q.err != nil || q.res.State != "complete" {
+			if q.err != nil || q.res.State != store.RunComplete {
 				t.Errorf("run %d (%s): %+v %v, want complete", i, triggers[i], q.res, q.err)
 			}
 		}
@@ -224,7 +250,7 @@ func TestRunner_ParallelRuns(t *testing.T) {
 		}
 		wg.Wait()
 		for i, q := range qs {
-			if q.err != nil || q.res.State != "complete" {
+			if q.err != nil || q.res.State != store.RunComplete {
 				t.Fatalf("run %d: %+v %v", i, q.res, q.err)
 			}
 			if strings.Contains(q.progress.String(), "waiting") {
@@ -260,7 +286,7 @@ func TestRunner_ParallelRuns(t *testing.T) {
 		go runFourth(&wg, &qs[3])
 		wg.Wait()
 		for i, q := range qs {
-			if q.err != nil || q.res.State != "complete" {
+			if q.err != nil || q.res.State != store.RunComplete {
 				t.Fatalf("run %d: %+v %v", i, q.res, q.err)
 			}
 		}
@@ -303,7 +329,7 @@ func TestRunner_ParallelRuns(t *testing.T) {
 		}
 		wg.Wait()
 		for i, q := range qs {
-			if q.err != nil || q.res.State != "complete" {
+			if q.err != nil || q.res.State != store.RunComplete {
 				t.Fatalf("replay %d: %+v %v", i, q.res, q.err)
 			}
 		}
@@ -379,7 +405,7 @@ func TestRunner_ParallelRuns(t *testing.T) {
 		wg.Add(1)
 		go runNew(&wg, &qNew)
 		wg.Wait()
-		if qOld.err != nil || qOld.res.State != "superseded" {
+		if qOld.err != nil || qOld.res.State != store.RunSuperseded {
 			t.Errorf("older run: %+v %v, want superseded", qOld.res, qOld.err)
 		}
 		if run, _ := h.store.GetRun(t.Context(), old.RunID); run.Error != "superseded by run "+newer.RunID {
@@ -417,17 +443,17 @@ func TestRunner_CanceledWhileWaiting(t *testing.T) {
 		t.Fatalf("cancel: %v %v", ok, err)
 	}
 	wg.Wait()
-	if q2.err != nil || q2.res.State != "failed" || q2.res.FailureKind != "canceled" {
+	if q2.err != nil || q2.res.State != store.RunFailed || q2.res.FailureKind != store.FailCanceled {
 		t.Errorf("canceled run: %+v, %v; want failed/canceled and no error", q2.res, q2.err)
 	}
 	if !strings.Contains(q2.progress.String(), "before it started") {
 		t.Errorf("the waiting hook does not say its run was canceled:\n%s", q2.progress)
 	}
 	row, err := h.store.GetRun(t.Context(), second.RunID)
-	if err != nil || row.State != "failed" || row.StartedAtMS != 0 {
+	if err != nil || row.State != store.RunFailed || row.StartedAtMS != 0 {
 		t.Errorf("row %+v %v, want failed and never started", row, err)
 	}
-	if q1.err != nil || q1.res.State != "complete" {
+	if q1.err != nil || q1.res.State != store.RunComplete {
 		t.Errorf("first run: %+v %v", q1.res, q1.err)
 	}
 }

@@ -2,11 +2,13 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/proc"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -20,25 +22,85 @@ func OwnerGone(r store.Run, host string) bool {
 		!proc.Owns(r.OwnerPID, time.UnixMilli(r.QueuedAtMS))
 }
 
+// Orphan is a run that reconcile ended because its hook died.
+type Orphan struct {
+	Run         store.Run // the row as it was before: pending or active
+	JobsAborted int       // its pending and active jobs, now aborted
+	Killed      int       // processes it left running, now killed
+	// What could not be cleaned up; the run is recorded all the same.
+	KillErr      error // some processes may be left: kill them by hand
+	WorkspaceErr error // the workspace is still there
+	LogsErr      error // empty logs of unrecorded sh calls may be left
+}
+
+// String is the line reconcile prints for o.
+func (o Orphan) String() string {
+	line := fmt.Sprintf("reconciled run %s (%s %s): %s -> failed (orphaned), owner pid %d gone; %d job(s) aborted, %d process(es) killed",
+		o.Run.ID, o.Run.Repo, o.Run.Ref, o.Run.State, o.Run.OwnerPID, o.JobsAborted, o.Killed)
+	if o.KillErr != nil {
+		line += fmt.Sprintf(" (%v; kill what is left by hand)", o.KillErr)
+	}
+	if o.WorkspaceErr != nil {
+		line += fmt.Sprintf("; its workspace could not be removed: %v", o.WorkspaceErr)
+	}
+	if o.LogsErr != nil {
+		line += fmt.Sprintf("; %v", o.LogsErr)
+	}
+	return line
+}
+
+// MarshalJSON writes o as `reconcile --json` prints it: the run as it
+// was, what was done, and what could not be cleaned up ("errors").
+func (o Orphan) MarshalJSON() ([]byte, error) {
+	errs := []string{}
+	for _, err := range []error{o.KillErr, o.WorkspaceErr, o.LogsErr} {
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	return json.Marshal(struct {
+		ID            string         `json:"id"`
+		Repo          string         `json:"repo"`
+		Ref           string         `json:"ref_name"`
+		PreviousState store.RunState `json:"previous_state"`
+		OwnerPID      int            `json:"owner_pid"`
+		OwnerHost     string         `json:"owner_host"`
+		JobsAborted   int            `json:"jobs_aborted"`
+		Killed        int            `json:"killed"`
+		Errors        []string       `json:"errors"`
+	}{o.Run.ID, o.Run.Repo, o.Run.Ref, o.Run.State, o.Run.OwnerPID, o.Run.OwnerHost, o.JobsAborted, o.Killed, errs})
+}
+
 // Reconcile ends the runs of this host whose owner process died (SPEC
-// §6, §11): each is recorded failed/orphaned with its unfinished jobs
-// and sh calls closed, what it left running is killed (its cgroup, and
-// processes carrying its marker) and its workspace removed. It calls
-// report with a line per run it ended and returns how many it ended.
-// Runs of live processes and of other hosts are never touched.
+// §6, §11), as EndOrphans does. It calls report with a line per run it
+// ended and returns how many it ended.
 //
 // Every run calls it once it holds its turn in the data root, before
 // its first job, so that no process of a dead run runs beside it.
 func Reconcile(ctx context.Context, s *store.Store, dataRoot string, report func(line string)) (int, error) {
+	orphans, err := EndOrphans(ctx, s, datadir.Root(dataRoot))
+	for _, o := range orphans {
+		report(o.String())
+	}
+	return len(orphans), err
+}
+
+// EndOrphans ends the runs of this host whose owner process died: each
+// is recorded failed/orphaned with its unfinished jobs and sh calls
+// closed, what it left running is killed (its cgroup, and processes
+// carrying its marker) and its workspace removed. Runs of live
+// processes and of other hosts are never touched. It returns the runs
+// it ended, those ended before an error included.
+func EndOrphans(ctx context.Context, s *store.Store, root datadir.Root) ([]Orphan, error) {
 	host, err := os.Hostname()
 	if err != nil {
-		return 0, fmt.Errorf("reconcile: get host name: %w", err)
+		return nil, fmt.Errorf("reconcile: get host name: %w", err)
 	}
 	runs, err := s.ListUnfinished(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("reconcile: %w", err)
+		return nil, fmt.Errorf("reconcile: %w", err)
 	}
-	n := 0
+	var orphans []Orphan
 	for _, r := range runs {
 		if !OwnerGone(r, host) {
 			continue
@@ -46,51 +108,43 @@ func Reconcile(ctx context.Context, s *store.Store, dataRoot string, report func
 		msg := fmt.Sprintf("the hook running it (pid %d on %s) died; recorded by reconcile", r.OwnerPID, host)
 		aborted, ok, err := s.OrphanRun(ctx, r.ID, r.OwnerPID, host, msg, time.Now().UnixMilli())
 		if err != nil {
-			return n, fmt.Errorf("reconcile: %w", err)
+			return orphans, fmt.Errorf("reconcile: %w", err)
 		}
 		if !ok {
 			continue // it ended or changed hands meanwhile
 		}
-		n++
-		runDir := filepath.Join(dataRoot, "runs", r.ID)
-		killed, kerr := killRun(r.ID, runDir)
-		line := fmt.Sprintf("reconciled run %s (%s %s): %s -> failed (orphaned), owner pid %d gone; %d job(s) aborted, %d process(es) killed",
-			r.ID, r.Repo, r.Ref, r.State, r.OwnerPID, aborted, killed)
-		if kerr != nil {
-			line += fmt.Sprintf(" (%v; kill what is left by hand)", kerr)
-		}
-		if err := os.RemoveAll(filepath.Join(runDir, "workspace")); err != nil {
-			line += fmt.Sprintf("; its workspace could not be removed: %v", err)
-		}
-		if err := dropUnrecordedLogs(ctx, s, r.ID, runDir); err != nil {
-			line += fmt.Sprintf("; %v", err)
-		}
-		report(line)
+		o := Orphan{Run: r, JobsAborted: aborted}
+		runDir := root.Run(r.ID)
+		o.Killed, o.KillErr = killRun(r.ID, string(runDir))
+		o.WorkspaceErr = os.RemoveAll(runDir.Workspace())
+		o.LogsErr = dropUnrecordedLogs(ctx, s, r.ID, runDir)
+		orphans = append(orphans, o)
 	}
-	return n, nil
+	return orphans, nil
 }
 
 // dropUnrecordedLogs removes the sh-<n>.log files of a dead run that have
 // no sh_events row. q.sh creates a call's log, then its row, then starts
 // the process: a hook killed between the first two leaves an empty log
 // of a call that never started. A log with content is kept.
-func dropUnrecordedLogs(ctx context.Context, s *store.Store, runID, runDir string) error {
+func dropUnrecordedLogs(ctx context.Context, s *store.Store, runID string, runDir datadir.RunDir) error {
 	events, err := s.ListShEvents(ctx, runID)
 	if err != nil {
 		return fmt.Errorf("list sh calls of run %s: %w", runID, err)
 	}
 	recorded := make(map[string]bool, len(events))
 	for _, e := range events {
-		recorded[filepath.Join(runDir, "jobs", e.JobID, fmt.Sprintf("sh-%d.log", e.Seq))] = true
+		recorded[runDir.Job(e.JobID).ShLog(e.Seq)] = true
 	}
-	logs, _ := filepath.Glob(filepath.Join(runDir, "jobs", "*", "sh-*.log"))
-	mirror, _ := filepath.Glob(filepath.Join(runDir, "jobs", "*", "*", "sh-*.log")) // quire/mirror
-	for _, l := range append(logs, mirror...) {
-		if recorded[l] {
-			continue
-		}
-		if fi, err := os.Stat(l); err == nil && fi.Size() == 0 {
-			_ = os.Remove(l)
+	for _, glob := range runDir.ShLogGlobs() {
+		logs, _ := filepath.Glob(glob)
+		for _, l := range logs {
+			if recorded[l] {
+				continue
+			}
+			if fi, err := os.Stat(l); err == nil && fi.Size() == 0 {
+				_ = os.Remove(l)
+			}
 		}
 	}
 	return nil

@@ -4,10 +4,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -24,7 +26,7 @@ func TestReconcile(t *testing.T) {
 	run := store.Run{
 		ID: "01a00000-0000-7000-8000-0000000000c1", Repo: "repo.git", Ref: "refs/heads/main",
 		SHA: strings.Repeat("a", 40), Trigger: "push", PushedAtMS: now, QueuedAtMS: now, StartedAtMS: now,
-		State: "active", OwnerPID: dead.Process.Pid, OwnerHost: host,
+		State: store.RunActive, OwnerPID: dead.Process.Pid, OwnerHost: host,
 	}
 	if err := h.store.CreateRun(t.Context(), run); err != nil {
 		t.Fatal(err)
@@ -35,33 +37,43 @@ func TestReconcile(t *testing.T) {
 	if err := h.store.StartShEvent(t.Context(), store.ShEvent{RunID: run.ID, JobID: "a", Seq: 1, StartedAtMS: now, Cmd: "sleep 300"}); err != nil {
 		t.Fatal(err)
 	}
-	runDir := filepath.Join(h.dataRoot, "runs", run.ID)
-	jobDir := filepath.Join(runDir, "jobs", "a")
-	for name, content := range map[string]string{"sh-1.log": "2026-01-01T00:00:00Z stdout F x\n", "sh-2.log": "", "job.log": ""} {
-		if err := os.MkdirAll(jobDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(jobDir, name), []byte(content), 0o644); err != nil {
+	runDir := datadir.Root(h.dataRoot).Run(run.ID)
+	job := runDir.Job("a")
+	if err := os.MkdirAll(string(job), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for path, content := range map[string]string{job.ShLog(1): "2026-01-01T00:00:00Z stdout F x\n", job.ShLog(2): "", job.JobLog(): ""} {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(runDir, "workspace", "src"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(runDir.Workspace(), "src"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 
-	var lines []string
-	n, err := Reconcile(t.Context(), h.store, h.dataRoot, func(l string) { lines = append(lines, l) })
-	if err != nil || n != 1 {
-		t.Fatalf("Reconcile = %d, %v; want 1 run", n, err)
+	orphans, err := EndOrphans(t.Context(), h.store, datadir.Root(h.dataRoot))
+	if err != nil || len(orphans) != 1 {
+		t.Fatalf("EndOrphans = %+v, %v; want 1 run", orphans, err)
 	}
-	if len(lines) != 1 || !strings.Contains(lines[0], "reconciled run "+run.ID) {
-		t.Errorf("report %q", lines)
+	o := orphans[0]
+	if o.Run.ID != run.ID || o.Run.State != store.RunActive || o.JobsAborted != 1 || o.Killed != 0 ||
+		o.KillErr != nil || o.WorkspaceErr != nil || o.LogsErr != nil {
+		t.Errorf("orphan %+v, want run %s as it was, 1 job aborted, nothing killed, no error", o, run.ID)
+	}
+	want := "reconciled run " + run.ID + " (repo.git refs/heads/main): active -> failed (orphaned), owner pid " +
+		strconv.Itoa(dead.Process.Pid) + " gone; 1 job(s) aborted, 0 process(es) killed"
+	if got := o.String(); got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
+	var lines []string
+	if n, err := Reconcile(t.Context(), h.store, h.dataRoot, func(l string) { lines = append(lines, l) }); n != 0 || err != nil || lines != nil {
+		t.Errorf("second Reconcile = %d, %v, %q; want nothing to do", n, err, lines)
 	}
 	got, err := h.store.GetRun(t.Context(), run.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != "failed" || got.FailureKind != "orphaned" {
+	if got.State != store.RunFailed || got.FailureKind != store.FailOrphaned {
 		t.Errorf("run %s/%s, want failed/orphaned", got.State, got.FailureKind)
 	}
 	events, err := h.store.ListShEvents(t.Context(), run.ID)
@@ -72,7 +84,7 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("sh events %+v, want the open call ended without an exit", events)
 	}
 	for name, want := range map[string]bool{"workspace": false, "jobs/a/sh-1.log": true, "jobs/a/sh-2.log": false, "jobs/a/job.log": true} {
-		_, err := os.Stat(filepath.Join(runDir, name))
+		_, err := os.Stat(filepath.Join(string(runDir), name))
 		if exists := err == nil; exists != want {
 			t.Errorf("%s exists = %v, want %v", name, exists, want)
 		}

@@ -113,21 +113,8 @@ func (s *Store) FinishJob(ctx context.Context, runID, jobID string, state JobSta
 	return nil
 }
 
-// AbortJobs moves every pending or active job of the run to aborted and
+// abortJobs moves every pending or active job of the run to aborted and
 // returns how many there were.
-func (s *Store) AbortJobs(ctx context.Context, runID string, atMS int64) (int, error) {
-	var n int
-	err := s.do(ctx, func(conn *sqlite.Conn) error {
-		var err error
-		n, err = abortJobs(conn, runID, atMS)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("abort jobs of run %s: %w", runID, err)
-	}
-	return n, nil
-}
-
 func abortJobs(conn *sqlite.Conn, runID string, atMS int64) (int, error) {
 	err := exec(conn, `UPDATE jobs SET state = 'aborted', finished_at_ms = ?
 		WHERE run_id = ? AND state IN ('pending', 'active')`, atMS, runID)
