@@ -16,7 +16,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/quire-ci/quire-hook/pkg/pipeline"
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 )
 
 // Executors a config may name.
@@ -78,7 +78,7 @@ const DefaultMaxLogBytes = 1 << 30
 const MinSecretLen = 4
 
 // loadTimeout bounds evaluating the file, as for pipelines.
-var loadTimeout = pipeline.DefaultTimeout
+var loadTimeout = luavm.DefaultTimeout
 
 // Load reads the config at path. A missing file gives Default() unless
 // required (the operator named the file explicitly).
@@ -90,7 +90,7 @@ func Load(ctx context.Context, path string, required bool) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("read config %s: %w", path, err)
 	}
-	L, v, err := pipeline.Eval(ctx, path, src, loadTimeout)
+	L, v, err := luavm.Eval(ctx, path, src, loadTimeout)
 	if err != nil {
 		return Config{}, fmt.Errorf("load config: %w", err)
 	}

@@ -1,10 +1,12 @@
-package pipeline
+package luavm
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"testing"
 	"time"
 )
@@ -115,4 +117,28 @@ func TestGuard_Memory(t *testing.T) {
 			t.Errorf("Guard forced %d collections in %s, want at most 1", n, gcInterval/2)
 		}
 	})
+}
+
+func TestEval_StuckLibraryCall(t *testing.T) {
+	// The VM checks the context between instructions, not inside
+	// string.find: Eval gives up on the call instead of hanging.
+	src := `string.find(string.rep("a", 100000), string.rep("a*", 20) .. "b")`
+	_, _, err := Eval(t.Context(), "ci.lua", []byte(src), 200*time.Millisecond)
+	var le *LoadError
+	if !errors.As(err, &le) || !strings.Contains(le.Error(), "did not stop when asked") {
+		t.Fatalf("got %v, want the stuck-call problem", err)
+	}
+}
+
+func TestEval_MemoryLimit(t *testing.T) {
+	// '..' is built into the VM and cannot refuse a big result, but a
+	// loop doubling a string is stopped once the heap passes the limit.
+	old := SetMemoryLimit(64 << 20)
+	t.Cleanup(func() { SetMemoryLimit(old) })
+	src := "local s = \"x\"\nwhile true do s = s .. s end\n"
+	_, _, err := Eval(t.Context(), "ci.lua", []byte(src), time.Minute)
+	var le *LoadError
+	if !errors.As(err, &le) || !strings.Contains(le.Error(), "MiB of memory") {
+		t.Fatalf("got %v, want the memory problem", err)
+	}
 }

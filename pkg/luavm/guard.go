@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"context"
@@ -23,8 +23,18 @@ var ErrStuck = errors.New("the Lua code did not stop when asked (a library call 
 // doubling one with '..', which the VM cannot limit.
 const MemoryLimit = 1 << 30
 
-// memoryLimit is MemoryLimit; tests lower it.
+// memoryLimit is MemoryLimit unless SetMemoryLimit changed it.
 var memoryLimit uint64 = MemoryLimit
+
+// SetMemoryLimit makes Guard and Compile stop Lua code at n bytes of live
+// heap instead of MemoryLimit, and returns the limit it replaces. It is
+// for tests and fuzzing, which lower the limit so that memory-hungry code
+// ends sooner; call it only while no Lua code runs.
+func SetMemoryLimit(n uint64) uint64 {
+	old := memoryLimit
+	memoryLimit = n
+	return old
+}
 
 // ErrMemory is the cause Guard cancels Lua code with when the heap grows
 // past MemoryLimit.
