@@ -1,6 +1,7 @@
 // Package config reads the operator's config.lua (SPEC §9): a Lua file,
-// evaluated in the same sandbox as pipelines, that returns a table of
-// settings and secrets. Absent is fine; every setting has a default.
+// evaluated in the same sandbox as pipelines (package luavm), that
+// returns a table of settings and secrets. Absent is fine; every setting
+// has a default.
 package config
 
 import (

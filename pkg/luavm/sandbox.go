@@ -11,8 +11,9 @@
 //     MaxStringBytes.
 //   - Compile refuses, before gopher-lua's compiler sees it, a chunk over
 //     MaxFileBytes, files of one load over MaxTotalBytes together,
-//     nesting over MaxSyntaxLevels, and a chunk too big to compile in
-//     about a second; it returns when its context ends even though the
+//     nesting over MaxSyntaxLevels, and code that would cost the compiler
+//     too much time or memory (too many functions, distinct constants or
+//     names in scope); it returns when its context ends even though the
 //     compiler cannot be interrupted.
 //   - Guard stops Lua code whose live heap passes MemoryLimit, and gives
 //     up on a call that does not stop StuckGrace after its context ended.
@@ -32,7 +33,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// removedGlobals are base-library functions a pipeline must not reach:
+// removedGlobals are base-library functions Lua code must not reach:
 // the load family compiles chunks that see the real globals, module and
 // require go through the package library's file-system search path,
 // newproxy and _printregs expose VM internals, and collectgarbage,

@@ -25,7 +25,7 @@ func eval(tb testing.TB, src string) (lua.LValue, error) {
 	return L.Get(-1), nil
 }
 
-func TestNewSandbox(t *testing.T) {
+func TestNew(t *testing.T) {
 	t.Run("Removed", func(t *testing.T) {
 		for _, name := range []string{
 			"io", "os", "debug", "package", "coroutine", "channel",
