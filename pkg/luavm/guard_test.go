@@ -21,10 +21,10 @@ func lowMemoryLimit(t *testing.T, n uint64) {
 	runtime.GC()
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
-	memoryLimit = s[0].Value.Uint64() + n
+	old := SetMemoryLimit(s[0].Value.Uint64() + n)
 	percent := debug.SetGCPercent(-1)
 	t.Cleanup(func() {
-		memoryLimit = MemoryLimit
+		SetMemoryLimit(old)
 		debug.SetGCPercent(percent)
 		runtime.GC()
 	})
@@ -119,9 +119,48 @@ func TestGuard_Memory(t *testing.T) {
 	})
 }
 
+// shortStuckGrace lowers the grace Guard gives a call after its context
+// ended, for the rest of the test: a stuck call needs no five seconds.
+func shortStuckGrace(tb testing.TB) {
+	old := SetStuckGrace(100 * time.Millisecond)
+	tb.Cleanup(func() { SetStuckGrace(old) })
+}
+
+func TestGuard_Stuck(t *testing.T) {
+	shortStuckGrace(t)
+
+	t.Run("GivesUp", func(t *testing.T) {
+		// A call that ignores its context is left running.
+		ctx, cancel := context.WithCancelCause(t.Context())
+		cancel(nil)
+		release := make(chan struct{})
+		defer close(release)
+		err := Guard(ctx, nil, func() error { <-release; return nil })
+		if !errors.Is(err, ErrStuck) {
+			t.Errorf("Guard = %v, want ErrStuck", err)
+		}
+	})
+
+	t.Run("StopsWithinTheGrace", func(t *testing.T) {
+		// A call that stops soon after its context ended gives its own
+		// result.
+		ctx, cancel := context.WithCancelCause(t.Context())
+		want := errors.New("stopped")
+		err := Guard(ctx, nil, func() error {
+			cancel(nil)
+			time.Sleep(10 * time.Millisecond)
+			return want
+		})
+		if err != want {
+			t.Errorf("Guard = %v, want %v", err, want)
+		}
+	})
+}
+
 func TestEval_StuckLibraryCall(t *testing.T) {
 	// The VM checks the context between instructions, not inside
 	// string.find: Eval gives up on the call instead of hanging.
+	shortStuckGrace(t)
 	src := `string.find(string.rep("a", 100000), string.rep("a*", 20) .. "b")`
 	_, _, err := Eval(t.Context(), "ci.lua", []byte(src), 200*time.Millisecond)
 	var le *LoadError

@@ -37,6 +37,8 @@ func TestLoad_EndlessTailCall(t *testing.T) {
 func TestLoad_StuckLibraryCall(t *testing.T) {
 	// The VM checks the context between instructions, not inside
 	// string.find: Load gives up on the call instead of hanging.
+	old := luavm.SetStuckGrace(100 * time.Millisecond)
+	t.Cleanup(func() { luavm.SetStuckGrace(old) })
 	fsys := fstest.MapFS{".quire/ci.lua": {Data: []byte(`string.find(string.rep("a", 100000), string.rep("a*", 20) .. "b")`)}}
 	_, err := Load(t.Context(), fsys, Options{Timeout: 200 * time.Millisecond})
 	var le *luavm.LoadError
