@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
 )
 
@@ -103,7 +104,7 @@ func workTree(r *gitrepo.Repo) string {
 // printValidated prints a loaded pipeline's jobs in run order, or every
 // problem of a pipeline that did not load.
 func (g *globals) printValidated(p *pipeline.Pipeline, err error) error {
-	var le *pipeline.LoadError
+	var le *luavm.LoadError
 	if errors.As(err, &le) {
 		for _, pr := range le.Problems {
 			fmt.Fprintln(g.io.Stdout, pr.String())

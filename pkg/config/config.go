@@ -1,6 +1,7 @@
 // Package config reads the operator's config.lua (SPEC §9): a Lua file,
-// evaluated in the same sandbox as pipelines, that returns a table of
-// settings and secrets. Absent is fine; every setting has a default.
+// evaluated in the same sandbox as pipelines (package luavm), that
+// returns a table of settings and secrets. Absent is fine; every setting
+// has a default.
 package config
 
 import (
@@ -16,7 +17,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/quire-ci/quire-hook/pkg/pipeline"
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 )
 
 // Executors a config may name.
@@ -78,7 +79,7 @@ const DefaultMaxLogBytes = 1 << 30
 const MinSecretLen = 4
 
 // loadTimeout bounds evaluating the file, as for pipelines.
-var loadTimeout = pipeline.DefaultTimeout
+var loadTimeout = luavm.DefaultTimeout
 
 // Load reads the config at path. A missing file gives Default() unless
 // required (the operator named the file explicitly).
@@ -90,7 +91,7 @@ func Load(ctx context.Context, path string, required bool) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("read config %s: %w", path, err)
 	}
-	L, v, err := pipeline.Eval(ctx, path, src, loadTimeout)
+	L, v, err := luavm.Eval(ctx, path, src, loadTimeout)
 	if err != nil {
 		return Config{}, fmt.Errorf("load config: %w", err)
 	}

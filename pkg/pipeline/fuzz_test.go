@@ -5,14 +5,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 )
 
 // fuzzTimeout is the load time limit for each fuzzed input.
 const fuzzTimeout = 300 * time.Millisecond
 
 // FuzzLoad loads arbitrary ci.lua sources: a load must never panic, crash
-// or hang past its time limit (and StuckGrace for a stuck library call),
-// and any failure must be a *LoadError. The heap is held to 256 MiB
+// or hang past its time limit (and luavm.StuckGrace for a stuck library call),
+// and any failure must be a *luavm.LoadError. The heap is held to 256 MiB
 // instead of 1 GiB so that memory-hungry inputs end sooner.
 func FuzzLoad(f *testing.F) {
 	// Big inputs are built here rather than stored in testdata/fuzz.
@@ -30,8 +32,8 @@ func FuzzLoad(f *testing.F) {
 	} {
 		f.Add(src)
 	}
-	memoryLimit = 256 << 20
-	f.Cleanup(func() { memoryLimit = MemoryLimit })
+	old := luavm.SetMemoryLimit(256 << 20)
+	f.Cleanup(func() { luavm.SetMemoryLimit(old) })
 
 	f.Fuzz(func(t *testing.T, src string) {
 		start := time.Now()
@@ -39,12 +41,12 @@ func FuzzLoad(f *testing.F) {
 		took := time.Since(start)
 		if err == nil {
 			p.Close()
-		} else if le := (*LoadError)(nil); !errors.As(err, &le) {
-			t.Fatalf("Load: %v, want a *LoadError", err)
+		} else if le := (*luavm.LoadError)(nil); !errors.As(err, &le) {
+			t.Fatalf("Load: %v, want a *luavm.LoadError", err)
 		} else if len(le.Problems) == 0 {
-			t.Fatal("a *LoadError without problems")
+			t.Fatal("a *luavm.LoadError without problems")
 		}
-		if limit := fuzzTimeout + StuckGrace + 5*time.Second; took > limit {
+		if limit := fuzzTimeout + luavm.StuckGrace + 5*time.Second; took > limit {
 			t.Fatalf("Load took %s, past the %s it may take", took, limit)
 		}
 	})

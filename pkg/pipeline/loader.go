@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 )
 
 // ciModule is the name under which the registration API is required.
@@ -24,19 +26,19 @@ type loader struct {
 	files    []string         // chunk names loaded so far, for attributing errors
 	decls    []*decl          // every ci.job call, in call order
 	first    map[string]*decl // valid ids -> their registration
-	problems []Problem
+	problems []luavm.Problem
 	dropped  int // problems past maxProblems
 	calls    int // ci.job calls
 
 	image    string
-	imageAt  *Problem // where ci.image was first called
-	mirrorAt *Problem // where ci.mirror was first called
+	imageAt  *luavm.Problem // where ci.image was first called
+	mirrorAt *luavm.Problem // where ci.mirror was first called
 
 	ci      *lua.LTable
 	loaded  map[string]lua.LValue
-	loading []string // modules being loaded, outermost first
-	closed  bool     // set when loading is over: no more registrations
-	budget  *budget  // what the files may still cost to read and compile
+	loading []string      // modules being loaded, outermost first
+	closed  bool          // set when loading is over: no more registrations
+	budget  *luavm.Budget // what the files may still cost to read and compile
 }
 
 // decl is one ci.job call.
@@ -48,7 +50,7 @@ type decl struct {
 
 // newLoader returns a loader that reads modules from modDir in fsys.
 func newLoader(fsys fs.FS, modDir string, display func(string) string) *loader {
-	return &loader{fsys: fsys, modDir: modDir, display: display, first: map[string]*decl{}, loaded: map[string]lua.LValue{}, budget: newBudget()}
+	return &loader{fsys: fsys, modDir: modDir, display: display, first: map[string]*decl{}, loaded: map[string]lua.LValue{}, budget: luavm.NewBudget()}
 }
 
 // install sets the restricted require and creates the quire.ci table.
@@ -72,7 +74,7 @@ func (ld *loader) problem(file string, line int, format string, args ...any) {
 		ld.dropped++
 		return
 	}
-	ld.problems = append(ld.problems, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	ld.problems = append(ld.problems, luavm.Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
 // callerPos returns the file and line of the innermost Lua function on
@@ -112,7 +114,7 @@ func (ld *loader) ciJob(L *lua.LState) int {
 	}
 	idv, ok := L.Get(1).(lua.LString)
 	if !ok {
-		ld.problem(file, line, "ci.job needs the job id as its first argument, a string such as \"test\"; got %s", describe(L.Get(1)))
+		ld.problem(file, line, "ci.job needs the job id as its first argument, a string such as \"test\"; got %s", luavm.Describe(L.Get(1)))
 		return 0
 	}
 	id := string(idv)
@@ -137,7 +139,7 @@ func (ld *loader) ciJob(L *lua.LState) int {
 	d.job.Inputs, d.inputsOK = ld.inputs(file, line, id, L.Get(2))
 	fn, ok := L.Get(3).(*lua.LFunction)
 	if !ok {
-		ld.problem(file, line, "Job %s needs a function as its third argument; got %s", quoteID(id), describe(L.Get(3)))
+		ld.problem(file, line, "Job %s needs a function as its third argument; got %s", quoteID(id), luavm.Describe(L.Get(3)))
 	}
 	d.job.Fn = fn
 	return 0
@@ -148,7 +150,7 @@ func (ld *loader) ciJob(L *lua.LState) int {
 func (ld *loader) inputs(file string, line int, id string, v lua.LValue) ([]string, bool) {
 	t, ok := v.(*lua.LTable)
 	if !ok {
-		ld.problem(file, line, "Job %s needs a list of inputs as its second argument, such as {\"quire/push\"}; got %s", quoteID(id), describe(v))
+		ld.problem(file, line, "Job %s needs a list of inputs as its second argument, such as {\"quire/push\"}; got %s", quoteID(id), luavm.Describe(v))
 		return nil, false
 	}
 	var keys []lua.LValue
@@ -156,13 +158,13 @@ func (ld *loader) inputs(file string, line int, id string, v lua.LValue) ([]stri
 	count := len(keys)
 	badKey := lua.LValue(nil)
 	for _, k := range keys {
-		if !isListKey(k, count) {
+		if !luavm.IsListKey(k, count) {
 			badKey = k
 			break
 		}
 	}
 	if badKey != nil {
-		ld.problem(file, line, "Job %s has inputs with the key %s; inputs are a list of strings such as {\"quire/push\", \"build\"}", quoteID(id), describe(badKey))
+		ld.problem(file, line, "Job %s has inputs with the key %s; inputs are a list of strings such as {\"quire/push\", \"build\"}", quoteID(id), luavm.Describe(badKey))
 		return nil, false
 	}
 	if count == 0 {
@@ -174,7 +176,7 @@ func (ld *loader) inputs(file string, line int, id string, v lua.LValue) ([]stri
 	for i := 1; i <= count; i++ {
 		s, isStr := t.RawGetInt(i).(lua.LString)
 		if !isStr {
-			ld.problem(file, line, "Job %s has input #%d %s; inputs are strings naming a job or a source such as \"quire/push\"", quoteID(id), i, describe(t.RawGetInt(i)))
+			ld.problem(file, line, "Job %s has input #%d %s; inputs are strings naming a job or a source such as \"quire/push\"", quoteID(id), i, luavm.Describe(t.RawGetInt(i)))
 			ok = false
 			continue
 		}
@@ -183,13 +185,6 @@ func (ld *loader) inputs(file string, line int, id string, v lua.LValue) ([]stri
 		}
 	}
 	return list, ok
-}
-
-// isListKey reports whether k is an integer from 1 to n. A table whose n
-// keys all pass is the list 1..n.
-func isListKey(k lua.LValue, n int) bool {
-	f, ok := k.(lua.LNumber)
-	return ok && f >= 1 && f <= lua.LNumber(n) && float64(f) == float64(int64(f))
 }
 
 // ciImage is ci.image(name).
@@ -208,7 +203,7 @@ func (ld *loader) ciImage(L *lua.LState) int {
 		return 0
 	}
 	ld.image = string(name)
-	ld.imageAt = &Problem{File: file, Line: line}
+	ld.imageAt = &luavm.Problem{File: file, Line: line}
 	return 0
 }
 
@@ -232,8 +227,8 @@ func (ld *loader) require(L *lua.LState) int {
 	// Read and compile the file.
 	file := path.Join(ld.modDir, strings.ReplaceAll(name, ".", "/")+".lua")
 	shown := ld.display(file)
-	src, err := readSource(ld.fsys, file, shown, ld.budget)
-	if prob, ok := isChunkError(err); ok {
+	src, err := luavm.ReadSource(ld.fsys, file, shown, ld.budget)
+	if prob, ok := luavm.ChunkProblem(err); ok {
 		L.Error(lua.LString(prob.String()), 0)
 	} else if errors.Is(err, fs.ErrNotExist) {
 		L.RaiseError("module %q not found: there is no file %s (only quire.ci and files under .quire/ can be required)", name, shown)
@@ -242,8 +237,8 @@ func (ld *loader) require(L *lua.LState) int {
 	}
 	ld.files = append(ld.files, shown)
 	// The enclosing Guard (of the load or the job) watches the heap.
-	proto, err := compileChunk(L.Context(), nil, source{name: shown, src: src}, ld.budget)
-	if prob, ok := isChunkError(err); ok {
+	proto, err := luavm.Compile(L.Context(), nil, luavm.Source{Name: shown, Src: src}, ld.budget)
+	if prob, ok := luavm.ChunkProblem(err); ok {
 		L.Error(lua.LString(prob.String()), 0)
 	} else if err != nil {
 		L.RaiseError("module %s did not finish compiling: %s", shown, err.Error())
@@ -286,25 +281,6 @@ func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
-// describe names a Lua value for a message: its type, and its text when
-// it is a short string or a number.
-func describe(v lua.LValue) string {
-	switch v := v.(type) {
-	case lua.LString:
-		if len(v) <= 40 {
-			return fmt.Sprintf("the string %q", string(v))
-		}
-		return "a long string"
-	case lua.LNumber:
-		return "the number " + v.String()
-	case lua.LBool:
-		return "the boolean " + v.String()
-	case *lua.LNilType:
-		return "nil"
-	}
-	return "a " + v.Type().String()
-}
-
 // describeArgs describes the arguments of the running Go function.
 func describeArgs(L *lua.LState) string {
 	if L.GetTop() == 0 {
@@ -312,7 +288,7 @@ func describeArgs(L *lua.LState) string {
 	}
 	parts := make([]string, L.GetTop())
 	for i := range parts {
-		parts[i] = describe(L.Get(i + 1))
+		parts[i] = luavm.Describe(L.Get(i + 1))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 )
 
 func TestLoader_Require(t *testing.T) {
@@ -49,7 +51,7 @@ return M
 		if err := p.L.PCall(0, 1, nil); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := ToJSON(p.L.Get(-1)); got != `{"from":"helper"}` {
+		if got, _ := luavm.ToJSON(p.L.Get(-1)); got != `{"from":"helper"}` {
 			t.Errorf("build returned %s", got)
 		}
 	})
@@ -68,7 +70,7 @@ return M
 		if err := p.L.PCall(0, 1, nil); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := ToJSON(p.L.Get(-1)); got != `{"n":1}` {
+		if got, _ := luavm.ToJSON(p.L.Get(-1)); got != `{"n":1}` {
 			t.Errorf("a returned %s", got)
 		}
 	})

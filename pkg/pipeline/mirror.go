@@ -5,6 +5,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 	"github.com/quire-ci/quire-hook/pkg/mirror"
 )
 
@@ -35,7 +36,7 @@ func (ld *loader) ciMirror(L *lua.LState) int {
 		ld.problem(file, line, "ci.mirror is called a second time; it may be called only once, and the first call, at %s:%d, wins", ld.mirrorAt.File, ld.mirrorAt.Line)
 		return 0
 	}
-	ld.mirrorAt = &Problem{File: file, Line: line}
+	ld.mirrorAt = &luavm.Problem{File: file, Line: line}
 	bad := func(format string, args ...any) {
 		ld.problem(file, line, "ci.mirror: "+format, args...)
 	}
@@ -46,7 +47,7 @@ func (ld *loader) ciMirror(L *lua.LState) int {
 		bad("takes a URL and an optional table of options, ci.mirror(url, {secret = ..., refs = ..., tag = ..., after = ...}); it got %d arguments", n)
 	}
 	if s, ok := L.Get(1).(lua.LString); !ok {
-		bad("the first argument must be the URL to push to, a string; got %s", describe(L.Get(1)))
+		bad("the first argument must be the URL to push to, a string; got %s", luavm.Describe(L.Get(1)))
 	} else if err := mirror.CheckURL(string(s)); err != nil {
 		bad("%v", err)
 	} else {
@@ -62,7 +63,7 @@ func (ld *loader) ciMirror(L *lua.LState) int {
 	case *lua.LTable:
 		opts = v
 	default:
-		bad("the options must be a table such as {secret = \"token\"}; got %s", describe(v))
+		bad("the options must be a table such as {secret = \"token\"}; got %s", luavm.Describe(v))
 	}
 	for _, key := range optionKeys(opts, bad) {
 		v := opts.RawGetString(key)
@@ -71,7 +72,7 @@ func (ld *loader) ciMirror(L *lua.LState) int {
 			s, ok := v.(lua.LString)
 			switch {
 			case !ok || s == "":
-				bad("secret must name a secret of the operator's config, a non-empty string; got %s", describe(v))
+				bad("secret must name a secret of the operator's config, a non-empty string; got %s", luavm.Describe(v))
 			case m.URL != "" && !mirror.IsHTTP(m.URL):
 				bad("secret is only used to push over http(s); %s needs none", m.URL)
 			default:
@@ -80,7 +81,7 @@ func (ld *loader) ciMirror(L *lua.LState) int {
 		case "refs":
 			list, ok := stringList(v)
 			if !ok || len(list) == 0 {
-				bad("refs must be a non-empty list of ref names such as {\"refs/heads/main\"}; got %s", describe(v))
+				bad("refs must be a non-empty list of ref names such as {\"refs/heads/main\"}; got %s", luavm.Describe(v))
 				break
 			}
 			for _, r := range list {
@@ -92,14 +93,14 @@ func (ld *loader) ciMirror(L *lua.LState) int {
 		case "tag":
 			fn, ok := v.(*lua.LFunction)
 			if !ok {
-				bad("tag must be a function of the push table that returns the tag name; got %s", describe(v))
+				bad("tag must be a function of the push table that returns the tag name; got %s", luavm.Describe(v))
 				break
 			}
 			m.Tag = fn
 		case "after":
 			list, ok := stringList(v)
 			if !ok {
-				bad("after must be a list of job ids such as {\"test\"}; got %s", describe(v))
+				bad("after must be a list of job ids such as {\"test\"}; got %s", luavm.Describe(v))
 				inputsOK = false
 				break
 			}

@@ -1,6 +1,7 @@
 // Package pipeline loads and validates a repository's .quire/ci.lua: it
-// evaluates the file in a sandboxed gopher-lua VM, collects the jobs that
-// the file registers with require("quire.ci"), and checks the job graph.
+// evaluates the file in the sandboxed VM of package luavm, with a require
+// restricted to .quire/, collects the jobs that the file registers with
+// require("quire.ci"), and checks the job graph.
 // It does not run jobs; the runner calls each Job's Fn on the Pipeline's
 // Lua state.
 package pipeline
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 )
 
 // Job is one registered job.
@@ -48,17 +51,14 @@ type Pipeline struct {
 	closer io.Closer // the directory LoadFile opened, or nil
 }
 
-// DefaultTimeout is how long evaluating a pipeline may take when
-// Options.Timeout is zero.
-const DefaultTimeout = 10 * time.Second
-
 // Options tune Load and LoadFile.
 type Options struct {
 	// Timeout bounds reading, parsing, compiling and evaluating the
-	// files (DefaultTimeout when 0).
+	// files (luavm.DefaultTimeout when 0).
 	Timeout time.Duration
-	// Print receives each line the file prints while it loads; nil
-	// discards them. Use SetPrint to redirect print for a job.
+	// Print receives each line the files print while they load; nil
+	// discards them. It serves the load only: the runner gives each job
+	// a print of its own.
 	Print func(line string)
 }
 
@@ -66,10 +66,10 @@ type Options struct {
 // repository's root, and validates the jobs it registers.
 // require("a.b") reads .quire/a/b.lua from fsys.
 //
-// A Lua syntax or runtime error, a file over the limits of compileChunk
+// A Lua syntax or runtime error, a file over the limits of luavm.Compile
 // (size, nesting, cost to compile), a load that outlasts opts.Timeout,
-// and validation problems give a *LoadError listing every problem. A missing
-// .quire/ci.lua gives an error that matches fs.ErrNotExist. When ctx ends
+// and validation problems give a *luavm.LoadError listing every problem.
+// A missing .quire/ci.lua gives an error that matches fs.ErrNotExist. When ctx ends
 // during the load, the error wraps ctx.Err(). After a successful load the
 // Lua state's context is ctx; the runner may set another one.
 func Load(ctx context.Context, fsys fs.FS, opts Options) (*Pipeline, error) {
@@ -104,37 +104,37 @@ func LoadFile(ctx context.Context, path string, opts Options) (*Pipeline, error)
 // load evaluates the file main of fsys with ld and validates it.
 func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options, closer io.Closer) (*Pipeline, error) {
 	shown := ld.display(main)
-	src, err := readSource(fsys, main, shown, ld.budget)
-	if prob, ok := isChunkError(err); ok {
-		return nil, &LoadError{Problems: []Problem{prob}}
+	src, err := luavm.ReadSource(fsys, main, shown, ld.budget)
+	if prob, ok := luavm.ChunkProblem(err); ok {
+		return nil, &luavm.LoadError{Problems: []luavm.Problem{prob}}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read pipeline %s: %w", shown, err)
 	}
-	timeout := cmp.Or(opts.Timeout, DefaultTimeout)
+	timeout := cmp.Or(opts.Timeout, luavm.DefaultTimeout)
 	timeCtx, cancelTime := context.WithTimeout(ctx, timeout)
 	defer cancelTime()
 	loadCtx, cancel := context.WithCancelCause(timeCtx)
 	defer cancel(nil)
 
 	// Compile the file, within the time limit.
-	proto, err := compileChunk(loadCtx, cancel, source{name: shown, src: src}, ld.budget)
+	proto, err := luavm.Compile(loadCtx, cancel, luavm.Source{Name: shown, Src: src}, ld.budget)
 	if err != nil {
-		if prob, ok := isChunkError(err); ok {
-			return nil, &LoadError{Problems: []Problem{prob}}
+		if prob, ok := luavm.ChunkProblem(err); ok {
+			return nil, &luavm.LoadError{Problems: []luavm.Problem{prob}}
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("load pipeline %s: %w", shown, ctx.Err())
 		}
 		msg := fmt.Sprintf("the pipeline did not finish compiling within %s; make it smaller", timeout)
-		if errors.Is(context.Cause(loadCtx), ErrMemory) {
-			msg = "the pipeline stopped compiling: " + ErrMemory.Error()
+		if errors.Is(context.Cause(loadCtx), luavm.ErrMemory) {
+			msg = "the pipeline stopped compiling: " + luavm.ErrMemory.Error()
 		}
-		return nil, &LoadError{Problems: []Problem{{File: shown, Msg: msg}}}
+		return nil, &luavm.LoadError{Problems: []luavm.Problem{{File: shown, Msg: msg}}}
 	}
 
-	L := NewSandbox(loadCtx)
-	SetPrint(L, opts.Print)
+	L := luavm.New(loadCtx)
+	luavm.SetPrint(L, opts.Print)
 	ld.install(L)
 	// Requiring the pipeline file itself is a loop, not a second evaluation.
 	ld.loading = []string{strings.TrimSuffix(path.Base(main), ".lua")}
@@ -149,28 +149,28 @@ func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options
 	fn := L.NewFunctionFromProto(proto)
 	ld.files = append(ld.files, shown)
 	L.Push(fn)
-	err = Guard(loadCtx, cancel, func() error { return L.PCall(0, 0, keepMessage(L)) })
-	if errors.Is(err, ErrStuck) {
+	err = luavm.Guard(loadCtx, cancel, func() error { return L.PCall(0, 0, luavm.KeepMessage(L)) })
+	if errors.Is(err, luavm.ErrStuck) {
 		stuck = true
 		why := fmt.Sprintf("did not finish loading within %s", timeout)
-		if errors.Is(context.Cause(loadCtx), ErrMemory) {
-			why = "stopped loading: " + ErrMemory.Error()
+		if errors.Is(context.Cause(loadCtx), luavm.ErrMemory) {
+			why = "stopped loading: " + luavm.ErrMemory.Error()
 		}
-		return nil, &LoadError{Problems: []Problem{{File: shown, Msg: fmt.Sprintf("the pipeline %s, and then %v", why, err)}}}
+		return nil, &luavm.LoadError{Problems: []luavm.Problem{{File: shown, Msg: fmt.Sprintf("the pipeline %s, and then %v", why, err)}}}
 	}
 	ld.closed = true
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("load pipeline %s: %w", shown, ctx.Err())
 		}
-		prob := Problem{File: shown, Msg: err.Error()}
+		prob := luavm.Problem{File: shown, Msg: err.Error()}
 		var aerr *lua.ApiError
 		if errors.As(err, &aerr) {
-			prob = runtimeProblem(aerr.Object, ld.files, shown)
+			prob = luavm.RuntimeProblem(aerr.Object, ld.files, shown)
 		}
 		switch {
-		case errors.Is(context.Cause(loadCtx), ErrMemory):
-			prob.Msg = "the pipeline stopped loading: " + ErrMemory.Error()
+		case errors.Is(context.Cause(loadCtx), luavm.ErrMemory):
+			prob.Msg = "the pipeline stopped loading: " + luavm.ErrMemory.Error()
 		case errors.Is(timeCtx.Err(), context.DeadlineExceeded):
 			prob.Msg = fmt.Sprintf("the pipeline did not finish loading within %s; is there an endless loop?", timeout)
 		}
@@ -192,18 +192,18 @@ func load(ctx context.Context, fsys fs.FS, main string, ld *loader, opts Options
 
 // loadError returns the problems found, those in the main file first,
 // then by file and line.
-func (ld *loader) loadError(main string) *LoadError {
+func (ld *loader) loadError(main string) *luavm.LoadError {
 	probs := slices.Clone(ld.problems)
-	slices.SortStableFunc(probs, func(a, b Problem) int {
+	slices.SortStableFunc(probs, func(a, b luavm.Problem) int {
 		return cmp.Or(
 			cmp.Compare(btoi(a.File != main), btoi(b.File != main)),
 			cmp.Compare(a.File, b.File),
 			cmp.Compare(a.Line, b.Line))
 	})
 	if ld.dropped > 0 {
-		probs = append(probs, Problem{File: main, Msg: fmt.Sprintf("and %d more problems", ld.dropped)})
+		probs = append(probs, luavm.Problem{File: main, Msg: fmt.Sprintf("and %d more problems", ld.dropped)})
 	}
-	return &LoadError{Problems: probs}
+	return &luavm.LoadError{Problems: probs}
 }
 
 // index computes the run order and the map of jobs by id.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 )
 
 // repo returns a file system holding .quire/ci.lua with src and the
@@ -42,9 +44,9 @@ func problems(tb testing.TB, fsys fs.FS, opts Options) []string {
 		p.Close()
 		tb.Fatalf("Load succeeded, want problems")
 	}
-	var lerr *LoadError
+	var lerr *luavm.LoadError
 	if !errors.As(err, &lerr) {
-		tb.Fatalf("Load error %v is a %T, want *LoadError", err, err)
+		tb.Fatalf("Load error %v is a %T, want *luavm.LoadError", err, err)
 	}
 	got := make([]string, len(lerr.Problems))
 	for i, prob := range lerr.Problems {
@@ -92,7 +94,7 @@ ci.job("build", {"test", "quire/push", "test"}, function(q) end)
 		if err := p.L.PCall(0, 1, nil); err != nil {
 			t.Fatalf("call test: %v", err)
 		}
-		got, err := ToJSON(p.L.Get(-1))
+		got, err := luavm.ToJSON(p.L.Get(-1))
 		if err != nil || got != `{"ok":true}` {
 			t.Errorf("test returned %q, %v; want {\"ok\":true}", got, err)
 		}
@@ -158,9 +160,9 @@ ci.job("a", {"quire/push"}, function() ci.job("b", {"a"}, function() end) end)`)
 			cancel()
 		}()
 		_, err := Load(ctx, repo("while true do end"), Options{})
-		var lerr *LoadError
+		var lerr *luavm.LoadError
 		if !errors.Is(err, context.Canceled) || errors.As(err, &lerr) {
-			t.Errorf("err = %v, want context.Canceled and no *LoadError", err)
+			t.Errorf("err = %v, want context.Canceled and no *luavm.LoadError", err)
 		}
 	})
 

@@ -16,6 +16,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
 	"github.com/quire-ci/quire-hook/pkg/push"
 )
@@ -134,7 +135,7 @@ func (h *handle) jobs(L *lua.LState) int {
 	case !h.e.p.IsTransitiveInput(h.job.ID, name):
 		L.RaiseError("Job '%s' cannot read outputs from '%s' — not in its transitive inputs", h.job.ID, name)
 	case name == pipeline.PushSource:
-		L.Push(pipeline.ToLua(L, h.e.pushTable()))
+		L.Push(luavm.ToLua(L, h.e.pushTable()))
 		return 1
 	}
 	out := h.e.outputs[name]
@@ -142,7 +143,7 @@ func (h *handle) jobs(L *lua.LState) int {
 		L.Push(lua.LNil)
 		return 1
 	}
-	v, err := pipeline.FromJSON(L, out)
+	v, err := luavm.FromJSON(L, out)
 	if err != nil {
 		L.RaiseError("read outputs of '%s': %v", name, err)
 	}

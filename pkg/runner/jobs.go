@@ -12,6 +12,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
 	"github.com/quire-ci/quire-hook/pkg/proc"
 	"github.com/quire-ci/quire-hook/pkg/redact"
@@ -178,15 +179,15 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	}
 
 	var ret lua.LValue = lua.LNil
-	err := pipeline.Guard(jobCtx, cancelJob, func() error {
-		err := L.CallByParam(lua.P{Fn: j.Fn, NRet: 1, Protect: true, Handler: pipeline.Traceback(L)}, h.table(L))
+	err := luavm.Guard(jobCtx, cancelJob, func() error {
+		err := L.CallByParam(lua.P{Fn: j.Fn, NRet: 1, Protect: true, Handler: luavm.Traceback(L)}, h.table(L))
 		if err == nil {
 			ret = L.Get(-1)
 			L.Pop(1)
 		}
 		return err
 	})
-	if errors.Is(err, pipeline.ErrStuck) {
+	if errors.Is(err, luavm.ErrStuck) {
 		e.stuck = true
 	} else {
 		L.RemoveContext()
@@ -194,14 +195,14 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	// Whatever the job left running dies with it.
 	e.killLeftovers(&h.pg)
 	if e.stuck {
-		msg = fmt.Sprintf("job did not stop %s after %s: %v", pipeline.StuckGrace, context.Cause(jobCtx), err)
+		msg = fmt.Sprintf("job did not stop %s after %s: %v", luavm.StuckGrace, context.Cause(jobCtx), err)
 		h.logError(msg, "")
 		return msg, ""
 	}
 
 	switch {
-	case errors.Is(context.Cause(jobCtx), pipeline.ErrMemory):
-		msg = "job stopped: " + pipeline.ErrMemory.Error()
+	case errors.Is(context.Cause(jobCtx), luavm.ErrMemory):
+		msg = "job stopped: " + luavm.ErrMemory.Error()
 	case errors.Is(context.Cause(jobCtx), errJobTimeout):
 		msg = fmt.Sprintf("job exceeded its %s timeout", e.runner.Settings.JobTimeout)
 	case jobCtx.Err() != nil:
@@ -215,7 +216,7 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 		}
 		return msg, ""
 	default:
-		out, err := pipeline.ToJSON(ret)
+		out, err := luavm.ToJSON(ret)
 		if err != nil {
 			msg = fmt.Sprintf("job '%s' returned an invalid output: %v", j.ID, err)
 			break
@@ -227,7 +228,7 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 }
 
 // luaError splits a Lua error into its message and the traceback that
-// pipeline.Traceback appended.
+// luavm.Traceback appended.
 func luaError(err error) (msg, trace string) {
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
@@ -235,7 +236,7 @@ func luaError(err error) (msg, trace string) {
 	} else {
 		msg = err.Error()
 	}
-	if i := strings.Index(msg, pipeline.TracebackMarker); i >= 0 {
+	if i := strings.Index(msg, luavm.TracebackMarker); i >= 0 {
 		return msg[:i], msg[i+1:]
 	}
 	return msg, ""

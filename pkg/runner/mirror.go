@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 	"github.com/quire-ci/quire-hook/pkg/mirror"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
 )
@@ -107,7 +108,7 @@ func (e *execution) mirror(ctx context.Context, j *pipeline.Job, h *handle) (msg
 // returned: a valid tag name, or nil for no tag this time.
 func (e *execution) mirrorTag(fn *lua.LFunction) (string, error) {
 	L := e.p.L // its context is the job's, set by callJob
-	if err := L.CallByParam(lua.P{Fn: fn, NRet: 1, Protect: true}, pipeline.ToLua(L, e.pushTable())); err != nil {
+	if err := L.CallByParam(lua.P{Fn: fn, NRet: 1, Protect: true}, luavm.ToLua(L, e.pushTable())); err != nil {
 		msg, _ := luaError(err)
 		return "", fmt.Errorf("tag function failed: %s", msg)
 	}

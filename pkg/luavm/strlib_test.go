@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"strings"
@@ -86,7 +86,7 @@ func TestStrGsub(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
-			L := NewSandbox(t.Context())
+			L := New(t.Context())
 			defer L.Close()
 			if err := L.DoString("s, n = " + tt.src); err != nil {
 				t.Fatal(err)

@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"cmp"
@@ -10,13 +10,17 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
+// DefaultTimeout is how long loading Lua code (a pipeline with its
+// modules, or config.lua) may take when the caller sets no other limit.
+const DefaultTimeout = 10 * time.Second
+
 // Eval runs src, a chunk the user knows as name (such as the operator's
 // config.lua), in a fresh sandbox under timeout (DefaultTimeout when 0)
 // and returns the state and the chunk's first return value. The caller
 // closes the state when done with the value. A syntax or runtime error,
-// a chunk over the limits of a pipeline file, or one that outlasts the
-// timeout (compiling included) is a *LoadError whose Problem names the
-// file and line.
+// a chunk over the limits of Compile, or one that outlasts the timeout
+// (compiling included) is a *LoadError whose Problem names the file and
+// line.
 //
 // A syntax error does not quote the source, which may hold secrets: the
 // Problem gives the kind of error and the line.
@@ -26,13 +30,13 @@ func Eval(ctx context.Context, name string, src []byte, timeout time.Duration) (
 	defer cancelTime()
 	evalCtx, cancel := context.WithCancelCause(timeCtx)
 	defer cancel(nil)
-	b := newBudget()
+	b := NewBudget()
 	if prob := sizeProblem(name, len(src), b); prob != nil {
 		return nil, nil, &LoadError{Problems: []Problem{*prob}}
 	}
-	proto, err := compileChunk(evalCtx, cancel, source{name: name, src: src, hideSource: true}, b)
+	proto, err := Compile(evalCtx, cancel, Source{Name: name, Src: src, HideSource: true}, b)
 	if err != nil {
-		if prob, ok := isChunkError(err); ok {
+		if prob, ok := ChunkProblem(err); ok {
 			return nil, nil, &LoadError{Problems: []Problem{prob}}
 		}
 		if ctx.Err() != nil {
@@ -44,10 +48,10 @@ func Eval(ctx context.Context, name string, src []byte, timeout time.Duration) (
 		}
 		return nil, nil, &LoadError{Problems: []Problem{{File: name, Msg: msg}}}
 	}
-	L := NewSandbox(evalCtx)
+	L := New(evalCtx)
 	fn := L.NewFunctionFromProto(proto)
 	L.Push(fn)
-	err = Guard(evalCtx, cancel, func() error { return L.PCall(0, 1, keepMessage(L)) })
+	err = Guard(evalCtx, cancel, func() error { return L.PCall(0, 1, KeepMessage(L)) })
 	if errors.Is(err, ErrStuck) {
 		// L is still in use by the stuck call: leave it.
 		why := fmt.Sprintf("did not finish within %s", timeout)
@@ -64,7 +68,7 @@ func Eval(ctx context.Context, name string, src []byte, timeout time.Duration) (
 		prob := Problem{File: name, Msg: err.Error()}
 		var aerr *lua.ApiError
 		if errors.As(err, &aerr) {
-			prob = runtimeProblem(aerr.Object, []string{name}, name)
+			prob = RuntimeProblem(aerr.Object, []string{name}, name)
 		}
 		switch {
 		case errors.Is(context.Cause(evalCtx), ErrMemory):

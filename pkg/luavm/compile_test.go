@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"context"
@@ -6,25 +6,37 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
-// loadProblem loads fsys and returns the one problem it reports and how
-// long the load took.
-func loadProblem(tb testing.TB, ctx context.Context, src string, opts Options, modules ...string) (string, time.Duration) {
+// evalProblem evaluates src as the file ci.lua and returns the one
+// problem it reports and how long the evaluation took.
+func evalProblem(tb testing.TB, ctx context.Context, src string, timeout time.Duration) (string, time.Duration) {
 	tb.Helper()
 	start := time.Now()
-	p, err := Load(ctx, repo(src, modules...), opts)
+	L, _, err := Eval(ctx, "ci.lua", []byte(src), timeout)
 	took := time.Since(start)
 	if err == nil {
-		p.Close()
-		tb.Fatalf("Load succeeded, want a problem")
+		L.Close()
+		tb.Fatalf("Eval succeeded, want a problem")
 	}
 	var le *LoadError
 	if !errors.As(err, &le) {
-		tb.Fatalf("Load: %v, want a *LoadError", err)
+		tb.Fatalf("Eval: %v, want a *LoadError", err)
 	}
 	return le.Error(), took
+}
+
+// mustEval evaluates src as the file ci.lua and fails the test on any
+// error.
+func mustEval(tb testing.TB, src string) {
+	tb.Helper()
+	L, _, err := Eval(tb.Context(), "ci.lua", []byte(src), 0)
+	if err != nil {
+		tb.Fatalf("Eval: %v", err)
+	}
+	L.Close()
 }
 
 // deep returns open n times, then mid, then close n times.
@@ -37,7 +49,7 @@ func chain(op string, n int) string {
 	return "a" + strings.Repeat(op+"a", n-1)
 }
 
-func TestLoad_DeepNesting(t *testing.T) {
+func TestEval_DeepNesting(t *testing.T) {
 	// Each of these made gopher-lua's parser and compiler run for tens of
 	// seconds, take gigabytes of stack or overflow it. They are refused
 	// before parsing, quickly.
@@ -60,9 +72,9 @@ func TestLoad_DeepNesting(t *testing.T) {
 		{"Parens", "local x = " + deep("(", "a", ")", 500_000)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			src := "local ci = require(\"quire.ci\")\n" + tt.src + "\n"
-			got, took := loadProblem(t, t.Context(), src, Options{})
-			if want := ".quire/ci.lua:2: " + levels; !strings.HasPrefix(got, want) {
+			src := "local x = 1\n" + tt.src + "\n"
+			got, took := evalProblem(t, t.Context(), src, 0)
+			if want := "ci.lua:2: " + levels; !strings.HasPrefix(got, want) {
 				t.Errorf("got %.300q, want %q...", got, want)
 			}
 			if took > DefaultTimeout/2 {
@@ -72,17 +84,10 @@ func TestLoad_DeepNesting(t *testing.T) {
 	}
 
 	t.Run("JustUnderTheLimit", func(t *testing.T) {
-		mustLoad(t, repo("local a = 'x'\nlocal x = "+deep("{", "", "}", MaxSyntaxLevels-5)+"\nlocal y = "+chain("..", MaxSyntaxLevels-5)))
+		mustEval(t, "local a = 'x'\nlocal x = "+deep("{", "", "}", MaxSyntaxLevels-5)+"\nlocal y = "+chain("..", MaxSyntaxLevels-5))
 	})
 
-	t.Run("Module", func(t *testing.T) {
-		got, _ := loadProblem(t, t.Context(), `require("deep")`, Options{}, "deep.lua", "\nreturn "+deep("{", "", "}", 100_000))
-		if want := ".quire/deep.lua:2: " + levels; !strings.Contains(got, want) {
-			t.Errorf("got %.300q, want %q", got, want)
-		}
-	})
-
-	t.Run("Eval", func(t *testing.T) {
+	t.Run("Config", func(t *testing.T) {
 		_, _, err := Eval(t.Context(), "config.lua", []byte("return "+deep("{", "", "}", 100_000)), 0)
 		if err == nil || !strings.HasPrefix(err.Error(), "config.lua:1: "+levels) {
 			t.Errorf("got %v, want the nesting problem", err)
@@ -95,31 +100,35 @@ func TestCompile_MillionDeep(t *testing.T) {
 	// check alone refuses it. gopher-lua's compiler overflowed the Go
 	// stack on it ("fatal error: stack overflow"), which no recover stops.
 	src := "local x = " + deep("{", "", "}", 1_000_000)
-	_, err := compileNow(source{name: "ci.lua", src: []byte(src)}, newBudget())
-	if prob, ok := isChunkError(err); !ok || !strings.Contains(prob.Msg, "too many syntax levels") {
+	_, err := compileNow(Source{Name: "ci.lua", Src: []byte(src)}, NewBudget())
+	if prob, ok := ChunkProblem(err); !ok || !strings.Contains(prob.Msg, "too many syntax levels") {
 		t.Errorf("got %v, want the nesting problem", err)
 	}
 }
 
-func TestLoad_CompileLimits(t *testing.T) {
+func TestEval_CompileLimits(t *testing.T) {
 	t.Run("FileSize", func(t *testing.T) {
-		got, _ := loadProblem(t, t.Context(), "--"+strings.Repeat("x", MaxFileBytes), Options{})
-		if want := ".quire/ci.lua: the file is over the 1 MiB limit"; !strings.HasPrefix(got, want) {
+		got, _ := evalProblem(t, t.Context(), "--"+strings.Repeat("x", MaxFileBytes), 0)
+		if want := "ci.lua: the file is over the 1 MiB limit"; !strings.HasPrefix(got, want) {
 			t.Errorf("got %.300q, want %q", got, want)
 		}
 	})
 
 	t.Run("TotalSize", func(t *testing.T) {
-		var mods []string
-		var src strings.Builder
+		// The files of one load share a budget.
+		fsys := fstest.MapFS{}
 		for i := range 3 {
-			name := "m" + strconv.Itoa(i)
-			src.WriteString("require(\"" + name + "\")\n")
-			mods = append(mods, name+".lua", "--"+strings.Repeat("x", MaxFileBytes-10))
+			fsys["m"+strconv.Itoa(i)+".lua"] = &fstest.MapFile{Data: []byte("--" + strings.Repeat("x", MaxFileBytes-10))}
 		}
-		got, _ := loadProblem(t, t.Context(), src.String(), Options{}, mods...)
-		if want := "add up to over the 2 MiB limit"; !strings.Contains(got, want) {
-			t.Errorf("got %.300q, want %q", got, want)
+		b := NewBudget()
+		var err error
+		for i := 0; i < 3 && err == nil; i++ {
+			name := "m" + strconv.Itoa(i) + ".lua"
+			_, err = ReadSource(fsys, name, name, b)
+		}
+		prob, ok := ChunkProblem(err)
+		if want := "m2.lua: the pipeline's Lua files add up to over the 2 MiB limit"; !ok || !strings.HasPrefix(prob.String(), want) {
+			t.Errorf("got %v, want %q", err, want)
 		}
 	})
 
@@ -132,8 +141,8 @@ func TestLoad_CompileLimits(t *testing.T) {
 			src.WriteString(strconv.Itoa(i) + ",")
 		}
 		src.WriteString("}")
-		got, took := loadProblem(t, t.Context(), src.String(), Options{})
-		if want := ".quire/ci.lua:1: too big to compile in time"; !strings.HasPrefix(got, want) {
+		got, took := evalProblem(t, t.Context(), src.String(), 0)
+		if want := "ci.lua:1: too big to compile in time"; !strings.HasPrefix(got, want) {
 			t.Errorf("got %.300q, want %q", got, want)
 		}
 		if took > DefaultTimeout/2 {
@@ -144,8 +153,8 @@ func TestLoad_CompileLimits(t *testing.T) {
 	t.Run("Functions", func(t *testing.T) {
 		// About 17 KiB each once compiled: 1 GB for this file.
 		src := "local t = {" + strings.Repeat("function() end,", 60_000) + "}"
-		got, _ := loadProblem(t, t.Context(), src, Options{})
-		if want := ".quire/ci.lua:1: too many functions"; !strings.HasPrefix(got, want) {
+		got, _ := evalProblem(t, t.Context(), src, 0)
+		if want := "ci.lua:1: too many functions"; !strings.HasPrefix(got, want) {
 			t.Errorf("got %.300q, want %q", got, want)
 		}
 	})
@@ -168,7 +177,7 @@ func TestLoad_CompileLimits(t *testing.T) {
 			src.WriteString("g = gg\n")
 		}
 		src.WriteString(strings.Repeat("end\n", 60))
-		got, took := loadProblem(t, t.Context(), src.String(), Options{})
+		got, took := evalProblem(t, t.Context(), src.String(), 0)
 		if want := "too big to compile in time"; !strings.Contains(got, want) {
 			t.Errorf("got %.300q, want %q", got, want)
 		}
@@ -184,22 +193,22 @@ func slowSource() string {
 	return "local function f()\n" + strings.Repeat("a = {b = 1, c = \"d\"} if a.b then a.c = a.b .. 'x' end\n", 12_000) + "end\n"
 }
 
-func TestLoad_CompileTimeout(t *testing.T) {
+func TestEval_CompileTimeout(t *testing.T) {
 	// The time limit and cancellation cover parsing and compiling: the
-	// load ends while gopher-lua is still compiling.
-	mustLoad(t, repo(slowSource())) // warm up
+	// evaluation ends while gopher-lua is still compiling.
+	mustEval(t, slowSource()) // warm up
 	start := time.Now()
-	mustLoad(t, repo(slowSource()))
+	mustEval(t, slowSource())
 	full := time.Since(start)
-	t.Logf("a full load takes %s", full)
+	t.Logf("a full evaluation takes %s", full)
 
 	t.Run("Timeout", func(t *testing.T) {
-		got, took := loadProblem(t, t.Context(), slowSource(), Options{Timeout: time.Millisecond})
-		if want := ".quire/ci.lua: the pipeline did not finish compiling within 1ms"; !strings.HasPrefix(got, want) {
+		got, took := evalProblem(t, t.Context(), slowSource(), time.Millisecond)
+		if want := "ci.lua: did not finish compiling within 1ms; make it smaller"; !strings.HasPrefix(got, want) {
 			t.Errorf("got %q, want %q", got, want)
 		}
 		if took > full/4 {
-			t.Errorf("took %s, a quarter of the %s a full load takes or more", took, full)
+			t.Errorf("took %s, a quarter of the %s a full evaluation takes or more", took, full)
 		}
 	})
 
@@ -207,13 +216,13 @@ func TestLoad_CompileTimeout(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(time.Millisecond, cancel)
 		start := time.Now()
-		_, err := Load(ctx, repo(slowSource()), Options{})
+		_, _, err := Eval(ctx, "ci.lua", []byte(slowSource()), 0)
 		took := time.Since(start)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("got %v, want context.Canceled", err)
 		}
 		if took > full/4 {
-			t.Errorf("took %s, a quarter of the %s a full load takes or more", took, full)
+			t.Errorf("took %s, a quarter of the %s a full evaluation takes or more", took, full)
 		}
 	})
 }

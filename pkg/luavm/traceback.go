@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"fmt"
@@ -45,15 +45,17 @@ func Traceback(L *lua.LState) *lua.LFunction {
 	})
 }
 
-// keepMessage is a message handler that returns the error unchanged, so
-// that no traceback is built when only the message is wanted.
-func keepMessage(L *lua.LState) *lua.LFunction {
+// KeepMessage returns a message handler for PCall that returns the error
+// unchanged, so that no traceback is built when only the message is
+// wanted (see Traceback for why a handler is needed at all).
+func KeepMessage(L *lua.LState) *lua.LFunction {
 	return L.NewFunction(func(L *lua.LState) int {
 		L.Push(L.Get(1))
 		return 1
 	})
 }
 
+// frameLine formats one frame of a traceback as Lua does.
 func frameLine(dbg *lua.Debug) string {
 	name := "main chunk"
 	switch {

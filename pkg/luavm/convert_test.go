@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"encoding/json"
@@ -88,7 +88,7 @@ func TestToJSON_Rejects(t *testing.T) {
 	}
 
 	t.Run("UserData", func(t *testing.T) {
-		L := NewSandbox(t.Context())
+		L := New(t.Context())
 		defer L.Close()
 		tbl := L.NewTable()
 		tbl.RawSetString("u", L.NewUserData())
@@ -108,7 +108,7 @@ func TestFromJSON(t *testing.T) {
 			`{}`,
 			`[]`,
 		} {
-			L := NewSandbox(t.Context())
+			L := New(t.Context())
 			v, err := FromJSON(L, s)
 			if err != nil {
 				t.Fatalf("FromJSON(%s): %v", s, err)
@@ -128,7 +128,7 @@ func TestFromJSON(t *testing.T) {
 	})
 
 	t.Run("Values", func(t *testing.T) {
-		L := NewSandbox(t.Context())
+		L := New(t.Context())
 		defer L.Close()
 		v, err := FromJSON(L, `{"branch":"main","n":3,"ok":true,"none":null,"files":["a","b"]}`)
 		if err != nil {
@@ -145,7 +145,7 @@ func TestFromJSON(t *testing.T) {
 	})
 
 	t.Run("Empty", func(t *testing.T) {
-		L := NewSandbox(t.Context())
+		L := New(t.Context())
 		defer L.Close()
 		if v, err := FromJSON(L, ""); v != lua.LNil || err != nil {
 			t.Errorf("FromJSON(\"\") = %v, %v; want nil, nil", v, err)
@@ -153,7 +153,7 @@ func TestFromJSON(t *testing.T) {
 	})
 
 	t.Run("Invalid", func(t *testing.T) {
-		L := NewSandbox(t.Context())
+		L := New(t.Context())
 		defer L.Close()
 		for _, s := range []string{`{`, `{"a":1} {"b":2}`, `nope`} {
 			if _, err := FromJSON(L, s); err == nil {
@@ -164,7 +164,7 @@ func TestFromJSON(t *testing.T) {
 }
 
 func TestToLua(t *testing.T) {
-	L := NewSandbox(t.Context())
+	L := New(t.Context())
 	defer L.Close()
 	v := ToLua(L, map[string]any{
 		"s":     "x",

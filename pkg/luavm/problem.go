@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 	"github.com/yuin/gopher-lua/parse"
 )
 
-// Problem is one thing the user must fix in a pipeline.
+// Problem is one thing the user must fix in a Lua file, at a line.
 type Problem struct {
 	File string // the file as the user knows it, such as ".quire/ci.lua"
 	Line int    // from 1; 0 when no line is known
@@ -26,8 +26,9 @@ func (p Problem) String() string {
 	return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
 }
 
-// LoadError is returned by Load when the pipeline does not load or does
-// not validate. It lists every problem found.
+// LoadError is returned when Lua code does not load: by Eval, and by
+// loaders built on this package (a pipeline that does not load or does
+// not validate). It lists every problem found.
 type LoadError struct {
 	Problems []Problem
 }
@@ -113,12 +114,12 @@ func lastLine(src []byte) int {
 	return n
 }
 
-// runtimeProblem turns the error object of a failed pcall into a Problem.
-// files are the chunk names the pipeline loaded; a message that starts
-// with one of them followed by a line number is split there, anything else
-// is attributed to fallback without a line. The Lua traceback is not kept:
+// RuntimeProblem turns the error object of a failed pcall into a Problem.
+// files are the chunk names loaded so far; a message that starts with one
+// of them followed by a line number is split there, anything else is
+// attributed to fallback without a line. The Lua traceback is not kept:
 // the position says where to look.
-func runtimeProblem(obj lua.LValue, files []string, fallback string) Problem {
+func RuntimeProblem(obj lua.LValue, files []string, fallback string) Problem {
 	s, ok := obj.(lua.LString)
 	if !ok {
 		return Problem{File: fallback, Msg: fmt.Sprintf("error raised with a %s value instead of a message", obj.Type())}

@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"bytes"
@@ -29,18 +29,20 @@ type chunkError struct {
 
 func (e *chunkError) Error() string { return e.Problem.String() }
 
-// source is one chunk to compile.
-type source struct {
-	name string // as the user knows the file
-	src  []byte
-	// hideSource keeps messages from quoting the source, for a file that
+// Source is one chunk to compile.
+type Source struct {
+	Name string // as the user knows the file; problems name it so
+	Src  []byte
+	// HideSource keeps messages from quoting the source, for a file that
 	// holds secrets (config.lua): a syntax error gives its kind and line.
-	hideSource bool
+	HideSource bool
 }
 
-// readSource reads the file p of fsys, refusing one over MaxFileBytes or
-// one that would take b past MaxTotalBytes without reading it all.
-func readSource(fsys fs.FS, p, shown string, b *budget) ([]byte, error) {
+// ReadSource reads the file p of fsys, which problems name as shown,
+// refusing one over MaxFileBytes or one that would take b past
+// MaxTotalBytes without reading it all. A file over a limit is an error
+// for which ChunkProblem reports the problem.
+func ReadSource(fsys fs.FS, p, shown string, b *Budget) ([]byte, error) {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return nil, err
@@ -58,7 +60,7 @@ func readSource(fsys fs.FS, p, shown string, b *budget) ([]byte, error) {
 
 // sizeProblem charges n bytes to b and returns a Problem for a file over
 // MaxFileBytes or a load over MaxTotalBytes.
-func sizeProblem(name string, n int, b *budget) *Problem {
+func sizeProblem(name string, n int, b *Budget) *Problem {
 	if n > MaxFileBytes {
 		return &Problem{File: name, Msg: fmt.Sprintf("the file is over the %d MiB limit for a Lua file; make it smaller", MaxFileBytes>>20)}
 	}
@@ -68,18 +70,19 @@ func sizeProblem(name string, n int, b *budget) *Problem {
 	return nil
 }
 
-// compileChunk checks s against the limits and compiles it: the nesting
+// Compile checks s against the limits and compiles it: the nesting
 // (levelProblem, before parsing), the syntax tree (measure, charging b),
 // then gopher-lua's compiler. All of it runs on a goroutine and
-// compileChunk returns when ctx ends, with context.Cause(ctx), leaving
+// Compile returns when ctx ends, with context.Cause(ctx), leaving
 // the goroutine to finish on its own: gopher-lua's parser and compiler
 // cannot be interrupted. The limits bound how long that takes.
 //
-// If cancel is not nil, compileChunk watches the heap as Guard does and
+// If cancel is not nil, Compile watches the heap as Guard does and
 // cancels ctx with ErrMemory when it passes the limit.
 //
-// A problem in the source is a *chunkError.
-func compileChunk(ctx context.Context, cancel context.CancelCauseFunc, s source, b *budget) (*lua.FunctionProto, error) {
+// A problem in the source is an error for which ChunkProblem reports
+// the problem.
+func Compile(ctx context.Context, cancel context.CancelCauseFunc, s Source, b *Budget) (*lua.FunctionProto, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -93,7 +96,7 @@ func compileChunk(ctx context.Context, cancel context.CancelCauseFunc, s source,
 		defer close(finished)
 		defer func() {
 			if v := recover(); v != nil {
-				err = &chunkError{Problem{File: s.name, Msg: fmt.Sprintf("the Lua compiler failed (%v); simplify the code here", v)}}
+				err = &chunkError{Problem{File: s.Name, Msg: fmt.Sprintf("the Lua compiler failed (%v); simplify the code here", v)}}
 			}
 		}()
 		proto, err = compileNow(s, &spent)
@@ -105,28 +108,29 @@ func compileChunk(ctx context.Context, cancel context.CancelCauseFunc, s source,
 	return proto, err
 }
 
-// compileNow is compileChunk's work, on the calling goroutine.
-func compileNow(s source, b *budget) (*lua.FunctionProto, error) {
-	if prob := levelProblem(s.name, s.src); prob != nil {
+// compileNow is Compile's work, on the calling goroutine.
+func compileNow(s Source, b *Budget) (*lua.FunctionProto, error) {
+	if prob := levelProblem(s.Name, s.Src); prob != nil {
 		return nil, &chunkError{*prob}
 	}
-	chunk, err := parse.Parse(bytes.NewReader(s.src), s.name)
+	chunk, err := parse.Parse(bytes.NewReader(s.Src), s.Name)
 	if err != nil {
-		return nil, &chunkError{syntaxProblem(s.name, s.src, err, s.hideSource)}
+		return nil, &chunkError{syntaxProblem(s.Name, s.Src, err, s.HideSource)}
 	}
-	if prob := measure(s.name, chunk, b); prob != nil {
+	if prob := measure(s.Name, chunk, b); prob != nil {
 		return nil, &chunkError{*prob}
 	}
-	proto, err := lua.Compile(chunk, s.name)
+	proto, err := lua.Compile(chunk, s.Name)
 	if err != nil {
-		return nil, &chunkError{syntaxProblem(s.name, s.src, err, s.hideSource)}
+		return nil, &chunkError{syntaxProblem(s.Name, s.Src, err, s.HideSource)}
 	}
 	return proto, nil
 }
 
-// isChunkError reports whether err is a problem in the source, and
-// returns it.
-func isChunkError(err error) (Problem, bool) {
+// ChunkProblem reports whether err, from ReadSource or Compile, is a
+// problem in the source (a syntax error or a limit it passes) that the
+// user must fix, and returns it.
+func ChunkProblem(err error) (Problem, bool) {
 	var cerr *chunkError
 	if errors.As(err, &cerr) {
 		return cerr.Problem, true

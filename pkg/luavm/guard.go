@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,6 +15,16 @@ import (
 // before Guard gives up on it: long enough for a huge string operation
 // already under way to finish.
 const StuckGrace = 5 * time.Second
+
+// stuckGrace is StuckGrace unless SetStuckGrace changed it.
+var stuckGrace atomic.Int64
+
+// SetStuckGrace makes Guard give up on a call d after its context ended
+// instead of StuckGrace later, and returns the grace it replaces. It is
+// for tests of stuck calls, which need not wait the full grace.
+func SetStuckGrace(d time.Duration) time.Duration {
+	return time.Duration(stuckGrace.Swap(int64(d)))
+}
 
 // ErrStuck is returned by Guard for a call that did not stop.
 var ErrStuck = errors.New("the Lua code did not stop when asked (a library call that cannot be interrupted, such as a pathological string pattern?)")
@@ -23,8 +34,21 @@ var ErrStuck = errors.New("the Lua code did not stop when asked (a library call 
 // doubling one with '..', which the VM cannot limit.
 const MemoryLimit = 1 << 30
 
-// memoryLimit is MemoryLimit; tests lower it.
-var memoryLimit uint64 = MemoryLimit
+// memoryLimit is MemoryLimit unless SetMemoryLimit changed it.
+var memoryLimit atomic.Uint64
+
+func init() {
+	stuckGrace.Store(int64(StuckGrace))
+	memoryLimit.Store(MemoryLimit)
+}
+
+// SetMemoryLimit makes Guard and Compile stop Lua code at n bytes of live
+// heap instead of MemoryLimit, and returns the limit it replaces. It is
+// for tests and fuzzing, which lower the limit so that memory-hungry code
+// ends sooner.
+func SetMemoryLimit(n uint64) uint64 {
+	return memoryLimit.Swap(n)
+}
 
 // ErrMemory is the cause Guard cancels Lua code with when the heap grows
 // past MemoryLimit.
@@ -61,7 +85,7 @@ func Guard(ctx context.Context, cancel context.CancelCauseFunc, call func() erro
 	if watch(ctx, cancel, finished) == nil {
 		return err
 	}
-	t := time.NewTimer(StuckGrace)
+	t := time.NewTimer(time.Duration(stuckGrace.Load()))
 	defer t.Stop()
 	select {
 	case <-finished:
@@ -152,11 +176,12 @@ func (h *heapWatch) start() {
 // can take seconds, and returns the channel that will say whether the
 // live heap is still over the limit.
 func (h *heapWatch) over() (bool, <-chan bool) {
+	limit := memoryLimit.Load()
 	metrics.Read(h.samples)
-	if sampleValue(h.samples, 0) <= memoryLimit {
+	if sampleValue(h.samples, 0) <= limit {
 		return false, nil
 	}
-	if sampleValue(h.samples, 2) > h.cycles && sampleValue(h.samples, 1) > memoryLimit {
+	if sampleValue(h.samples, 2) > h.cycles && sampleValue(h.samples, 1) > limit {
 		return true, nil
 	}
 	lastGC.Lock()
@@ -165,7 +190,6 @@ func (h *heapWatch) over() (bool, <-chan bool) {
 		return false, nil
 	}
 	lastGC.at = time.Now()
-	limit := memoryLimit
 	verdict := make(chan bool, 1)
 	go func() {
 		runtime.GC()

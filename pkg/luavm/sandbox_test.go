@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // eval runs src in a fresh sandbox and returns its first result.
 func eval(tb testing.TB, src string) (lua.LValue, error) {
 	tb.Helper()
-	L := NewSandbox(tb.Context())
+	L := New(tb.Context())
 	tb.Cleanup(L.Close)
 	fn, err := L.LoadString(src)
 	if err != nil {
@@ -25,7 +25,7 @@ func eval(tb testing.TB, src string) (lua.LValue, error) {
 	return L.Get(-1), nil
 }
 
-func TestNewSandbox(t *testing.T) {
+func TestNew(t *testing.T) {
 	t.Run("Removed", func(t *testing.T) {
 		for _, name := range []string{
 			"io", "os", "debug", "package", "coroutine", "channel",
@@ -73,7 +73,7 @@ func TestNewSandbox(t *testing.T) {
 	t.Run("Canceled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		L := NewSandbox(ctx)
+		L := New(ctx)
 		defer L.Close()
 		err := L.DoString("while true do end")
 		if err == nil || !strings.Contains(err.Error(), "context canceled") {
@@ -83,7 +83,7 @@ func TestNewSandbox(t *testing.T) {
 }
 
 func TestSetPrint(t *testing.T) {
-	L := NewSandbox(t.Context())
+	L := New(t.Context())
 	defer L.Close()
 	var lines []string
 	SetPrint(L, func(s string) { lines = append(lines, s) })

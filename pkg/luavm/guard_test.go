@@ -1,10 +1,12 @@
-package pipeline
+package luavm
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,10 +21,10 @@ func lowMemoryLimit(t *testing.T, n uint64) {
 	runtime.GC()
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
-	memoryLimit = s[0].Value.Uint64() + n
+	old := SetMemoryLimit(s[0].Value.Uint64() + n)
 	percent := debug.SetGCPercent(-1)
 	t.Cleanup(func() {
-		memoryLimit = MemoryLimit
+		SetMemoryLimit(old)
 		debug.SetGCPercent(percent)
 		runtime.GC()
 	})
@@ -115,4 +117,67 @@ func TestGuard_Memory(t *testing.T) {
 			t.Errorf("Guard forced %d collections in %s, want at most 1", n, gcInterval/2)
 		}
 	})
+}
+
+// shortStuckGrace lowers the grace Guard gives a call after its context
+// ended, for the rest of the test: a stuck call needs no five seconds.
+func shortStuckGrace(tb testing.TB) {
+	old := SetStuckGrace(100 * time.Millisecond)
+	tb.Cleanup(func() { SetStuckGrace(old) })
+}
+
+func TestGuard_Stuck(t *testing.T) {
+	shortStuckGrace(t)
+
+	t.Run("GivesUp", func(t *testing.T) {
+		// A call that ignores its context is left running.
+		ctx, cancel := context.WithCancelCause(t.Context())
+		cancel(nil)
+		release := make(chan struct{})
+		defer close(release)
+		err := Guard(ctx, nil, func() error { <-release; return nil })
+		if !errors.Is(err, ErrStuck) {
+			t.Errorf("Guard = %v, want ErrStuck", err)
+		}
+	})
+
+	t.Run("StopsWithinTheGrace", func(t *testing.T) {
+		// A call that stops soon after its context ended gives its own
+		// result.
+		ctx, cancel := context.WithCancelCause(t.Context())
+		want := errors.New("stopped")
+		err := Guard(ctx, nil, func() error {
+			cancel(nil)
+			time.Sleep(10 * time.Millisecond)
+			return want
+		})
+		if err != want {
+			t.Errorf("Guard = %v, want %v", err, want)
+		}
+	})
+}
+
+func TestEval_StuckLibraryCall(t *testing.T) {
+	// The VM checks the context between instructions, not inside
+	// string.find: Eval gives up on the call instead of hanging.
+	shortStuckGrace(t)
+	src := `string.find(string.rep("a", 100000), string.rep("a*", 20) .. "b")`
+	_, _, err := Eval(t.Context(), "ci.lua", []byte(src), 200*time.Millisecond)
+	var le *LoadError
+	if !errors.As(err, &le) || !strings.Contains(le.Error(), "did not stop when asked") {
+		t.Fatalf("got %v, want the stuck-call problem", err)
+	}
+}
+
+func TestEval_MemoryLimit(t *testing.T) {
+	// '..' is built into the VM and cannot refuse a big result, but a
+	// loop doubling a string is stopped once the heap passes the limit.
+	old := SetMemoryLimit(64 << 20)
+	t.Cleanup(func() { SetMemoryLimit(old) })
+	src := "local s = \"x\"\nwhile true do s = s .. s end\n"
+	_, _, err := Eval(t.Context(), "ci.lua", []byte(src), time.Minute)
+	var le *LoadError
+	if !errors.As(err, &le) || !strings.Contains(le.Error(), "MiB of memory") {
+		t.Fatalf("got %v, want the memory problem", err)
+	}
 }

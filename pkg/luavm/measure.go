@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"fmt"
@@ -32,16 +32,18 @@ const (
 	gotoCost  = 30
 )
 
-// budget is what the rest of one load may still read and compile.
-type budget struct {
+// Budget is what the rest of one load may still read and compile: the
+// files of one load (a pipeline and its modules) share one, so that the
+// limits bound the load as a whole. ReadSource and Compile charge it.
+type Budget struct {
 	bytes     int
 	functions int
 	work      int64
 }
 
-// newBudget returns the budget of one load.
-func newBudget() *budget {
-	return &budget{bytes: MaxTotalBytes, functions: maxFunctions, work: maxCompileWork}
+// NewBudget returns the budget of one load.
+func NewBudget() *Budget {
+	return &Budget{bytes: MaxTotalBytes, functions: maxFunctions, work: maxCompileWork}
 }
 
 // fnScope is what the compiler keeps for the function being measured.
@@ -65,7 +67,7 @@ type step struct {
 // measure walks a parsed chunk and charges b for it. It returns a Problem
 // for a tree deeper than maxTreeDepth or one that would exceed b. It keeps
 // its own stack, so no input can make it recurse.
-func measure(name string, chunk []ast.Stmt, b *budget) *Problem {
+func measure(name string, chunk []ast.Stmt, b *Budget) *Problem {
 	var (
 		stack   []step
 		visible int // local names in scope, in all enclosing functions

@@ -7,7 +7,12 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 )
+
+// Package luavm tests its guards against runaway code on Eval; these
+// tests check that Load runs the pipeline file under them too.
 
 func TestLoad_EndlessTailCall(t *testing.T) {
 	// gopher-lua's own traceback has a line per tail call: an endless
@@ -17,7 +22,7 @@ func TestLoad_EndlessTailCall(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	_, err := Load(t.Context(), fsys, Options{Timeout: 300 * time.Millisecond})
 	runtime.ReadMemStats(&after)
-	var le *LoadError
+	var le *luavm.LoadError
 	if !errors.As(err, &le) || !strings.Contains(le.Error(), "did not finish loading") {
 		t.Fatalf("got %v, want the time limit problem", err)
 	}
@@ -32,9 +37,11 @@ func TestLoad_EndlessTailCall(t *testing.T) {
 func TestLoad_StuckLibraryCall(t *testing.T) {
 	// The VM checks the context between instructions, not inside
 	// string.find: Load gives up on the call instead of hanging.
+	old := luavm.SetStuckGrace(100 * time.Millisecond)
+	t.Cleanup(func() { luavm.SetStuckGrace(old) })
 	fsys := fstest.MapFS{".quire/ci.lua": {Data: []byte(`string.find(string.rep("a", 100000), string.rep("a*", 20) .. "b")`)}}
 	_, err := Load(t.Context(), fsys, Options{Timeout: 200 * time.Millisecond})
-	var le *LoadError
+	var le *luavm.LoadError
 	if !errors.As(err, &le) || !strings.Contains(le.Error(), "did not stop when asked") {
 		t.Fatalf("got %v, want the stuck-call problem", err)
 	}
@@ -43,11 +50,11 @@ func TestLoad_StuckLibraryCall(t *testing.T) {
 func TestLoad_MemoryLimit(t *testing.T) {
 	// '..' is built into the VM and cannot refuse a big result, but a
 	// loop doubling a string is stopped once the heap passes the limit.
-	memoryLimit = 64 << 20
-	t.Cleanup(func() { memoryLimit = MemoryLimit })
+	old := luavm.SetMemoryLimit(64 << 20)
+	t.Cleanup(func() { luavm.SetMemoryLimit(old) })
 	fsys := fstest.MapFS{".quire/ci.lua": {Data: []byte("local s = \"x\"\nwhile true do s = s .. s end\n")}}
 	_, err := Load(t.Context(), fsys, Options{Timeout: time.Minute})
-	var le *LoadError
+	var le *luavm.LoadError
 	if !errors.As(err, &le) || !strings.Contains(le.Error(), "MiB of memory") {
 		t.Fatalf("got %v, want the memory problem", err)
 	}

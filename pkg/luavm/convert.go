@@ -1,4 +1,4 @@
-package pipeline
+package luavm
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ func ToJSON(v lua.LValue) (string, error) {
 		return "", nil
 	case *lua.LTable:
 	default:
-		return "", fmt.Errorf("output is %s; a job returns a table or nil", describe(v))
+		return "", fmt.Errorf("output is %s; a job returns a table or nil", Describe(v))
 	}
 	var e jsonEncoder
 	if err := e.value(v, "", 0); err != nil {
@@ -100,10 +100,10 @@ func (e *jsonEncoder) table(t *lua.LTable, p string, depth int) error {
 		switch {
 		case k.Type() == lua.LTString:
 			names = append(names, k.String())
-		case isListKey(k, len(keys)):
+		case IsListKey(k, len(keys)):
 			list++
 		default:
-			return fmt.Errorf("%s has the key %s; an output table is a list with keys 1..n or has string keys", subject(p), describe(k))
+			return fmt.Errorf("%s has the key %s; an output table is a list with keys 1..n or has string keys", subject(p), Describe(k))
 		}
 	}
 	if list > 0 && len(names) > 0 {
@@ -271,4 +271,30 @@ func ToLua(L *lua.LState, v any) lua.LValue {
 		return t
 	}
 	return lua.LString(fmt.Sprint(v))
+}
+
+// Describe names a Lua value for a message: its type, and its text when
+// it is a short string or a number.
+func Describe(v lua.LValue) string {
+	switch v := v.(type) {
+	case lua.LString:
+		if len(v) <= 40 {
+			return fmt.Sprintf("the string %q", string(v))
+		}
+		return "a long string"
+	case lua.LNumber:
+		return "the number " + v.String()
+	case lua.LBool:
+		return "the boolean " + v.String()
+	case *lua.LNilType:
+		return "nil"
+	}
+	return "a " + v.Type().String()
+}
+
+// IsListKey reports whether k is an integer from 1 to n. A table whose n
+// keys all pass is the list 1..n.
+func IsListKey(k lua.LValue, n int) bool {
+	f, ok := k.(lua.LNumber)
+	return ok && f >= 1 && f <= lua.LNumber(n) && float64(f) == float64(int64(f))
 }
