@@ -26,6 +26,10 @@ func SetStuckGrace(d time.Duration) time.Duration {
 	return time.Duration(stuckGrace.Swap(int64(d)))
 }
 
+// CurrentStuckGrace is the grace Guard gives now: StuckGrace unless a
+// test changed it.
+func CurrentStuckGrace() time.Duration { return time.Duration(stuckGrace.Load()) }
+
 // ErrStuck is returned by Guard for a call that did not stop.
 var ErrStuck = errors.New("the Lua code did not stop when asked (a library call that cannot be interrupted, such as a pathological string pattern?)")
 

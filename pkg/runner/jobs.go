@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -12,9 +11,10 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/datadir"
+	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/luavm"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
-	"github.com/quire-ci/quire-hook/pkg/proc"
 	"github.com/quire-ci/quire-hook/pkg/redact"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -39,8 +39,7 @@ type execution struct {
 	// Lua state is the stuck call's, so no later job can run.
 	stuck bool
 
-	cgroup *proc.Cgroup // the run's, or nil
-	jobs   int          // job cgroups made so far
+	session executor.Session // where the jobs' sh calls run
 }
 
 var errJobTimeout = errors.New("job timed out")
@@ -111,11 +110,9 @@ func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (store.JobState
 	}
 	r.Progress.Infof("job %s started", j.ID)
 
-	jobDir := filepath.Join(e.run.RunDir, "jobs", j.ID)
-	h, err := e.newHandle(j, jobDir)
+	h, err := e.newHandle(ctx, j, datadir.RunDir(e.run.RunDir).Job(j.ID))
 	var msg, outputs string
 	if err == nil {
-		h.pg.cgroup = e.jobCgroup()
 		defer h.close()
 		msg, outputs = e.callJob(ctx, j, h)
 	} else {
@@ -147,7 +144,7 @@ func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (store.JobState
 	e.outputs[j.ID] = outputs
 
 	took := duration(time.Since(started))
-	if state == "complete" {
+	if state == store.JobComplete {
 		r.Progress.Infof("job %s complete in %s", j.ID, took)
 		return state, nil
 	}
@@ -193,9 +190,9 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 		L.RemoveContext()
 	}
 	// Whatever the job left running dies with it.
-	e.killLeftovers(&h.pg)
+	h.endProcs()
 	if e.stuck {
-		msg = fmt.Sprintf("job did not stop %s after %s: %v", luavm.StuckGrace, context.Cause(jobCtx), err)
+		msg = fmt.Sprintf("job did not stop %s after %s: %v", luavm.CurrentStuckGrace(), context.Cause(jobCtx), err)
 		h.logError(msg, "")
 		return msg, ""
 	}
@@ -278,12 +275,4 @@ func quoteList(ids []string) string {
 		q[i] = "'" + id + "'"
 	}
 	return strings.Join(q, ", ")
-}
-
-// ensureDir creates a job's log directory.
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create job directory %s: %w", dir, err)
-	}
-	return nil
 }

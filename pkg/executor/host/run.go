@@ -1,4 +1,4 @@
-package runner
+package host
 
 import (
 	"context"
@@ -12,86 +12,54 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/executor"
 )
-
-// MaxCapture is how much of each stream an sh call returns to Lua; the
-// log file holds everything.
-const MaxCapture = 1 << 20
-
-// pipeGrace is how long an sh call waits, after its process exited, for
-// the output pipes to close; a background child holding them open
-// cannot hang the job for longer.
-const pipeGrace = time.Second
 
 // readChunk is the size of one read from an output pipe.
 const readChunk = 64 * 1024
 
-// Proc describes one process to run for an sh call.
-type Proc struct {
-	Argv    []string
-	Dir     string
-	Env     []string
-	Stdin   string // "" means /dev/null
-	Timeout time.Duration
-	Stdout  io.Writer // where stdout bytes go as they are read
-	Stderr  io.Writer
-	// Executor wraps the command (nil: Host); Workspace is the run's
-	// workspace, which it may have to expose.
-	Executor  Executor
-	Workspace string
-}
+// errCallTimeout marks the end of an sh call's own timeout, as opposed
+// to the job's or the run's.
+var errCallTimeout = errors.New("sh call timed out")
 
-// ProcResult is how a process ended.
-type ProcResult struct {
-	// Exit is the exit status, -N for a process killed by signal N, and
-	// 127 when the program could not be started.
-	Exit     int
-	TimedOut bool
-	// StartErr is set when the program could not be started at all.
-	StartErr error
-}
-
-// runProc starts p in its own process group, streams its output, and
-// waits for it. It returns an error only when ctx ended before the
-// process did (the process group is killed first).
-func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
+// run starts p in its own process group (in the job's cgroup if it has
+// one), streams its output, and waits for it. It returns an error only
+// when ctx ended before the process did (the process group is killed
+// first).
+func run(ctx context.Context, p executor.Proc, j *Job) (executor.Result, error) {
 	if p.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, p.Timeout, errCallTimeout)
 		defer cancel()
 	}
-	ex := p.Executor
-	if ex == nil {
-		ex = Host{}
-	}
-	argv := ex.Command(p.Argv, p.Dir, p.Workspace)
 	// The program is looked up in the PATH the process will have, which
 	// opts.env may have changed, not in the hook's own.
-	cmd := exec.Command(lookPath(argv[0], p.Env), argv[1:]...)
-	cmd.Args[0] = argv[0]
+	cmd := exec.Command(lookPath(p.Argv[0], p.Env), p.Argv[1:]...)
+	cmd.Args[0] = p.Argv[0]
 	cmd.Dir = p.Dir
 	cmd.Env = p.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if pgids.cgroup != nil {
-		pgids.cgroup.SysProcAttr(cmd.SysProcAttr)
+	if cg := j.jobCgroup(); cg != nil {
+		cg.SysProcAttr(cmd.SysProcAttr)
 	}
 	if p.Stdin != "" {
 		cmd.Stdin = strings.NewReader(p.Stdin)
 		// exec copies stdin from a goroutine that Wait waits for; a
 		// background child holding the pipe without reading it must not
 		// hold the call open either.
-		cmd.WaitDelay = pipeGrace
+		cmd.WaitDelay = executor.PipeGrace
 	}
 
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return ProcResult{}, fmt.Errorf("create stdout pipe: %w", err)
+		return executor.Result{}, fmt.Errorf("create stdout pipe: %w", err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
-		return ProcResult{}, fmt.Errorf("create stderr pipe: %w", err)
+		return executor.Result{}, fmt.Errorf("create stderr pipe: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	startErr := cmd.Start()
@@ -100,7 +68,7 @@ func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
 	if startErr != nil {
 		outR.Close()
 		errR.Close()
-		return ProcResult{Exit: 127, StartErr: startErr}, nil
+		return executor.Result{Exit: 127, StartErr: startErr}, nil
 	}
 	pgid := cmd.Process.Pid
 
@@ -112,10 +80,12 @@ func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
 	// Kill the whole group when the call times out or the job ends.
 	exited := make(chan struct{})
 	killed := make(chan struct{})
+	watched := make(chan struct{})
 	go func() {
+		defer close(watched)
 		select {
 		case <-ctx.Done():
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			_ = syscallKillGroup(pgid)
 			close(killed)
 		case <-exited:
 		}
@@ -124,6 +94,9 @@ func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
 	// WaitDelay cut a stdin copy short), so only the state is used.
 	_ = cmd.Wait()
 	close(exited)
+	// The kill may be what ended the process: wait for the watcher to
+	// say so before reading killed.
+	<-watched
 
 	// Give the pipes a moment to drain, then cut them: a background
 	// child that inherited them must not hold the call open.
@@ -131,7 +104,7 @@ func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
 	go func() { wg.Wait(); close(drained) }()
 	select {
 	case <-drained:
-	case <-time.After(pipeGrace):
+	case <-time.After(executor.PipeGrace):
 		_ = outR.SetReadDeadline(time.Now())
 		_ = errR.SetReadDeadline(time.Now())
 		<-drained
@@ -143,10 +116,10 @@ func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
 	// is killed when the job ends; an empty one is forgotten, so that a
 	// later group reusing its id is never touched.
 	if syscall.Kill(-pgid, 0) == nil {
-		pgids.add(pgid)
+		j.addGroup(pgid)
 	}
 
-	res := ProcResult{Exit: exitStatus(ex, cmd.ProcessState)}
+	res := executor.Result{Exit: exitStatus(cmd.ProcessState)}
 	select {
 	case <-killed:
 		if errors.Is(context.Cause(ctx), errCallTimeout) {
@@ -158,10 +131,6 @@ func runProc(ctx context.Context, p Proc, pgids *pgroups) (ProcResult, error) {
 	}
 	return res, nil
 }
-
-// errCallTimeout marks the end of an sh call's own timeout, as opposed
-// to the job's or the run's.
-var errCallTimeout = errors.New("sh call timed out")
 
 // pump copies a pipe to w in readChunk pieces; each Write is one read,
 // so the log's timestamps are the times the bytes arrived. A write
@@ -183,12 +152,13 @@ func pump(wg *sync.WaitGroup, r *os.File, w io.Writer) {
 	}
 }
 
-func exitStatus(ex Executor, ps *os.ProcessState) int {
+// exitStatus is the exit status, or -N for a process killed by signal N.
+func exitStatus(ps *os.ProcessState) int {
 	if ps == nil {
 		return 127
 	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
-		return ex.Exit(ws)
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -int(ws.Signal())
 	}
 	return ps.ExitCode()
 }
