@@ -129,9 +129,20 @@ end)
 		}
 	})
 
+	// Kill once the call has started and its first line reached the log:
+	// the pump that writes it may lag behind the pid file under load.
+	written := func() bool {
+		logs, _ := filepath.Glob(filepath.Join(h.dataRoot, "runs", "*", "jobs", "build", "sh-1.log"))
+		for _, l := range logs {
+			if data, err := os.ReadFile(l); err == nil && strings.Contains(string(data), "partial output") {
+				return true
+			}
+		}
+		return false
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := os.Stat(pidFile); err == nil {
+		if _, err := os.Stat(pidFile); err == nil && written() {
 			break
 		}
 		if time.Now().After(deadline) {
