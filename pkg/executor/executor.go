@@ -17,9 +17,10 @@
 // The contract every executor keeps, checked for each by the one table
 // of tests in executor/executortest:
 //   - the process gets exactly Proc.Env (the runner builds it: the
-//     hook's environment minus GIT_*, the CI variables, opts.env) and
-//     Proc.Dir as its working directory; its program is looked up in the
-//     PATH of Proc.Env;
+//     hook's environment minus GIT_*, the CI variables, opts.env),
+//     except that PWD may be set to its working directory, as bwrap
+//     and a shell set it; Proc.Dir is its working directory; its
+//     program is looked up in the PATH of Proc.Env;
 //   - standard input is Proc.Stdin, or /dev/null when it is "";
 //   - stdout and stderr are two separate streams, written to Proc.Stdout
 //     and Proc.Stderr as the bytes arrive (each Write is one read), never

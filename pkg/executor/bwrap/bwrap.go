@@ -1,0 +1,247 @@
+// Package bwrap is the executor that runs each sh call inside
+// bubblewrap (SPEC §4, "Executors"): a host process, run by the host
+// executor, whose command line is bwrap's with the call's argv at its
+// end.
+//
+// What it guarantees, also when the hook runs as root (SPEC §4, "What
+// the sandboxes guarantee"): no capabilities, so nothing can be
+// mounted, unmounted or remounted; the host file system read-only; the
+// workspace read-write at its own path, and the operator's binds (Bind)
+// read-only or, where they ask, read-write; a private /tmp, /dev and
+// /proc; the data root, config.lua and secret files masked (Masks); the
+// bare repository readable (GitDir); its own pid namespace, so what a
+// call leaves in the background dies with it; no network unless
+// Network; and the sandbox dies with the hook. The rest of the host
+// file system stays readable, and the kernel is shared.
+package bwrap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/quire-ci/quire-hook/pkg/executor"
+	"github.com/quire-ci/quire-hook/pkg/executor/host"
+)
+
+// Executor runs sh calls inside bubblewrap.
+type Executor struct {
+	Path    string // the bwrap binary
+	Network bool
+	// GitDir is the bare repository, bound read-only so that git works in
+	// a job even where it lies under /tmp or under a masked directory.
+	GitDir string
+	// Masks are the host paths a job must not read: the data root,
+	// config.lua and secret files. A directory is covered by an empty
+	// read-only tmpfs, anything else by /dev/null, which cannot be opened
+	// on bwrap's nodev mounts. Symlinks are resolved, so their target is
+	// masked; a path that does not exist, or that the hook itself cannot
+	// reach, is skipped.
+	Masks []string
+	// DisableUserns stops jobs from creating user namespaces of their
+	// own; bubblewrap has the option since 0.8.0.
+	DisableUserns bool
+	// Host runs the bwrap processes and kills what they leave.
+	Host host.Executor
+
+	binds []mount // added by Bind
+}
+
+// New finds bwrap on PATH. gitDir stays readable inside the sandbox;
+// masks are hidden from it (see Executor).
+func New(network bool, gitDir string, masks []string) (*Executor, error) {
+	path, err := exec.LookPath("bwrap")
+	if err != nil {
+		return nil, fmt.Errorf("executor bwrap: %w; install bubblewrap (apt-get install bubblewrap)", err)
+	}
+	help, err := exec.Command(path, "--help").Output()
+	if err != nil {
+		return nil, fmt.Errorf("executor bwrap: run %s --help: %w; check that bubblewrap works on this host", path, err)
+	}
+	return &Executor{
+		Path: path, Network: network, GitDir: gitDir, Masks: slices.Clone(masks),
+		DisableUserns: bytes.Contains(help, []byte("--disable-userns")),
+	}, nil
+}
+
+// Bind mounts the host path p into the sandbox at the same path (its
+// symlinks resolved), read-write if rw, else read-only: config.lua's
+// binds, such as a shared build cache. p must exist, and must not be
+// or lie inside a masked path, which jobs must not see.
+func (b *Executor) Bind(p string, rw bool) error {
+	if !filepath.IsAbs(p) {
+		return fmt.Errorf("bind %s: not an absolute path; give binds as absolute paths", p)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("bind %s does not exist; create it (mkdir -p %s) or remove it from binds in config.lua", p, p)
+	}
+	if err != nil {
+		return fmt.Errorf("bind %s: %w; check that this user can reach it", p, err)
+	}
+	for _, m := range b.Masks {
+		if m == "" {
+			continue
+		}
+		if mr, err := filepath.EvalSymlinks(m); err == nil && within(mr, real) {
+			return fmt.Errorf("bind %s is inside %s, which jobs must not see (the data root, config.lua or a secret file); bind another path", p, m)
+		}
+	}
+	kind := mountBindRO
+	if rw {
+		kind = mountBindRW
+	}
+	b.binds = append(b.binds, mount{real, kind})
+	return nil
+}
+
+// Name implements executor.Executor.
+func (*Executor) Name() string { return "bwrap" }
+
+// Start implements executor.Executor: the host's session, whose
+// processes are bwrap's.
+func (b *Executor) Start(ctx context.Context, spec executor.RunSpec) (executor.Session, error) {
+	s, err := b.Host.Start(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return &session{b: b, host: s.(*host.Session), ws: spec.Dir.Workspace()}, nil
+}
+
+// session is a host session whose jobs wrap their calls in bwrap.
+type session struct {
+	b    *Executor
+	host *host.Session
+	ws   string // the run's workspace, bound read-write
+}
+
+func (s *session) Job(context.Context, string) (executor.Job, error) {
+	return &job{s: s, host: s.host.OpenJob()}, nil
+}
+
+func (s *session) Close(ctx context.Context) error { return s.host.Close(ctx) }
+
+type job struct {
+	s    *session
+	host *host.Job
+}
+
+// Exec implements executor.Job: the host runs bwrap, whose exit is
+// mapped back to the call's.
+func (j *job) Exec(ctx context.Context, p executor.Proc) (executor.Result, error) {
+	p.Argv = j.s.b.command(p.Argv, p.Dir, j.s.ws)
+	tail := &startTail{}
+	p.Stderr = teeTail{p.Stderr, tail}
+	res, err := j.host.Exec(ctx, p)
+	if res.StartErr != nil {
+		return res, err
+	}
+	if reason, ok := tail.startFailed(res.Exit); ok {
+		return executor.Result{Exit: 127, TimedOut: res.TimedOut, StartErr: errors.New(reason)}, err
+	}
+	res.Exit = exit(res.Exit)
+	return res, err
+}
+
+func (j *job) Close() error { return j.host.Close() }
+
+// command is the host command line that runs argv inside the sandbox
+// with working directory dir in the run's workspace ws.
+func (b *Executor) command(argv []string, dir, ws string) []string {
+	cmd := []string{b.Path,
+		// No capabilities, even as root: without them nothing can be
+		// mounted, unmounted or remounted, so the read-only binds and the
+		// masks below hold. The user namespace makes root inside it
+		// powerless over the host's mounts should a capability survive.
+		"--unshare-user", "--cap-drop", "ALL",
+		"--unshare-pid", "--unshare-ipc", "--unshare-uts",
+		"--die-with-parent",
+		"--ro-bind", "/", "/",
+	}
+	if b.DisableUserns {
+		cmd = append(cmd, "--disable-userns")
+	}
+	if !b.Network {
+		cmd = append(cmd, "--unshare-net")
+	}
+	cmd = append(cmd, mounts(b.GitDir, ws, b.Masks, b.binds)...)
+	cmd = append(cmd, "--chdir", dir, "--")
+	return append(cmd, argv...)
+}
+
+// exit maps bwrap's exit to the call's. bwrap reports a child killed by
+// signal N as exit status 128+N, as a shell does; that is mapped back to
+// -N, so a command that itself exits with 129-192 reads as killed by a
+// signal.
+func exit(code int) int {
+	if code > 128 && code <= 128+64 {
+		return -(code - 128)
+	}
+	return code
+}
+
+// maxStartStderr is the most stderr a call that bwrap could not start
+// writes: bwrap's one line.
+const maxStartStderr = 4096
+
+// startTail keeps the start of a call's stderr, to tell bwrap's
+// "bwrap: execvp <program>: <reason>" from the call's own output.
+type startTail struct {
+	mu  sync.Mutex
+	buf []byte
+	n   int
+}
+
+func (t *startTail) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n += len(b)
+	if room := maxStartStderr + 1 - len(t.buf); room > 0 {
+		t.buf = append(t.buf, b[:min(room, len(b))]...)
+	}
+	return len(b), nil
+}
+
+// startFailed reports whether a call that exited with exit is bwrap
+// failing to run the program inside the sandbox (missing there, or not
+// executable): bwrap then exits 1 after printing "bwrap: execvp
+// <program>: <reason>", where the host executor reads 127. It returns
+// the reason.
+func (t *startTail) startFailed(exit int) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if exit != 1 || t.n > maxStartStderr {
+		return "", false
+	}
+	lines := strings.Split(strings.TrimRight(string(t.buf), "\n"), "\n")
+	last, ok := strings.CutPrefix(lines[len(lines)-1], "bwrap: execvp ")
+	if !ok {
+		return "", false
+	}
+	if i := strings.LastIndex(last, ": "); i >= 0 {
+		return last[i+2:], true
+	}
+	return last, true
+}
+
+// teeTail writes to w (when not nil) and to the tail.
+type teeTail struct {
+	w    io.Writer
+	tail *startTail
+}
+
+func (t teeTail) Write(b []byte) (int, error) {
+	_, _ = t.tail.Write(b)
+	if t.w != nil {
+		return t.w.Write(b)
+	}
+	return len(b), nil
+}

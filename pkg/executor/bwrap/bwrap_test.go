@@ -1,0 +1,115 @@
+package bwrap
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/quire-ci/quire-hook/pkg/executor"
+	"github.com/quire-ci/quire-hook/pkg/executor/executortest"
+)
+
+// needBwrap skips a test where bubblewrap is not installed.
+func needBwrap(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap (bwrap) is not installed; .ci/run installs it")
+	}
+}
+
+func TestBwrap_Conformance(t *testing.T) {
+	needBwrap(t)
+	executortest.Run(t, func(t *testing.T) executor.Executor {
+		b, err := New(false, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
+}
+
+func TestBwrap_BindErrors(t *testing.T) {
+	needBwrap(t)
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	if err := os.MkdirAll(filepath.Join(data, "cache"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(false, "", []string{data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, path, want string }{
+		{"Missing", filepath.Join(root, "nope"), "bind " + filepath.Join(root, "nope") + " does not exist; create it"},
+		{"Relative", "cache", "not an absolute path"},
+		{"InsideMask", filepath.Join(data, "cache"), "is inside " + data + ", which jobs must not see"},
+		{"Mask", data, "is inside " + data},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := b.Bind(tt.path, true)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("got %v, want one line containing %q", err, tt.want)
+			}
+		})
+	}
+	if len(b.binds) != 0 {
+		t.Errorf("refused binds were kept: %v", b.binds)
+	}
+}
+
+// TestBwrap_Mounts checks the mount plan of the default layout: outermost
+// first, masks already hidden left out, the data root read-only last.
+func TestBwrap_Mounts(t *testing.T) {
+	t.Parallel()
+	root := varTempDir(t)
+	bare := filepath.Join(root, "repo.git")
+	data := filepath.Join(bare, "quire")
+	ws := filepath.Join(data, "runs", "r1", "workspace")
+	inTmp := filepath.Join(t.TempDir(), "secret")
+	secret := filepath.Join(root, "secret")
+	if err := os.MkdirAll(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, secret, "x")
+	writeFile(t, inTmp, "x")
+	writeFile(t, filepath.Join(data, "config.lua"), "return {}")
+
+	got := strings.Join(mounts(bare, ws, []string{
+		filepath.Join(data, "config.lua"), // inside the masked data root
+		inTmp,                             // inside the private /tmp
+		filepath.Join(root, "missing"),
+		data, secret, "",
+	}, nil), " ")
+	want := strings.Join([]string{
+		"--dev /dev --proc /proc --tmpfs /tmp",
+		"--ro-bind " + bare + " " + bare,
+		"--ro-bind /dev/null " + secret,
+		"--tmpfs " + data,
+		"--bind " + ws + " " + ws,
+		"--remount-ro " + data,
+	}, " ")
+	if got != want {
+		t.Errorf("mounts:\n got %s\nwant %s", got, want)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// varTempDir is a temporary directory outside /tmp, which the sandbox
+// hides.
+func varTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/var/tmp", "quire-bwrap-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}

@@ -1,0 +1,47 @@
+package host
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/executor"
+	"github.com/quire-ci/quire-hook/pkg/executor/executortest"
+	"github.com/quire-ci/quire-hook/pkg/proc"
+)
+
+func TestHost_Conformance(t *testing.T) {
+	// The run's cgroup finds what a job left running, where the test may
+	// create one.
+	t.Run("Cgroup", func(t *testing.T) {
+		if !cgroupsHere(t) {
+			t.Skip("needs a writable cgroup v2 hierarchy (root, or a delegated cgroup)")
+		}
+		executortest.Run(t, func(*testing.T) executor.Executor { return &Executor{} })
+	})
+	// Without one, the hook kills its own subtree. The subtests run one
+	// at a time, so the test binary's children are all the executor's.
+	t.Run("OwnsChildren", func(t *testing.T) {
+		executortest.Run(t, func(*testing.T) executor.Executor {
+			return &Executor{NoCgroup: true, OwnsChildren: true}
+		})
+	})
+}
+
+// cgroupsHere reports whether this process may create a cgroup v2 for a
+// run, as Start does.
+func cgroupsHere(t *testing.T) bool {
+	path, ok := proc.CgroupPath("probe-" + strconv.Itoa(os.Getpid()))
+	if !ok {
+		return false
+	}
+	cg, err := proc.NewCgroup(path)
+	if err != nil {
+		return false
+	}
+	if _, err := cg.Remove(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return true
+}

@@ -1,0 +1,189 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/executor"
+)
+
+// readChunk is the size of one read from an output pipe.
+const readChunk = 64 * 1024
+
+// errCallTimeout marks the end of an sh call's own timeout, as opposed
+// to the job's or the run's.
+var errCallTimeout = errors.New("sh call timed out")
+
+// run starts p in its own process group (in the job's cgroup if it has
+// one), streams its output, and waits for it. It returns an error only
+// when ctx ended before the process did (the process group is killed
+// first).
+func run(ctx context.Context, p executor.Proc, j *Job) (executor.Result, error) {
+	if p.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, p.Timeout, errCallTimeout)
+		defer cancel()
+	}
+	// The program is looked up in the PATH the process will have, which
+	// opts.env may have changed, not in the hook's own.
+	cmd := exec.Command(lookPath(p.Argv[0], p.Env), p.Argv[1:]...)
+	cmd.Args[0] = p.Argv[0]
+	cmd.Dir = p.Dir
+	cmd.Env = p.Env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cg := j.jobCgroup(); cg != nil {
+		cg.SysProcAttr(cmd.SysProcAttr)
+	}
+	if p.Stdin != "" {
+		cmd.Stdin = strings.NewReader(p.Stdin)
+		// exec copies stdin from a goroutine that Wait waits for; a
+		// background child holding the pipe without reading it must not
+		// hold the call open either.
+		cmd.WaitDelay = executor.PipeGrace
+	}
+
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return executor.Result{}, fmt.Errorf("create stdout pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return executor.Result{}, fmt.Errorf("create stderr pipe: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	startErr := cmd.Start()
+	outW.Close()
+	errW.Close()
+	if startErr != nil {
+		outR.Close()
+		errR.Close()
+		return executor.Result{Exit: 127, StartErr: startErr}, nil
+	}
+	pgid := cmd.Process.Pid
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go pump(&wg, outR, p.Stdout)
+	go pump(&wg, errR, p.Stderr)
+
+	// Kill the whole group when the call times out or the job ends.
+	exited := make(chan struct{})
+	killed := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-ctx.Done():
+			_ = syscallKillGroup(pgid)
+			close(killed)
+		case <-exited:
+		}
+	}()
+	// Wait's error says the same as the ProcessState read below (or that
+	// WaitDelay cut a stdin copy short), so only the state is used.
+	_ = cmd.Wait()
+	close(exited)
+	// The kill may be what ended the process: wait for the watcher to
+	// say so before reading killed.
+	<-watched
+
+	// Give the pipes a moment to drain, then cut them: a background
+	// child that inherited them must not hold the call open.
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(executor.PipeGrace):
+		_ = outR.SetReadDeadline(time.Now())
+		_ = errR.SetReadDeadline(time.Now())
+		<-drained
+	}
+	outR.Close()
+	errR.Close()
+
+	// A group that still has members (children left in the background)
+	// is killed when the job ends; an empty one is forgotten, so that a
+	// later group reusing its id is never touched.
+	if syscall.Kill(-pgid, 0) == nil {
+		j.addGroup(pgid)
+	}
+
+	res := executor.Result{Exit: exitStatus(cmd.ProcessState)}
+	select {
+	case <-killed:
+		if errors.Is(context.Cause(ctx), errCallTimeout) {
+			res.TimedOut = true
+			return res, nil
+		}
+		return res, context.Cause(ctx)
+	default:
+	}
+	return res, nil
+}
+
+// pump copies a pipe to w in readChunk pieces; each Write is one read,
+// so the log's timestamps are the times the bytes arrived. A write
+// error (disk full) stops the copy to w but the pipe is still drained so
+// the process is not blocked.
+func pump(wg *sync.WaitGroup, r *os.File, w io.Writer) {
+	defer wg.Done()
+	buf := make([]byte, readChunk)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 && w != nil {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				w = nil
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// exitStatus is the exit status, or -N for a process killed by signal N.
+func exitStatus(ps *os.ProcessState) int {
+	if ps == nil {
+		return 127
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// lookPath finds name in the PATH of env (the last PATH wins, as it does
+// for the process); a name with a slash, or one not found, is returned
+// as it is and exec reports it.
+func lookPath(name string, env []string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue // relative PATH entries are a trap; skip them
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return name
+}
