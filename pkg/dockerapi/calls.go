@@ -10,16 +10,24 @@ import (
 	"strings"
 )
 
-// ImageExists reports whether the engine has image ref.
-func (c *Client) ImageExists(ctx context.Context, ref string) (bool, error) {
-	err := c.do(ctx, "GET", "/images/"+ref+"/json", nil, nil, nil)
+// Image is the part of an image inspect the executor reads.
+type Image struct {
+	Env []string // the image's ENV, NAME=value
+}
+
+// InspectImage returns image ref and whether the engine has it.
+func (c *Client) InspectImage(ctx context.Context, ref string) (Image, bool, error) {
+	var out struct {
+		Config struct{ Env []string }
+	}
+	err := c.do(ctx, "GET", "/images/"+ref+"/json", nil, nil, &out)
 	if IsNotFound(err) {
-		return false, nil
+		return Image{}, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("inspect image %s: %w", ref, err)
+		return Image{}, false, fmt.Errorf("inspect image %s: %w", ref, err)
 	}
-	return true, nil
+	return Image{Env: out.Config.Env}, true, nil
 }
 
 // PullImage pulls ref and returns once it is on the engine. The engine

@@ -105,7 +105,8 @@ func (e *Executor) Start(ctx context.Context, spec executor.RunSpec) (executor.S
 	if err != nil {
 		return nil, err
 	}
-	if err := e.ensureImage(ctx, cli, spec.Image); err != nil {
+	img, err := e.ensureImage(ctx, cli, spec.Image)
+	if err != nil {
 		cli.Close()
 		return nil, err
 	}
@@ -114,7 +115,8 @@ func (e *Executor) Start(ctx context.Context, spec executor.RunSpec) (executor.S
 		cli.Close()
 		return nil, fmt.Errorf("record the docker engine of run %s: %w", spec.RunID, err)
 	}
-	s := &Session{cli: cli, image: spec.Image, dir: spec.Dir, user: strconv.Itoa(e.uid) + ":" + strconv.Itoa(e.gid)}
+	s := &Session{cli: cli, image: spec.Image, imageEnv: img.Env, dir: spec.Dir,
+		user: strconv.Itoa(e.uid) + ":" + strconv.Itoa(e.gid)}
 	s.id, err = cli.CreateContainer(ctx, "quire-"+spec.RunID, e.containerConfig(spec))
 	if err == nil {
 		err = cli.StartContainer(ctx, s.id)
@@ -127,27 +129,35 @@ func (e *Executor) Start(ctx context.Context, spec executor.RunSpec) (executor.S
 }
 
 // ensureImage makes image available per the pull policy, within the
-// pull timeout. Errors name the image and carry the engine's reason.
-func (e *Executor) ensureImage(ctx context.Context, cli *dockerapi.Client, image string) error {
+// pull timeout, and returns it. Errors name the image and carry the
+// engine's reason.
+func (e *Executor) ensureImage(ctx context.Context, cli *dockerapi.Client, image string) (dockerapi.Image, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, e.opts.PullTimeout,
 		fmt.Errorf("gave up after %s", e.opts.PullTimeout))
 	defer cancel()
 	if e.opts.Pull != PullAlways {
-		ok, err := cli.ImageExists(ctx, image)
+		img, ok, err := cli.InspectImage(ctx, image)
 		if err != nil {
-			return fmt.Errorf("image %s: %w", image, orCause(ctx, err))
+			return img, fmt.Errorf("image %s: %w", image, orCause(ctx, err))
 		}
 		if ok {
-			return nil
+			return img, nil
 		}
 		if e.opts.Pull == PullNever {
-			return fmt.Errorf("image %s is not on the docker engine and docker_pull is \"never\"; load it there (docker pull, docker load) or allow pulls", image)
+			return img, fmt.Errorf("image %s is not on the docker engine and docker_pull is \"never\"; load it there (docker pull, docker load) or allow pulls", image)
 		}
 	}
 	if err := cli.PullImage(ctx, image); err != nil {
-		return fmt.Errorf("pull image %s: %w; check the name, the registry and its credentials on the engine", image, orCause(ctx, err))
+		return dockerapi.Image{}, fmt.Errorf("pull image %s: %w; check the name, the registry and its credentials on the engine", image, orCause(ctx, err))
 	}
-	return nil
+	img, ok, err := cli.InspectImage(ctx, image)
+	if err == nil && !ok {
+		err = errors.New("the engine does not have it after the pull")
+	}
+	if err != nil {
+		return img, fmt.Errorf("image %s: %w", image, orCause(ctx, err))
+	}
+	return img, nil
 }
 
 // orCause prefers ctx's cause (the pull timeout) over the error it made.
@@ -207,8 +217,11 @@ type Session struct {
 	cli   *dockerapi.Client
 	id    string
 	image string
-	dir   datadir.RunDir
-	user  string // the hook's uid:gid, every exec's user
+	// imageEnv is the image's ENV: the container's environment, which
+	// every exec's request unsets but for the image's PATH.
+	imageEnv []string
+	dir      datadir.RunDir
+	user     string // the hook's uid:gid, every exec's user
 }
 
 // Container returns the container's id and image, for runs.container_id

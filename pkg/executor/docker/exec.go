@@ -59,8 +59,12 @@ type Job struct {
 // into p.Stdout and p.Stderr as it arrives.
 func (j *Job) Exec(ctx context.Context, p executor.Proc) (executor.Result, error) {
 	cli := j.s.cli
+	argv, wrapped := p.Argv, !hasHome(p.Env)
+	if wrapped {
+		argv = unsetHome(argv, p.Env)
+	}
 	id, err := cli.CreateExec(ctx, j.s.id, dockerapi.ExecConfig{
-		Cmd: p.Argv, Env: p.Env, WorkingDir: p.Dir, User: j.s.user,
+		Cmd: argv, Env: execEnv(p.Env, j.s.imageEnv), WorkingDir: p.Dir, User: j.s.user,
 		AttachStdin: p.Stdin != "", AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
@@ -133,13 +137,9 @@ wait:
 		return res, err
 	}
 	res.Exit = exitCode(st.ExitCode)
-	if st.ExitCode == 126 || st.ExitCode == 127 {
-		for _, h := range [][]byte{outHead.head, errHead.head} {
-			if bytes.HasPrefix(h, []byte("OCI runtime exec failed")) {
-				res.Exit = 127
-				res.StartErr = fmt.Errorf("start %s in the container: %s", p.Argv[0], strings.TrimSpace(string(h)))
-			}
-		}
+	if msg := startFailure(st.ExitCode, wrapped, outHead.head, errHead.head); msg != "" {
+		res.Exit = 127
+		res.StartErr = fmt.Errorf("start %s in the container: %s", p.Argv[0], msg)
 	}
 	return res, cause
 }
@@ -150,6 +150,25 @@ func execErr(ctx context.Context, err error) error {
 		return context.Cause(ctx)
 	}
 	return fmt.Errorf("docker executor: %w", err)
+}
+
+// startFailure returns the message of an exec whose program could not
+// start, "" for one that ran: the runtime says so on the output stream
+// with exit 126 or 127, or the shell of unsetHome does on stderr with
+// 126 or 127.
+func startFailure(code int, wrapped bool, stdout, stderr []byte) string {
+	if code != 126 && code != 127 {
+		return ""
+	}
+	for _, h := range [][]byte{stdout, stderr} {
+		if bytes.HasPrefix(h, []byte("OCI runtime exec failed")) {
+			return strings.TrimSpace(string(h))
+		}
+	}
+	if wrapped && bytes.HasPrefix(stderr, []byte("sh: ")) && len(stdout) == 0 {
+		return strings.TrimSpace(string(stderr))
+	}
+	return ""
 }
 
 // exitCode turns an exec's exit code into an sh call's: the engine

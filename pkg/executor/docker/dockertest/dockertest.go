@@ -48,7 +48,7 @@ func setup() {
 		skipWhy = err.Error()
 		return
 	}
-	ok, err := c.ImageExists(ctx, Image)
+	_, ok, err := c.InspectImage(ctx, Image)
 	if err != nil {
 		skipWhy = err.Error()
 		return
