@@ -254,23 +254,10 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 	}
 	g.keepRuns = cfg.KeepRuns
 	rc := cfg.ForRepo(g.repoName(r))
-	var ex runner.Executor
-	switch rc.Executor {
-	case config.ExecutorBwrap:
-		b, err := runner.NewBwrap(rc.Network, r.GitDir, bwrapMasks(dataRoot, cfg))
-		if err != nil {
-			return nil, usageErr("config %s: %v", cfg.Path, err)
-		}
-		for _, bind := range rc.Binds {
-			if err := b.Bind(bind.Path, bind.RW); err != nil {
-				return nil, usageErr("config %s: %v", cfg.Path, err)
-			}
-		}
-		ex = b
-	case config.ExecutorDocker:
-		return nil, usageErr("config %s: executor \"docker\" is not supported by this quire-hook yet; use \"host\" or \"bwrap\"", cfg.Path)
+	ex, err := rc.NewExecutor(dataRoot, r.GitDir, true) // the hook starts no children of its own while jobs run
+	if err != nil {
+		return nil, usageErr("config %s: %v", cfg.Path, err)
 	}
-	ex = runner.Configure(ex, runner.CallSettings{Env: rc.EnvList(), MaxLogBytes: rc.MaxLogBytes})
 	return &runner.Runner{
 		Store:    s,
 		DataRoot: dataRoot,
@@ -282,36 +269,13 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 			RunTimeout:      cfg.RunTimeout,
 			KeepWorkspace:   cfg.KeepWorkspace,
 			MaxParallelRuns: cfg.MaxParallelRuns,
+			Env:             rc.EnvList(),
+			MaxLogBytes:     rc.MaxLogBytes,
 		},
-		Secrets:  runnerSecrets(cfg.Secrets),
+		Secrets:  cfg.Secrets,
 		URL:      r.ConfigValue("quire", "url"),
 		Executor: ex,
-		// The hook starts no children of its own while jobs run.
-		OwnsChildren: true,
 	}, nil
-}
-
-// bwrapMasks are the paths a bwrap job must not read: the data root
-// (the database, config.lua, other runs' logs and workspaces), the
-// config file wherever it is, and every secret file.
-func bwrapMasks(dataRoot string, cfg config.Config) []string {
-	masks := []string{dataRoot, cfg.Path}
-	for _, s := range cfg.Secrets {
-		if s.File != "" {
-			masks = append(masks, s.File)
-		}
-	}
-	return masks
-}
-
-// runnerSecrets hands the config's secrets to the runner, which reads
-// file secrets when a run first uses them.
-func runnerSecrets(in map[string]config.Secret) map[string]runner.Secret {
-	out := make(map[string]runner.Secret, len(in))
-	for name, s := range in {
-		out[name] = runner.Secret{Value: s.Value, File: s.File}
-	}
-	return out
 }
 
 // loadConfig reads config.lua: --config, else $QUIRE_CONFIG, else

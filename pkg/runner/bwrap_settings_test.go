@@ -4,8 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/quire-ci/quire-hook/pkg/executor/bwrap"
 )
 
 // needBwrap skips a test where bubblewrap is missing.
@@ -42,11 +43,11 @@ end)
 			t.Parallel()
 			h := newHarness(t, pipeline)
 			if tt.bwrap {
-				b, err := NewBwrap(false, h.repo.Bare, []string{h.dataRoot})
+				b, err := bwrap.New(false, h.repo.Bare, []string{h.dataRoot})
 				if err != nil {
 					t.Fatal(err)
 				}
-				h.Executor = Configure(b, CallSettings{})
+				h.Executor = b
 			}
 			o := h.run()
 			o.wantState("start", "complete")
@@ -87,7 +88,7 @@ ci.job("binds", {"quire/push"}, function(q)
 end)
 `)
 	h.Env = []string{"T_RW=" + rw, "T_RO=" + ro}
-	b, err := NewBwrap(false, h.repo.Bare, []string{h.dataRoot})
+	b, err := bwrap.New(false, h.repo.Bare, []string{h.dataRoot})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ end)
 	if err := b.Bind(ro, false); err != nil {
 		t.Fatal(err)
 	}
-	h.Executor = Configure(b, CallSettings{})
+	h.Executor = b
 	o := h.run()
 	o.wantState("binds", "complete")
 	got := o.outputs("binds")
@@ -124,35 +125,6 @@ func dataRootHarness(t *testing.T, root, pipeline string) *harness {
 		t.Fatal(err)
 	}
 	return bwrapHarness(t, filepath.Join(root, "repo.git"), data, pipeline)
-}
-
-func TestBwrap_BindErrors(t *testing.T) {
-	needBwrap(t)
-	root := varTempDir(t)
-	data := filepath.Join(root, "data")
-	if err := os.MkdirAll(filepath.Join(data, "cache"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, err := NewBwrap(false, "", []string{data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct{ name, path, want string }{
-		{"Missing", filepath.Join(root, "nope"), "bind " + filepath.Join(root, "nope") + " does not exist; create it"},
-		{"Relative", "cache", "not an absolute path"},
-		{"InsideMask", filepath.Join(data, "cache"), "is inside " + data + ", which jobs must not see"},
-		{"Mask", data, "is inside " + data},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			err := b.Bind(tt.path, true)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("got %v, want one line containing %q", err, tt.want)
-			}
-		})
-	}
-	if len(b.binds) != 0 {
-		t.Errorf("refused binds were kept: %v", b.binds)
-	}
 }
 
 // go build under bwrap uses a build cache in a read-write bind, shared
@@ -182,18 +154,19 @@ ci.job("build", {"quire/push"}, function(q)
   return {exit = r.exit, out = r.stdout, err = r.stderr}
 end)
 `)
-	b, err := NewBwrap(false, h.repo.Bare, []string{h.dataRoot})
+	b, err := bwrap.New(false, h.repo.Bare, []string{h.dataRoot})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Bind(cache, true); err != nil {
 		t.Fatal(err)
 	}
-	h.Executor = Configure(b, CallSettings{Env: []string{
+	h.Executor = b
+	h.Settings.Env = []string{
 		"PATH=" + filepath.Join(goroot, "bin") + ":/usr/bin:/bin",
 		"GOCACHE=" + filepath.Join(cache, "go-build"),
 		"GOPATH=/tmp/gopath", "GOTOOLCHAIN=local", "GOFLAGS=", "GOTELEMETRY=off",
-	}})
+	}
 	for i, compiled := range []string{"unicode/utf8\nhello\n", "hello\n"} {
 		o := h.run()
 		o.wantState("build", "complete")

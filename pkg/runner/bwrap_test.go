@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/quire-ci/quire-hook/internal/gittest"
+	"github.com/quire-ci/quire-hook/pkg/executor/bwrap"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -96,7 +97,7 @@ func testBwrapGuarantees(t *testing.T, l bwrapLayout) {
 	h.Env = []string{"T_DATA=" + dataRoot, "T_HOST=" + host, "T_CONFIG=" + configPath,
 		"T_SECRET=" + secret, "T_SECRET_LINK=" + secretLink, "T_BARE=" + bare}
 	// The secret is declared through its symlink: the target is masked.
-	b, err := NewBwrap(false, bare, []string{dataRoot, configPath, secretLink, filepath.Join(root, "missing")})
+	b, err := bwrap.New(false, bare, []string{dataRoot, configPath, secretLink, filepath.Join(root, "missing")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,41 +204,5 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestBwrap_Mounts checks the mount plan of the default layout: outermost
-// first, masks already hidden left out, the data root read-only last.
-func TestBwrap_Mounts(t *testing.T) {
-	t.Parallel()
-	root := varTempDir(t)
-	bare := filepath.Join(root, "repo.git")
-	data := filepath.Join(bare, "quire")
-	ws := filepath.Join(data, "runs", "r1", "workspace")
-	inTmp := filepath.Join(t.TempDir(), "secret")
-	secret := filepath.Join(root, "secret")
-	if err := os.MkdirAll(ws, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, secret, "x")
-	writeFile(t, inTmp, "x")
-	writeFile(t, filepath.Join(data, "config.lua"), "return {}")
-
-	got := strings.Join(bwrapMounts(bare, ws, []string{
-		filepath.Join(data, "config.lua"), // inside the masked data root
-		inTmp,                             // inside the private /tmp
-		filepath.Join(root, "missing"),
-		data, secret, "",
-	}, nil), " ")
-	want := strings.Join([]string{
-		"--dev /dev --proc /proc --tmpfs /tmp",
-		"--ro-bind " + bare + " " + bare,
-		"--ro-bind /dev/null " + secret,
-		"--tmpfs " + data,
-		"--bind " + ws + " " + ws,
-		"--remount-ro " + data,
-	}, " ")
-	if got != want {
-		t.Errorf("mounts:\n got %s\nwant %s", got, want)
 	}
 }

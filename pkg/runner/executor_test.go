@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/quire-ci/quire-hook/pkg/executor/bwrap"
 )
 
 func TestRunner_Bwrap(t *testing.T) {
@@ -45,7 +47,7 @@ end)
 `)
 	h.repo.Write("sub/in.txt", "committed\n")
 	h.Env = []string{"QUIRE_TEST_MARKER=" + marker.Name()}
-	b, err := NewBwrap(false, h.repo.Bare, []string{h.dataRoot})
+	b, err := bwrap.New(false, h.repo.Bare, []string{h.dataRoot})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/datadir"
+	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
 	"github.com/quire-ci/quire-hook/pkg/push"
 )
@@ -27,7 +29,7 @@ const maxFileRead = 64 << 20
 type handle struct {
 	e      *execution
 	job    *pipeline.Job
-	jobDir string
+	jobDir datadir.JobDir
 	ctx    context.Context
 	root   *os.Root
 	jobLog *crilog.Writer
@@ -36,7 +38,10 @@ type handle struct {
 	seq      int
 	lastExit *int
 	lastLog  string
-	pg       pgroups
+
+	// procs runs the job's sh calls; ended by endProcs.
+	procs     executor.Job
+	procsDone bool
 
 	// ended is set when the job ends; a q (or print) that Lua code kept
 	// for later refuses to work from then on. Atomic: a stuck job's Lua
@@ -44,11 +49,13 @@ type handle struct {
 	ended atomic.Bool
 }
 
-func (e *execution) newHandle(j *pipeline.Job, jobDir string) (*handle, error) {
-	if err := ensureDir(jobDir); err != nil {
-		return nil, err
+// newHandle makes the q of job j: its log directory and job.log, the
+// workspace, and the executor's scope of the job.
+func (e *execution) newHandle(ctx context.Context, j *pipeline.Job, jobDir datadir.JobDir) (*handle, error) {
+	if err := os.MkdirAll(string(jobDir), 0o755); err != nil {
+		return nil, fmt.Errorf("create job directory %s: %w", jobDir, err)
 	}
-	jl, err := crilog.Create(filepath.Join(jobDir, "job.log"))
+	jl, err := crilog.Create(jobDir.JobLog())
 	if err != nil {
 		return nil, fmt.Errorf("create job log: %w", err)
 	}
@@ -58,15 +65,33 @@ func (e *execution) newHandle(j *pipeline.Job, jobDir string) (*handle, error) {
 		jl.Close()
 		return nil, fmt.Errorf("open workspace %s: %w", e.workspace, err)
 	}
-	h := &handle{e: e, job: j, jobDir: jobDir, ctx: context.Background(), root: root, jobLog: jl}
+	procs, err := e.session.Job(ctx, j.ID)
+	if err != nil {
+		root.Close()
+		jl.Close()
+		return nil, fmt.Errorf("executor %s: open job: %w", e.runner.Executor.Name(), err)
+	}
+	h := &handle{e: e, job: j, jobDir: jobDir, ctx: context.Background(), root: root, jobLog: jl, procs: procs}
 	h.env = e.shEnv(j.ID)
 	return h, nil
 }
 
-// close ends the handle with its job: every q method refuses from now
-// on.
+// endProcs kills what the job's sh calls left running, once.
+func (h *handle) endProcs() {
+	if h.procsDone {
+		return
+	}
+	h.procsDone = true
+	if err := h.procs.Close(); err != nil {
+		h.e.runner.Progress.Failf("warning: job %s: end its processes: %v", h.job.ID, err)
+	}
+}
+
+// close ends the handle with its job: what it left running is killed,
+// and every q method refuses from now on.
 func (h *handle) close() {
 	h.ended.Store(true)
+	h.endProcs()
 	h.root.Close()
 	h.jobLog.Close()
 }
@@ -82,9 +107,8 @@ func (h *handle) alive(L *lua.LState) {
 
 // shEnv is the hook's environment without GIT_* (which would point git
 // in the workspace at the bare repository), plus the CI variables, plus
-// the operator's env (CallSettings), which opts.env may still override.
+// the operator's env (Settings.Env), which opts.env may still override.
 func (e *execution) shEnv(jobID string) []string {
-	_, settings := callSettings(e.runner.Executor)
 	var env []string
 	for _, kv := range e.runner.Env {
 		if !strings.HasPrefix(kv, "GIT_") {
@@ -100,7 +124,7 @@ func (e *execution) shEnv(jobID string) []string {
 		"QUIRE_REF="+e.push.Ref,
 		"QUIRE_WORKSPACE="+e.workspace,
 		"QUIRE_GIT_DIR="+e.runner.GitDir,
-	), settings.Env...)
+	), e.runner.Settings.Env...)
 }
 
 // table builds the Lua value q.

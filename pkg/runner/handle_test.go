@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quire-ci/quire-hook/pkg/config"
 )
 
 // TestRunner_KeptHandle is bug 8 of issue 7: a job that keeps its q (or
@@ -40,7 +42,7 @@ ci.job("later", {"first"}, function(q)
 end)
 `)
 	h.repo.Write("file.txt", "x\n")
-	h.Secrets = map[string]Secret{"tok": {Value: "kept-s3cret"}}
+	h.Secrets = map[string]config.Secret{"tok": {Value: "kept-s3cret"}}
 	h.Settings.KeepWorkspace = true
 	o := h.run()
 

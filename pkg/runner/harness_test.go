@@ -17,10 +17,16 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/quire-ci/quire-hook/internal/gittest"
+	"github.com/quire-ci/quire-hook/pkg/config"
 	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/executor"
+	"github.com/quire-ci/quire-hook/pkg/executor/host"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
+
+// testStuckGrace is the runners' stuck-call grace in tests.
+const testStuckGrace = time.Second
 
 // ciHeader starts every test pipeline.
 const ciHeader = "local ci = require(\"quire.ci\")\n"
@@ -34,9 +40,9 @@ type harness struct {
 	store    *store.Store
 
 	Settings Settings
-	Secrets  map[string]Secret
-	Env      []string // added to os.Environ() for the Runner
-	Executor Executor
+	Secrets  map[string]config.Secret
+	Env      []string          // added to os.Environ() for the Runner
+	Executor executor.Executor // nil: host
 	Verbose  bool
 	Quiet    bool
 	NoCgroup bool // track processes by group and marker only
@@ -155,7 +161,12 @@ func (h *harness) prepare(sha string, spec pushSpec) (*Runner, Push, fs.FS, *byt
 		Settings: h.Settings,
 		Secrets:  h.Secrets,
 		Executor: h.Executor,
-		noCgroup: h.NoCgroup,
+		// Stuck calls are given up on sooner than in the hook: the tests
+		// that wait for it need not wait 5 s.
+		stuckGrace: testStuckGrace,
+	}
+	if r.Executor == nil {
+		r.Executor = &host.Executor{NoCgroup: h.NoCgroup}
 	}
 	return r, push, src, progress
 }

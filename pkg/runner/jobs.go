@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -12,8 +11,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/datadir"
+	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
-	"github.com/quire-ci/quire-hook/pkg/proc"
 	"github.com/quire-ci/quire-hook/pkg/redact"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -38,8 +38,7 @@ type execution struct {
 	// Lua state is the stuck call's, so no later job can run.
 	stuck bool
 
-	cgroup *proc.Cgroup // the run's, or nil
-	jobs   int          // job cgroups made so far
+	session executor.Session // where the jobs' sh calls run
 }
 
 var errJobTimeout = errors.New("job timed out")
@@ -110,11 +109,9 @@ func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (store.JobState
 	}
 	r.Progress.Infof("job %s started", j.ID)
 
-	jobDir := filepath.Join(e.run.RunDir, "jobs", j.ID)
-	h, err := e.newHandle(j, jobDir)
+	h, err := e.newHandle(ctx, j, datadir.RunDir(e.run.RunDir).Job(j.ID))
 	var msg, outputs string
 	if err == nil {
-		h.pg.cgroup = e.jobCgroup()
 		defer h.close()
 		msg, outputs = e.callJob(ctx, j, h)
 	} else {
@@ -146,7 +143,7 @@ func (e *execution) runJob(ctx context.Context, j *pipeline.Job) (store.JobState
 	e.outputs[j.ID] = outputs
 
 	took := duration(time.Since(started))
-	if state == "complete" {
+	if state == store.JobComplete {
 		r.Progress.Infof("job %s complete in %s", j.ID, took)
 		return state, nil
 	}
@@ -178,7 +175,7 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	}
 
 	var ret lua.LValue = lua.LNil
-	err := pipeline.Guard(jobCtx, cancelJob, func() error {
+	err := e.guard(jobCtx, cancelJob, func() error {
 		err := L.CallByParam(lua.P{Fn: j.Fn, NRet: 1, Protect: true, Handler: pipeline.Traceback(L)}, h.table(L))
 		if err == nil {
 			ret = L.Get(-1)
@@ -192,9 +189,9 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 		L.RemoveContext()
 	}
 	// Whatever the job left running dies with it.
-	e.killLeftovers(&h.pg)
+	h.endProcs()
 	if e.stuck {
-		msg = fmt.Sprintf("job did not stop %s after %s: %v", pipeline.StuckGrace, context.Cause(jobCtx), err)
+		msg = fmt.Sprintf("job did not stop %s after %s: %v", e.runner.grace(), context.Cause(jobCtx), err)
 		h.logError(msg, "")
 		return msg, ""
 	}
@@ -224,6 +221,40 @@ func (e *execution) callJob(ctx context.Context, j *pipeline.Job, h *handle) (ms
 	}
 	h.logError(msg, "")
 	return msg, ""
+}
+
+// guard is pipeline.Guard, which gives up on a call that goes on
+// pipeline.StuckGrace after ctx ended, with the runner's grace instead
+// where that is shorter. A call given up on is left running, as Guard
+// leaves it.
+func (e *execution) guard(ctx context.Context, cancel context.CancelCauseFunc, call func() error) error {
+	grace := e.runner.grace()
+	if grace >= pipeline.StuckGrace {
+		return pipeline.Guard(ctx, cancel, call)
+	}
+	done := make(chan error, 1)
+	go func() { done <- pipeline.Guard(ctx, cancel, call) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return pipeline.ErrStuck
+	}
+}
+
+// grace is how long a job's Lua call may go on after its job ended.
+func (r *Runner) grace() time.Duration {
+	if r.stuckGrace > 0 {
+		return r.stuckGrace
+	}
+	return pipeline.StuckGrace
 }
 
 // luaError splits a Lua error into its message and the traceback that
@@ -277,12 +308,4 @@ func quoteList(ids []string) string {
 		q[i] = "'" + id + "'"
 	}
 	return strings.Join(q, ", ")
-}
-
-// ensureDir creates a job's log directory.
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create job directory %s: %w", dir, err)
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/quire-ci/quire-hook/pkg/config"
 	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
@@ -100,11 +101,11 @@ end)
 	h := newHarness(t, pipeline)
 	h.repo.Write("sub/file.txt", "x\n")
 	h.Verbose = true
-	h.Secrets = map[string]Secret{}
+	h.Secrets = map[string]config.Secret{}
 	for name, v := range quotingSecrets {
-		h.Secrets[name] = Secret{Value: v}
+		h.Secrets[name] = config.Secret{Value: v}
 	}
-	h.Secrets["split"] = Secret{Value: "split-s3cret\xc2"}
+	h.Secrets["split"] = config.Secret{Value: "split-s3cret\xc2"}
 	o := h.run()
 
 	// Every sink: the rows, every file of the run directory and what the

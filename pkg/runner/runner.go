@@ -10,16 +10,18 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/uuid"
 
+	"github.com/quire-ci/quire-hook/pkg/config"
+	"github.com/quire-ci/quire-hook/pkg/datadir"
+	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/pipeline"
-	"github.com/quire-ci/quire-hook/pkg/proc"
 	"github.com/quire-ci/quire-hook/pkg/redact"
 	"github.com/quire-ci/quire-hook/pkg/store"
 	"github.com/quire-ci/quire-hook/pkg/workspace"
@@ -50,7 +52,18 @@ type Settings struct {
 	// MaxParallelRuns is how many runs of the data root may run at
 	// once (0: 1); runs of one repo and ref never overlap.
 	MaxParallelRuns int
+	// Env is added to each sh call's environment after the CI
+	// variables (config.lua's env); the call's own opts.env still wins.
+	// NAME=value strings.
+	Env []string
+	// MaxLogBytes bounds each sh call's log file (0:
+	// DefaultMaxLogBytes): past it the output is dropped, see
+	// crilog.Writer.Limit.
+	MaxLogBytes int64
 }
+
+// DefaultMaxLogBytes bounds an sh call's log when Settings do not.
+const DefaultMaxLogBytes = 1 << 30
 
 // Runner runs pipelines of one repository and records them.
 type Runner struct {
@@ -61,21 +74,20 @@ type Runner struct {
 	Progress *Progress
 	Settings Settings
 	// Secrets are the operator's secrets by name, for q.secret and
-	// ci.mirror.
-	Secrets map[string]Secret
+	// ci.mirror; a file secret is read when a run first uses it.
+	Secrets map[string]config.Secret
 	// URL is the web address of the run pages (git config quire.url),
 	// or "": a run's page is <URL>/runs/<run id>.
 	URL string
-	// Executor runs sh calls (nil: Host).
-	Executor Executor
-	// OwnsChildren says that every child of this process is the
-	// runner's: after each job a run without a cgroup has the process's
-	// whole subtree killed, and exited children are reaped. Set it only
-	// in a process that starts no children of its own while jobs run:
-	// the hook, not a test binary.
-	OwnsChildren bool
+	// Executor runs the sh calls: a session per run, opened once the
+	// workspace exists and closed on every path (config builds it from
+	// config.lua's executor key).
+	Executor executor.Executor
 
-	noCgroup bool // tests: track processes without a cgroup
+	// stuckGrace is how long a job's Lua call may go on after its job
+	// ended before the runner gives up on it (0: pipeline.StuckGrace);
+	// tests shorten it.
+	stuckGrace time.Duration
 }
 
 // Result is how a run ended.
@@ -91,7 +103,7 @@ type Result struct {
 	waited  bool         // whether it had to wait for its turn
 	row     store.Run    // as Enqueue recorded it
 	secrets *redact.Set  // the secrets the run resolved, once its jobs run
-	cgroup  *proc.Cgroup // the run's, once it has one
+	session *openSession // the executor's, once the workspace exists
 }
 
 // cleanupTimeout bounds the records written after a run was cancelled.
@@ -118,7 +130,7 @@ func (r *Runner) Enqueue(ctx context.Context, push Push) (Result, error) {
 		return Result{}, fmt.Errorf("make run id: %w", err)
 	}
 	now := time.Now()
-	res := Result{RunID: id.String(), RunDir: filepath.Join(r.DataRoot, "runs", id.String()), queued: now}
+	res := Result{RunID: id.String(), RunDir: string(datadir.Root(r.DataRoot).Run(id.String())), queued: now}
 	host, _ := os.Hostname()
 	// The subject is the message's first line, as git log --oneline shows it.
 	subject, _, _ := strings.Cut(strings.TrimLeft(push.CommitMessage, "\n"), "\n")
@@ -137,9 +149,9 @@ func (r *Runner) Enqueue(ctx context.Context, push Push) (Result, error) {
 // Execute waits for the run's turn in the data root, then runs it. A
 // newer push to the same ref supersedes it, waiting or running.
 func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) (Result, error) {
-	proc.BecomeSubreaper()
 	now := res.queued
-	ws := filepath.Join(res.RunDir, "workspace")
+	runDir := datadir.RunDir(res.RunDir)
+	ws := runDir.Workspace()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -163,12 +175,6 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 
 	if err := os.MkdirAll(res.RunDir, 0o755); err != nil {
 		return r.finish(ctx, res, store.RunFailed, store.FailInternal, fmt.Sprintf("create run directory: %v", err), now)
-	}
-	res.cgroup = r.openCgroup(res.RunID, res.RunDir)
-	if res.cgroup != nil {
-		// finish removes it first; this covers the paths that fail
-		// to record the run at all.
-		defer func() { _, _ = res.cgroup.Remove(leftoverTimeout) }()
 	}
 	if err := r.Store.StartRun(ctx, res.RunID, time.Now().UnixMilli(), ws); err != nil {
 		if row, gerr := r.Store.GetRun(ctx, res.RunID); gerr == nil && row.State != store.RunPending {
@@ -210,8 +216,22 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		return r.finish(ctx, res, store.RunFailed, store.FailWorkspace, err.Error(), now)
 	}
 
+	sess, err := r.Executor.Start(ctx, executor.RunSpec{
+		RunID: res.RunID, Repo: push.Repo, Dir: runDir, GitDir: r.GitDir, Image: p.Image,
+	})
+	if err != nil {
+		if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
+			return r.finish(ctx, res, state, kind, msg, now)
+		}
+		return r.finish(ctx, res, store.RunFailed, store.FailInternal, fmt.Sprintf("executor %s: %v", r.Executor.Name(), err), now)
+	}
+	res.session = &openSession{s: sess}
+	// finish closes it first; this covers the paths that fail to
+	// record the run at all.
+	defer r.closeSession(ctx, res.session)
+
 	res.secrets = new(redact.Set)
-	e = &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets, cgroup: res.cgroup}
+	e = &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets, session: sess}
 	failed, err := e.runJobs(ctx)
 	if err != nil {
 		return r.finish(ctx, res, store.RunFailed, store.FailInternal, err.Error(), now)
@@ -222,7 +242,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 	if len(failed) > 0 {
 		return r.finish(ctx, res, store.RunFailed, store.FailJob, fmt.Sprintf("job %s failed", quoteList(failed)), now)
 	}
-	return r.finish(ctx, res, "complete", "", "", now)
+	return r.finish(ctx, res, store.RunComplete, "", "", now)
 }
 
 var errRunTimeout = errors.New("run timed out")
@@ -257,7 +277,7 @@ func (r *Runner) stopped(ctx context.Context, err error) (state store.RunState, 
 	case cause == nil:
 		return "", "", "", false
 	case errors.As(cause, &sup):
-		return "superseded", "", sup.Error(), true
+		return store.RunSuperseded, "", sup.Error(), true
 	case errors.Is(cause, errRunTimeout):
 		return store.RunFailed, store.FailTimeout, fmt.Sprintf("run exceeded its %s timeout", r.Settings.RunTimeout), true
 	case ctx.Err() != nil:
@@ -269,22 +289,21 @@ func (r *Runner) stopped(ctx context.Context, err error) (state store.RunState, 
 // finish records the run's end, under a context that survives the
 // run's cancellation, and prints its outcome.
 //
-// What the run leaves behind goes first: its cgroup and, unless the
-// operator keeps them, its workspace. A hook killed after the record
+// What the run leaves behind goes first: its executor session (what
+// its jobs left running) and, unless the operator keeps them, its
+// workspace. A hook killed after the record
 // must not leave them to a run that reconcile never looks at again.
 func (r *Runner) finish(ctx context.Context, res Result, state store.RunState, kind store.FailureKind, msg string, started time.Time) (Result, error) {
-	if res.cgroup != nil {
-		_, _ = res.cgroup.Remove(leftoverTimeout)
-	}
+	r.closeSession(ctx, res.session)
 	if !r.Settings.KeepWorkspace {
-		_ = os.RemoveAll(filepath.Join(res.RunDir, "workspace"))
+		_ = os.RemoveAll(datadir.RunDir(res.RunDir).Workspace())
 	}
 	msg = res.secrets.String(msg)
 	res.State, res.FailureKind, res.Error = state, kind, msg
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	var err error
-	if state == "complete" {
+	if state == store.RunComplete {
 		err = r.Store.FinishRun(ctx, res.RunID, state, kind, msg, time.Now().UnixMilli())
 	} else {
 		// One transaction: jobs left active (a cancelled run) become
@@ -296,11 +315,11 @@ func (r *Runner) finish(ctx context.Context, res Result, state store.RunState, k
 	}
 	took := timing(res, started, time.Now())
 	switch state {
-	case "complete":
+	case store.RunComplete:
 		r.Progress.Infof("run %s complete%s", res.RunID, took)
 		r.pointers(r.Progress.Infof, res.RunID)
 		return res, nil
-	case "superseded":
+	case store.RunSuperseded:
 		r.Progress.Infof("run %s %s%s", res.RunID, msg, took)
 		if !res.began.IsZero() {
 			r.pointers(r.Progress.Infof, res.RunID)
@@ -313,4 +332,35 @@ func (r *Runner) finish(ctx context.Context, res Result, state store.RunState, k
 	}
 	r.pointers(r.Progress.Failf, res.RunID)
 	return res, nil
+}
+
+// maxLogBytes bounds each sh call's log.
+func (r *Runner) maxLogBytes() int64 {
+	if r.Settings.MaxLogBytes > 0 {
+		return r.Settings.MaxLogBytes
+	}
+	return DefaultMaxLogBytes
+}
+
+// openSession is a run's executor session, closed once, by whichever
+// path ends the run first.
+type openSession struct {
+	s    executor.Session
+	once sync.Once
+}
+
+// closeSession closes the run's session (nil: none was opened) under a
+// context that outlives the run's; what it cannot kill is a warning,
+// the run's outcome stands.
+func (r *Runner) closeSession(ctx context.Context, o *openSession) {
+	if o == nil {
+		return
+	}
+	o.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if err := o.s.Close(ctx); err != nil {
+			r.Progress.Failf("warning: close the %s executor's session: %v", r.Executor.Name(), err)
+		}
+	})
 }

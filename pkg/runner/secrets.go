@@ -15,13 +15,6 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
-// Secret is one secret the operator declared (SPEC §9): a plain value,
-// or a file read when a run first uses the secret.
-type Secret struct {
-	Value string
-	File  string // absolute path; used when Value is ""
-}
-
 // resolveSecret returns the value of the secret name and, from then on,
 // redacts it in everything the run writes. A file secret is read on its
 // first use in the run, one trailing newline stripped. Errors name the

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quire-ci/quire-hook/pkg/config"
 	"github.com/quire-ci/quire-hook/pkg/redact"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -38,7 +39,7 @@ ci.job("undeclared", {"quire/push"}, function(q) q.secret("nope") end)
 ci.job("unreadable", {"quire/push"}, function(q) q.secret("dir") end)
 ci.job("plain-again", {"quire/push"}, function(q) return {n = #q.secret("plain")} end)
 `)
-	h.Secrets = map[string]Secret{
+	h.Secrets = map[string]config.Secret{
 		"plain":  {Value: plain},
 		"quoted": {Value: quoted},
 		"file":   {File: filepath.Join(dir, "secret")},
@@ -189,7 +190,7 @@ func TestRunner_SecretFileNotRegular(t *testing.T) {
 ci.job("fifo", {"quire/push"}, function(q) q.secret("fifo") end)
 ci.job("device", {"quire/push"}, function(q) q.secret("device") end)
 `)
-	h.Secrets = map[string]Secret{"fifo": {File: fifo}, "device": {File: "/dev/zero"}}
+	h.Secrets = map[string]config.Secret{"fifo": {File: fifo}, "device": {File: "/dev/zero"}}
 	// A hang would last the job timeout and then the stuck-call grace.
 	h.Settings.JobTimeout = 10 * time.Second
 	o := h.run()

@@ -1,84 +1,24 @@
 package runner
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/quire-ci/quire-hook/pkg/crilog"
+	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
-// DefaultMaxLogBytes bounds an sh call's log when CallSettings do not.
-const DefaultMaxLogBytes = 1 << 30
-
-// CallSettings are the operator's settings of every sh call of a run
-// (config.lua's env and max_log_bytes), whatever executor runs it.
-type CallSettings struct {
-	// Env is added to each call's environment after the CI variables;
-	// the call's own opts.env still wins. NAME=value strings.
-	Env []string
-	// MaxLogBytes bounds each call's log file (0: DefaultMaxLogBytes):
-	// past it the output is dropped, see crilog.Writer.Limit.
-	MaxLogBytes int64
-}
-
-// Configure returns ex (nil: Host) carrying s to every sh call it runs.
-// The settings travel with the executor, the one thing of a Runner
-// consulted for each call.
-func Configure(ex Executor, s CallSettings) Executor {
-	if ex == nil {
-		ex = Host{}
-	}
-	return configured{ex: ex, s: s}
-}
-
-// configured is an Executor with CallSettings.
-type configured struct {
-	ex Executor
-	s  CallSettings
-}
-
-// Command implements Executor.
-func (c configured) Command(argv []string, dir, ws string) []string {
-	return c.ex.Command(argv, dir, ws)
-}
-
-// Exit implements Executor.
-func (c configured) Exit(ws syscall.WaitStatus) int { return c.ex.Exit(ws) }
-
-// callSettings returns the executor underneath ex (nil: Host) and the
-// settings it carries, with MaxLogBytes defaulted.
-func callSettings(ex Executor) (Executor, CallSettings) {
-	var s CallSettings
-	if c, ok := ex.(configured); ok {
-		ex, s = c.ex, c.s
-	}
-	if ex == nil {
-		ex = Host{}
-	}
-	if s.MaxLogBytes <= 0 {
-		s.MaxLogBytes = DefaultMaxLogBytes
-	}
-	return ex, s
-}
-
-// startFailer is an Executor that can tell, after the fact, that a
-// call's program never started although the executor's own process
-// did.
-type startFailer interface {
-	startFailed(exit int, stderr []byte) bool
-}
+// MaxCapture is how much of each stream an sh call returns to Lua; the
+// log file holds everything.
+const MaxCapture = 1 << 20
 
 // shOpts are the options of q.sh.
 type shOpts struct {
@@ -109,81 +49,41 @@ func (h *handle) sh(L *lua.LState) int {
 		}
 	}
 
-	h.seq++
-	seq := h.seq
-	logPath := filepath.Join(h.jobDir, "sh-"+strconv.Itoa(seq)+".log")
-	// The log and the row exist before the process starts: a command
-	// that ran always has both, even if the hook dies during it.
-	w, err := crilog.Create(logPath)
+	c, err := h.openCall(shown)
 	if err != nil {
-		L.RaiseError("q.sh: create log: %v%s", err, diskHint(err, h.e.runner.DataRoot))
-	}
-	w.Redact(h.e.secrets)
-	ex, settings := callSettings(h.e.runner.Executor)
-	w.Limit(settings.MaxLogBytes)
-	started := time.Now()
-	if err := h.startCall(seq, shown, started); err != nil {
-		w.Close()
-		_ = os.Remove(logPath)
 		L.RaiseError("q.sh: %v", err)
 	}
 	out := &capture{max: MaxCapture}
 	errOut := &capture{max: MaxCapture}
-	// One echo per stream: each is written by its own pump goroutine.
-	outEcho := h.e.runner.Progress.Output(h.job.ID)
-	errEcho := h.e.runner.Progress.Output(h.job.ID)
-	res, runErr := runProc(h.ctx, Proc{
+	res, runErr := h.procs.Exec(h.ctx, executor.Proc{
 		Argv:    argv,
 		Dir:     dir,
 		Env:     append(append([]string(nil), h.env...), opts.env...),
 		Stdin:   opts.stdin,
 		Timeout: opts.timeout,
-		Stdout:  tee{w.Stream("stdout"), out, outEcho},
-		Stderr:  tee{w.Stream("stderr"), errOut, errEcho},
-
-		Executor:  h.e.runner.Executor,
-		Workspace: h.e.workspace,
-	}, &h.pg)
+		Stdout:  c.stream("stdout", out),
+		Stderr:  c.stream("stderr", errOut),
+	})
 	if res.StartErr != nil {
-		_ = w.Line("stderr", []byte(fmt.Sprintf("quire: cannot start %s: %v", argv[0], startCause(res.StartErr))))
+		_ = c.log.Line("stderr", []byte(fmt.Sprintf("quire: cannot start %s: %v", argv[0], startCause(res.StartErr))))
 	}
 	if res.TimedOut {
-		_ = w.Line("stderr", []byte(fmt.Sprintf("quire: killed after the %s timeout", opts.timeout)))
+		_ = c.log.Line("stderr", []byte(fmt.Sprintf("quire: killed after the %s timeout", opts.timeout)))
 	}
-	if outEcho != nil {
-		outEcho.Close()
-		errEcho.Close()
-	}
-	logErr := w.Close()
-	finished := time.Now()
-
-	exit := res.Exit
-	if sf, ok := ex.(startFailer); ok && res.StartErr == nil && sf.startFailed(exit, errOut.buf) {
-		exit = 127 // as on the host: the program could not be started
-	}
-	// The mark goes first, so the ended row is whole; the call is
-	// ended even if the mark could not be written.
-	var markErr error
-	if w.Truncated() {
-		markErr = h.e.runner.Store.SetShEventLogTruncated(context.WithoutCancel(h.ctx), h.e.run.RunID, h.job.ID, seq)
-	}
-	if err := h.finishCall(seq, logPath, exit, finished, w); err != nil {
-		L.RaiseError("q.sh: %v", err)
-	}
-	if markErr != nil {
-		L.RaiseError("q.sh: %v", markErr)
-	}
+	logErr, err := c.end(res.Exit)
 	switch {
+	case err != nil:
+		L.RaiseError("q.sh: %v", err)
 	case runErr != nil:
 		L.RaiseError("q.sh %s: interrupted: %v", shown, runErr)
 	case logErr != nil:
-		L.RaiseError("q.sh %s: %v%s", shown, logErr, diskHint(logErr, h.e.runner.DataRoot))
-	case opts.check && exit != 0:
-		L.RaiseError("command %s exited with %d (check = true)", shown, exit)
+		L.RaiseError("q.sh %s: %v", shown, logErr)
+	case opts.check && res.Exit != 0:
+		L.RaiseError("command %s exited with %d (check = true)", shown, res.Exit)
 	}
 
 	t := L.NewTable()
-	t.RawSetString("exit", lua.LNumber(exit))
+	t.RawSetString("exit", lua.LNumber(res.Exit))
 	t.RawSetString("stdout", lua.LString(out.buf))
 	t.RawSetString("stderr", lua.LString(errOut.buf))
 	t.RawSetString("cmd", lua.LString(display))

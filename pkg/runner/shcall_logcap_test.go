@@ -20,7 +20,7 @@ ci.job("loud", {"quire/push"}, function(q)
   return {exit = r.exit, stdout = #r.stdout, stderr = r.stderr, small = small.stdout}
 end)
 `)
-	h.Executor = Configure(nil, CallSettings{MaxLogBytes: max})
+	h.Settings.MaxLogBytes = max
 	o := h.run()
 	o.wantState("loud", "complete")
 	got := o.outputs("loud")

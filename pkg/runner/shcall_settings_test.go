@@ -19,7 +19,7 @@ ci.job("env", {"quire/push"}, function(q)
 end)
 `)
 	h.Env = []string{"GOCACHE=/from-the-hook"}
-	h.Executor = Configure(nil, CallSettings{Env: []string{"EXTRA=x y", "GOCACHE=/var/cache/quire/go"}})
+	h.Settings.Env = []string{"EXTRA=x y", "GOCACHE=/var/cache/quire/go"}
 	o := h.run()
 	o.wantState("env", "complete")
 	got := o.outputs("env")
@@ -36,16 +36,12 @@ end)
 	}
 }
 
-// Without CallSettings nothing is added, and a call's log is bounded by
-// the default.
-func TestCallSettings_Defaults(t *testing.T) {
-	ex, s := callSettings(nil)
-	if _, ok := ex.(Host); !ok || s.MaxLogBytes != DefaultMaxLogBytes || len(s.Env) != 0 {
-		t.Errorf("callSettings(nil) = %T, %+v; want Host and the default bound", ex, s)
+// Without max_log_bytes a call's log is bounded by the default.
+func TestSettings_MaxLogBytes(t *testing.T) {
+	if got := (&Runner{}).maxLogBytes(); got != DefaultMaxLogBytes {
+		t.Errorf("default bound = %d, want %d", got, DefaultMaxLogBytes)
 	}
-	b := &Bwrap{}
-	ex, s = callSettings(Configure(b, CallSettings{MaxLogBytes: 10, Env: []string{"A=1"}}))
-	if ex != Executor(b) || s.MaxLogBytes != 10 || len(s.Env) != 1 {
-		t.Errorf("callSettings(Configure(bwrap)) = %T, %+v; want the bwrap executor and its settings", ex, s)
+	if got := (&Runner{Settings: Settings{MaxLogBytes: 10}}).maxLogBytes(); got != 10 {
+		t.Errorf("bound = %d, want the setting, 10", got)
 	}
 }

@@ -19,13 +19,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/executor"
 )
 
@@ -63,107 +61,6 @@ func Run(t *testing.T, newExecutor func(t *testing.T) executor.Executor) {
 		})
 	}
 }
-
-// fixture is one run's session and job, opened on a fresh run
-// directory, closed when the test ends.
-type fixture struct {
-	t     *testing.T
-	runID string
-	ws    string
-	sess  executor.Session
-	job   executor.Job
-	env   []string // the base Proc.Env: PATH and the run's marker
-}
-
-func newFixture(t *testing.T, ex executor.Executor) *fixture {
-	t.Helper()
-	runID := fmt.Sprintf("conformance-%d-%d", os.Getpid(), rand.Int64())
-	dir := datadir.Root(t.TempDir()).Run(runID)
-	if err := os.MkdirAll(dir.Workspace(), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, runID: runID, ws: dir.Workspace(),
-		env: []string{"PATH=" + os.Getenv("PATH"), "QUIRE_RUN_ID=" + runID}}
-	sess, err := ex.Start(t.Context(), executor.RunSpec{RunID: runID, Repo: "conformance.git", Dir: dir})
-	if err != nil {
-		t.Fatalf("%s: start: %v", ex.Name(), err)
-	}
-	f.sess = sess
-	t.Cleanup(func() {
-		if err := sess.Close(context.Background()); err != nil {
-			t.Errorf("session close: %v", err)
-		}
-	})
-	job, err := sess.Job(t.Context(), "job")
-	if err != nil {
-		t.Fatalf("%s: open job: %v", ex.Name(), err)
-	}
-	f.job = job
-	return f
-}
-
-// output is what one Exec wrote to its two streams.
-type output struct {
-	stdout, stderr syncBuffer
-}
-
-// proc is a Proc of sh -c script in the workspace with the base
-// environment, writing to out.
-func (f *fixture) proc(script string, out *output) executor.Proc {
-	return executor.Proc{Argv: []string{"sh", "-c", script}, Dir: f.ws, Env: f.env,
-		Stdout: &out.stdout, Stderr: &out.stderr, Timeout: bound}
-}
-
-// exec runs p and fails the test on an executor error.
-func (f *fixture) exec(p executor.Proc) executor.Result {
-	f.t.Helper()
-	res, err := f.job.Exec(f.t.Context(), p)
-	if err != nil {
-		f.t.Fatalf("exec %q: %v", p.Argv, err)
-	}
-	if res.TimedOut {
-		f.t.Fatalf("exec %q timed out after %s", p.Argv, p.Timeout)
-	}
-	return res
-}
-
-// start runs p on its own goroutine; the channel gets its outcome.
-func (f *fixture) start(ctx context.Context, p executor.Proc) <-chan execResult {
-	done := make(chan execResult, 1)
-	go func() {
-		res, err := f.job.Exec(ctx, p)
-		done <- execResult{res, err}
-	}()
-	return done
-}
-
-type execResult struct {
-	res executor.Result
-	err error
-}
-
-// wait waits for an Exec started with start.
-func (f *fixture) wait(done <-chan execResult) execResult {
-	f.t.Helper()
-	select {
-	case r := <-done:
-		return r
-	case <-time.After(bound):
-		f.t.Fatalf("exec did not return within %s", bound)
-		return execResult{}
-	}
-}
-
-// release lets a script that waits for it (see waitRelease) go on.
-func (f *fixture) release() {
-	f.t.Helper()
-	if err := os.WriteFile(filepath.Join(f.ws, "release"), nil, 0o644); err != nil {
-		f.t.Fatal(err)
-	}
-}
-
-// waitRelease is the shell that waits until the test calls release.
-const waitRelease = `while [ ! -e release ]; do sleep 0.01; done`
 
 func testEnv(t *testing.T, f *fixture) {
 	f.env = append(f.env, "QUIRE_TEST_A=one", "QUIRE_TEST_B=two words", "EMPTY=")
@@ -365,24 +262,6 @@ func testCancel(t *testing.T, f *fixture) {
 	}
 }
 
-// survivors starts, from one call, a background child and one that left
-// its session and process group and cleared its environment, and
-// returns their pids once both run.
-func (f *fixture) survivors() []int {
-	f.t.Helper()
-	a, b := sleepToken(), sleepToken()
-	var out output
-	done := f.start(f.t.Context(), f.proc(
-		"sleep "+a+" >/dev/null 2>&1 </dev/null & "+
-			"(setsid env -i sleep "+b+" >/dev/null 2>&1 </dev/null &); "+waitRelease, &out))
-	pids := append(f.waitSleepers(a), f.waitSleepers(b)...)
-	f.release()
-	if r := f.wait(done); r.err != nil || r.res.Exit != 0 {
-		f.t.Fatalf("exec = %+v, %v; stderr %q", r.res, r.err, out.stderr.String())
-	}
-	return pids
-}
-
 func testJobClose(t *testing.T, f *fixture) {
 	pids := f.survivors()
 	if err := f.job.Close(); err != nil {
@@ -430,93 +309,6 @@ func testNoSecret(t *testing.T, f *fixture) {
 	}
 	f.release()
 	f.wait(done)
-}
-
-// sleepToken is a sleep duration no other process uses, by which the
-// test finds its sleeps in /proc.
-func sleepToken() string {
-	return fmt.Sprintf("%d.%09d", 3000+rand.IntN(1000), rand.IntN(1_000_000_000))
-}
-
-// waitSleepers waits until a process sleeps token and returns the pids
-// that do.
-func (f *fixture) waitSleepers(token string) []int {
-	f.t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
-		if pids := sleepers(token); len(pids) > 0 {
-			return pids
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("no process runs sleep %s", token)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// waitGone waits until none of pids is alive, and returns those still
-// alive after bound: a killed process in a sandbox's pid namespace may
-// take a moment to die after the sandbox's own process did.
-func (f *fixture) waitGone(pids []int) []int {
-	deadline := time.Now().Add(bound)
-	for {
-		left := alive(pids)
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// sleepers lists the live processes whose argv is sleep token.
-func sleepers(token string) []int {
-	var out []int
-	for _, pid := range pids() {
-		argv := readNul(pid, "cmdline")
-		if len(argv) == 2 && filepath.Base(argv[0]) == "sleep" && argv[1] == token {
-			out = append(out, pid)
-		}
-	}
-	return alive(out)
-}
-
-// alive returns those of pids that still run: neither gone nor zombies.
-func alive(pids []int) []int {
-	var out []int
-	for _, pid := range pids {
-		data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(data)
-		i := strings.LastIndexByte(s, ')')
-		if i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X') {
-			continue
-		}
-		out = append(out, pid)
-	}
-	return out
-}
-
-// pids lists the processes in /proc.
-func pids() []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-// readNul reads a NUL-separated /proc file of pid.
-func readNul(pid int, name string) []string {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), name))
-	if err != nil || len(data) == 0 {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
 }
 
 // syncBuffer is a bytes.Buffer safe for the executor's writer goroutine
