@@ -219,6 +219,10 @@ func (c *Client) send(ctx context.Context, method, p string, query url.Values, i
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the method and a made-up URL
+		}
 		return nil, fmt.Errorf("%s %s: %w", method, p, err)
 	}
 	if resp.StatusCode/100 != 2 {
