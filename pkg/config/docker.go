@@ -42,7 +42,15 @@ func (c *Config) parseDocker(key string, v lua.LValue) error {
 }
 
 // docker builds the docker executor: the engine and pull policy of
-// c.Docker, the network as c says.
-func (c Config) docker() (seam.Executor, error) {
-	return docker.New(docker.Options{Host: c.Docker.Host, Pull: c.Docker.Pull, Network: c.Network})
+// c.Docker, the network as c says, and masked, where a mount would show
+// them (the data root may be inside the bare repository), the data
+// root, the config file and every secret file.
+func (c Config) docker(dataRoot string) (seam.Executor, error) {
+	masks := []string{dataRoot, c.Path}
+	for _, s := range c.Secrets {
+		if s.File != "" {
+			masks = append(masks, s.File)
+		}
+	}
+	return docker.New(docker.Options{Host: c.Docker.Host, Pull: c.Docker.Pull, Network: c.Network, Masks: masks})
 }

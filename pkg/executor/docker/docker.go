@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/datadir"
@@ -64,6 +66,12 @@ type Options struct {
 	// PullTimeout bounds the image check and pull; 0 is
 	// DefaultPullTimeout.
 	PullTimeout time.Duration
+	// Masks are host paths a job must not see (the data root, the
+	// config file, secret files). Only the workspace and the bare
+	// repository are mounted; a mask inside the bare repository (a data
+	// root kept there) is covered by an empty read-only tmpfs, or
+	// /dev/null for a file.
+	Masks []string
 }
 
 // Executor runs each run in a container. Make it with New.
@@ -183,6 +191,14 @@ func (e *Executor) containerConfig(spec executor.RunSpec) dockerapi.ContainerCon
 	if e.opts.Network {
 		network = "" // the engine's default
 	}
+	tmpfs := map[string]string{"/tmp": "rw,nosuid,nodev,mode=1777"}
+	for _, m := range masksIn(spec.GitDir, e.opts.Masks) {
+		if st, err := os.Stat(m); err == nil && st.IsDir() {
+			tmpfs[m] = "ro,nosuid,nodev,noexec,mode=755"
+		} else if err == nil {
+			binds = append(binds, "/dev/null:"+m+":ro")
+		}
+	}
 	keeper := 65534 // nobody
 	if e.uid == keeper {
 		keeper--
@@ -201,9 +217,22 @@ func (e *Executor) containerConfig(spec executor.RunSpec) dockerapi.ContainerCon
 			CapDrop:        []string{"ALL"},
 			SecurityOpt:    []string{"no-new-privileges"},
 			ReadonlyRootfs: true,
-			Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,mode=1777"},
+			Tmpfs:          tmpfs,
 		},
 	}
+}
+
+// masksIn returns the masks inside dir, but for those inside another.
+func masksIn(dir string, masks []string) []string {
+	inside := func(p, d string) bool { return d != "" && strings.HasPrefix(p, d+"/") }
+	var out []string
+	for _, m := range masks {
+		if !inside(m, dir) || slices.Contains(out, m) || slices.ContainsFunc(masks, func(o string) bool { return inside(m, o) }) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // markerFile is the file in the run's directory naming the engine of

@@ -369,3 +369,39 @@ func TestDocker_StartErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDocker_DataRootInBareRepo: with the data root inside the bare
+// repository (quire-hook's default), the repository stays readable and
+// the data root and a secret file kept there are masked.
+func TestDocker_DataRootInBareRepo(t *testing.T) {
+	git := filepath.Join(t.TempDir(), "repo.git")
+	root := datadir.Root(filepath.Join(git, "quire"))
+	id := fmt.Sprintf("docker-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	f := &fixture{root: root, spec: executor.RunSpec{RunID: id, Repo: "demo.git", Dir: root.Run(id), GitDir: git, Image: dockertest.Image}}
+	secret := filepath.Join(git, "token")
+	for _, d := range []string{f.spec.Dir.Workspace(), root.Run("other").Workspace()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for path, data := range map[string]string{root.DB(): "db", root.Config(): "return {}", secret: "s3cret-value",
+		filepath.Join(git, "HEAD"): "ref: refs/heads/main\n"} {
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := f.start(t, docker.Options{Masks: []string{string(root), root.Config(), secret}})
+	j := job(t, s)
+	defer j.Close()
+	if out := f.must(t, j, "cat "+git+"/HEAD; cat "+secret+"; echo ws > "+f.spec.Dir.Workspace()+"/f && cat "+f.spec.Dir.Workspace()+"/f"); out != "ref: refs/heads/main\nws\n" {
+		t.Errorf("bare repo, secret file, workspace: %q", out)
+	}
+	for _, path := range []string{root.DB(), root.Config(), root.Run("other").Workspace()} {
+		if res, out, _, _ := f.sh(t.Context(), t, j, time.Minute, "ls -a "+path); res.Exit == 0 {
+			t.Errorf("a job can see %s: %q", path, out)
+		}
+	}
+	if res, _, _, _ := f.sh(t.Context(), t, j, time.Minute, "echo x > "+string(root)+"/x"); res.Exit == 0 {
+		t.Error("a job could write in the masked data root")
+	}
+}
