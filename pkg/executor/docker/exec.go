@@ -103,11 +103,12 @@ func (j *Job) Exec(ctx context.Context, p executor.Proc) (executor.Result, error
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	ctxDone := ctx.Done()
-	exited := false
+	exited, closed := false, false
+	var streamErr error
 wait:
 	for {
 		select {
-		case <-done:
+		case streamErr = <-done:
 			break wait
 		case <-timeout:
 			res.TimedOut = true
@@ -127,8 +128,13 @@ wait:
 				grace = time.After(executor.PipeGrace)
 			}
 		case <-grace:
+			closed = true
 			stream.Close()
 		}
+	}
+	if streamErr != nil && !closed && cause == nil && !res.TimedOut {
+		j.killExec(bg, id) // its output has nowhere to go
+		return res, fmt.Errorf("docker executor: %w", streamErr)
 	}
 
 	// The exit status: the engine reports it once the process is reaped.
