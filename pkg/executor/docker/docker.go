@@ -123,17 +123,33 @@ func (e *Executor) Start(ctx context.Context, spec executor.RunSpec) (executor.S
 		cli.Close()
 		return nil, fmt.Errorf("record the docker engine of run %s: %w", spec.RunID, err)
 	}
-	s := &Session{cli: cli, image: spec.Image, imageEnv: img.Env, dir: spec.Dir,
+	s := &Session{cli: cli, name: "quire-" + spec.RunID, image: spec.Image, imageEnv: img.Env, dir: spec.Dir,
 		user: strconv.Itoa(e.uid) + ":" + strconv.Itoa(e.gid)}
-	s.id, err = cli.CreateContainer(ctx, "quire-"+spec.RunID, e.containerConfig(spec))
-	if err == nil {
-		err = cli.StartContainer(ctx, s.id)
-	}
-	if err != nil {
+	if err := s.start(ctx, e.containerConfig(spec)); err != nil {
 		s.Close(ctx)
 		return nil, fmt.Errorf("start the run's container from image %s: %w", spec.Image, err)
 	}
 	return s, nil
+}
+
+// start creates and starts the container and checks that it runs: an
+// image without the keeper's sleep stops at once.
+func (s *Session) start(ctx context.Context, cfg dockerapi.ContainerConfig) error {
+	var err error
+	if s.id, err = s.cli.CreateContainer(ctx, s.name, cfg); err != nil {
+		return err
+	}
+	if err := s.cli.StartContainer(ctx, s.id); err != nil {
+		return err
+	}
+	st, err := s.cli.InspectContainer(ctx, s.id)
+	if err != nil {
+		return err
+	}
+	if !st.Running {
+		return fmt.Errorf("it stopped at once (exit %d%s); the image needs %q and /bin/sh", st.ExitCode, errSuffix(st.Error), keeperCmd[0])
+	}
+	return nil
 }
 
 // ensureImage makes image available per the pull policy, within the
@@ -244,7 +260,8 @@ func markerFile(dir datadir.RunDir) string {
 // Session is one run's container. It implements executor.Session.
 type Session struct {
 	cli   *dockerapi.Client
-	id    string
+	id    string // "" until the create succeeded
+	name  string // quire-<run id>
 	image string
 	// imageEnv is the image's ENV: the container's environment, which
 	// every exec's request unsets but for the image's PATH.
@@ -264,7 +281,7 @@ func (s *Session) Job(ctx context.Context, jobID string) (executor.Job, error) {
 		return nil, fmt.Errorf("job %s: %w", jobID, err)
 	}
 	if !st.Running {
-		return nil, fmt.Errorf("job %s: the run's container %s is no longer running (exit %d%s); see the engine's log", jobID, s.id[:12], st.ExitCode, errSuffix(st.Error))
+		return nil, fmt.Errorf("job %s: the run's container %s is no longer running (exit %d%s); see docker logs %s", jobID, s.name, st.ExitCode, errSuffix(st.Error), s.name)
 	}
 	return &Job{s: s}, nil
 }
@@ -280,14 +297,14 @@ func errSuffix(e string) string {
 // which kills whatever still runs in it.
 func (s *Session) Close(ctx context.Context) error {
 	defer s.cli.Close()
-	if s.id == "" {
-		os.Remove(markerFile(s.dir))
-		return nil
+	ref := s.id
+	if ref == "" {
+		ref = s.name // a create that failed may still have made it
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
-	if err := s.cli.RemoveContainer(ctx, s.id); err != nil {
-		return fmt.Errorf("%w; remove it by hand: docker rm -f %s", err, s.id[:12])
+	if err := s.cli.RemoveContainer(ctx, ref); err != nil {
+		return fmt.Errorf("%w; remove it by hand: docker rm -f %s", err, s.name)
 	}
 	os.Remove(markerFile(s.dir))
 	return nil

@@ -241,10 +241,10 @@ func (s *Session) killAll(ctx context.Context) error {
 	var out bytes.Buffer
 	code, err := s.run(ctx, []string{"sh", "-c", killAllScript}, &out)
 	if err != nil {
-		return fmt.Errorf("kill what the job left in container %s: %w", s.id[:12], err)
+		return fmt.Errorf("kill what the job left in container %s: %w", s.name, err)
 	}
 	if code != 0 {
-		return fmt.Errorf("kill what the job left in container %s: exit %d: %s", s.id[:12], code, strings.TrimSpace(out.String()))
+		return fmt.Errorf("kill what the job left in container %s: exit %d: %s", s.name, code, strings.TrimSpace(out.String()))
 	}
 	return nil
 }
