@@ -14,7 +14,7 @@ import (
 )
 
 // runDeadline bounds a Run whose sh calls leave children behind; the
-// runner waits pipeGrace per such call, far below this.
+// runner waits executor.PipeGrace per such call, far below this.
 const runDeadline = 15 * time.Second
 
 // runBounded runs the pipeline in a goroutine and fails the test if the

@@ -32,8 +32,15 @@ import (
 const bound = 30 * time.Second
 
 // Run runs the conformance table against the executors newExecutor
-// makes, one per subtest.
+// makes, one per subtest, for runs whose pipeline names no image.
 func Run(t *testing.T, newExecutor func(t *testing.T) executor.Executor) {
+	RunWithImage(t, "", newExecutor)
+}
+
+// RunWithImage is Run for runs whose pipeline names image (ci.image),
+// for an executor that needs one. The image must have sh, env, cat,
+// readlink, sleep and setsid.
+func RunWithImage(t *testing.T, image string, newExecutor func(t *testing.T) executor.Executor) {
 	for _, c := range []struct {
 		name string
 		test func(t *testing.T, f *fixture)
@@ -56,7 +63,7 @@ func Run(t *testing.T, newExecutor func(t *testing.T) executor.Executor) {
 		{"NoSecretInArgvOrEnv", testNoSecret},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, newExecutor(t))
+			f := newFixture(t, newExecutor(t), image)
 			c.test(t, f)
 		})
 	}

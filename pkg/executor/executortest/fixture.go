@@ -24,7 +24,7 @@ type fixture struct {
 	env   []string // the base Proc.Env: PATH and the run's marker
 }
 
-func newFixture(t *testing.T, ex executor.Executor) *fixture {
+func newFixture(t *testing.T, ex executor.Executor, image string) *fixture {
 	t.Helper()
 	runID := fmt.Sprintf("conformance-%d-%d", os.Getpid(), rand.Int64())
 	dir := datadir.Root(t.TempDir()).Run(runID)
@@ -33,7 +33,7 @@ func newFixture(t *testing.T, ex executor.Executor) *fixture {
 	}
 	f := &fixture{t: t, runID: runID, ws: dir.Workspace(),
 		env: []string{"PATH=" + os.Getenv("PATH"), "QUIRE_RUN_ID=" + runID}}
-	sess, err := ex.Start(t.Context(), executor.RunSpec{RunID: runID, Repo: "conformance.git", Dir: dir})
+	sess, err := ex.Start(t.Context(), executor.RunSpec{RunID: runID, Repo: "conformance.git", Dir: dir, Image: image})
 	if err != nil {
 		t.Fatalf("%s: start: %v", ex.Name(), err)
 	}
