@@ -1,7 +1,6 @@
 package docker_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/quire-ci/quire-hook/pkg/executor"
@@ -14,19 +13,11 @@ import (
 // on the test engine.
 func TestDocker_Conformance(t *testing.T) {
 	dockertest.Engine(t)
-	executortest.Run(t, func(t *testing.T) executor.Executor {
+	executortest.RunWithImage(t, dockertest.Image, func(t *testing.T) executor.Executor {
 		ex, err := docker.New(docker.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return withImage{ex}
+		return ex
 	})
-}
-
-// withImage gives the table's runs, which name no image, the test image.
-type withImage struct{ *docker.Executor }
-
-func (w withImage) Start(ctx context.Context, spec executor.RunSpec) (executor.Session, error) {
-	spec.Image = dockertest.Image
-	return w.Executor.Start(ctx, spec)
 }
