@@ -213,3 +213,18 @@ func (c *Client) ImportImage(ctx context.Context, rootfs io.Reader, ref string) 
 	}
 	return readProgress(resp.Body)
 }
+
+// Rootless reports whether the engine runs rootless (rootless Docker,
+// podman as a user), where container uid 0 is the user who runs it.
+func (c *Client) Rootless(ctx context.Context) (bool, error) {
+	var out struct{ SecurityOptions []string }
+	if err := c.do(ctx, "GET", "/info", nil, nil, &out); err != nil {
+		return false, fmt.Errorf("engine info: %w", err)
+	}
+	for _, o := range out.SecurityOptions {
+		if strings.Contains(o, "name=rootless") {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -9,6 +9,11 @@
 // "kill -9 -1" exec'd as the hook's uid: the kill reaches every process
 // of that uid and cannot reach the init or the keeper, so the container
 // survives for the run's next job.
+//
+// On a rootless engine (rootless Docker, podman run by a user) the jobs
+// run as container uid 0, which the engine maps to the user it runs as:
+// the hook's user when the hook runs the engine, so files a job writes
+// in the workspace still belong to the operator.
 package docker
 
 import (
@@ -123,9 +128,18 @@ func (e *Executor) Start(ctx context.Context, spec executor.RunSpec) (executor.S
 		cli.Close()
 		return nil, fmt.Errorf("record the docker engine of run %s: %w", spec.RunID, err)
 	}
+	// A rootless engine maps container uid 0 to the user it runs as:
+	// the jobs run as 0:0 there, which is the hook's user on the host.
+	uid, gid := e.uid, e.gid
+	if rootless, err := cli.Rootless(ctx); err != nil {
+		cli.Close()
+		return nil, err
+	} else if rootless {
+		uid, gid = 0, 0
+	}
 	s := &Session{cli: cli, name: "quire-" + spec.RunID, image: spec.Image, imageEnv: img.Env, dir: spec.Dir,
-		user: strconv.Itoa(e.uid) + ":" + strconv.Itoa(e.gid)}
-	if err := s.start(ctx, e.containerConfig(spec)); err != nil {
+		user: strconv.Itoa(uid) + ":" + strconv.Itoa(gid)}
+	if err := s.start(ctx, e.containerConfig(spec, uid)); err != nil {
 		s.Close(ctx)
 		return nil, fmt.Errorf("start the run's container from image %s: %w", spec.Image, err)
 	}
@@ -197,7 +211,7 @@ func orCause(ctx context.Context, err error) error {
 // keeper as a uid other than the jobs'; no capabilities, no new
 // privileges, a read-only root with a private /tmp, no network unless
 // asked.
-func (e *Executor) containerConfig(spec executor.RunSpec) dockerapi.ContainerConfig {
+func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.ContainerConfig {
 	ws := spec.Dir.Workspace()
 	binds := []string{ws + ":" + ws + ":rw"}
 	if spec.GitDir != "" {
@@ -216,7 +230,7 @@ func (e *Executor) containerConfig(spec executor.RunSpec) dockerapi.ContainerCon
 		}
 	}
 	keeper := 65534 // nobody
-	if e.uid == keeper {
+	if jobUID == keeper {
 		keeper--
 	}
 	return dockerapi.ContainerConfig{
