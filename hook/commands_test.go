@@ -453,10 +453,10 @@ end)`)
 	}
 	os.WriteFile(cfg, []byte(`return { executor = "docker" }`), 0o644)
 	out, code := r.quire("", "--git-dir", r.Bare, "--config", cfg, "replay", "main")
-	if code != 2 {
-		t.Errorf("docker executor: exit %d, want 2:\n%s", code, out)
+	if code == 0 {
+		t.Errorf("docker executor without ci.image: exit 0, want a failed run:\n%s", out)
 	}
-	wantContains(t, out, `executor "docker" is not supported`)
+	wantContains(t, out, `add ci.image(`)
 }
 
 func TestReplay_PusherGoesAway(t *testing.T) {

@@ -57,6 +57,8 @@ type Config struct {
 	// MaxLogBytes bounds the log file of one sh call; the output past
 	// it is dropped.
 	MaxLogBytes int64
+	// Docker is the docker executor's engine and pull policy.
+	Docker Docker
 	// Repos override the settings above for one repository, keyed by
 	// its name in runs.repo; see ForRepo.
 	Repos map[string]Repo
@@ -145,6 +147,8 @@ func parse(path string, v lua.LValue) (Config, error) {
 			c.Binds, err = parseBinds(k, val)
 		case "max_log_bytes":
 			c.MaxLogBytes, err = logBytes(k, val)
+		case "docker_pull", "docker_host":
+			err = c.parseDocker(k, val)
 		case "repos":
 			var warns []string
 			c.Repos, warns, err = parseRepos(path, val)
@@ -167,7 +171,7 @@ func parse(path string, v lua.LValue) (Config, error) {
 
 // topKeys are the keys config.lua's table may have.
 var topKeys = []string{"secrets", "executor", "network", "job_timeout", "run_timeout", "keep_workspace", "keep_runs",
-	"max_parallel_runs", "env", "binds", "max_log_bytes", "repos"}
+	"max_parallel_runs", "env", "binds", "max_log_bytes", "docker_pull", "docker_host", "repos"}
 
 func parseSecrets(v lua.LValue) (map[string]Secret, error) {
 	t, ok := v.(*lua.LTable)

@@ -21,7 +21,7 @@ func (c Config) NewExecutor(dataRoot, gitDir string, ownsChildren bool) (seam.Ex
 	case ExecutorBwrap:
 		return c.bwrap(dataRoot, gitDir, h)
 	case ExecutorDocker:
-		return nil, fmt.Errorf("executor \"docker\" is not supported by this quire-hook yet; use \"host\" or \"bwrap\"")
+		return c.docker(dataRoot)
 	}
 	return nil, fmt.Errorf("executor %q is unknown; use \"host\" or \"bwrap\"", c.Executor)
 }

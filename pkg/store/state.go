@@ -45,6 +45,7 @@ const (
 	FailTimeout   FailureKind = "timeout"   // run_timeout ended it
 	FailCanceled  FailureKind = "canceled"  // quire-hook cancel, or a newer push
 	FailOrphaned  FailureKind = "orphaned"  // its hook died; reconcile ended it
+	FailExecutor  FailureKind = "executor"  // the executor could not start: engine down, image missing
 	FailInternal  FailureKind = "internal"  // a fault of quire-hook or the host
 )
 

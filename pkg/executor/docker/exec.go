@@ -1,0 +1,300 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/dockerapi"
+	"github.com/quire-ci/quire-hook/pkg/executor"
+)
+
+// pollEvery is how often a running exec's state is asked for, to learn
+// when its process exited while something it left holds its output.
+const pollEvery = 100 * time.Millisecond
+
+// killAllScript kills every process of the caller's uid in the
+// container but itself, again until none is left alive or a bound.
+// kill -1 never reaches pid 1 nor the caller, and the init and keeper
+// run as another uid. Its status cannot say whether any was killed
+// (it succeeds when it only met processes it may not signal), so the
+// script counts survivors in /proc, with builtins only: a fork would be
+// one more process of the uid.
+const killAllScript = `U=
+while read -r k v _; do [ "$k" = Uid: ] && U=$v && break; done </proc/$$/status
+n=0
+while :; do
+  kill -9 -1 2>/dev/null
+  left=
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    { [ "$p" = 1 ] || [ "$p" = $$ ]; } && continue
+    s= u=
+    { while read -r k v _; do
+        case $k in State:) s=$v ;; Uid:) u=$v; break ;; esac
+      done; } 2>/dev/null <$d/status
+    [ "$u" = "$U" ] && [ "$s" != Z ] && left=$p
+  done
+  [ -z "$left" ] && exit 0
+  n=$((n+1))
+  [ $n -lt 100 ] || { echo "process $left survives kill -9"; exit 1; }
+  sleep 0.05 2>/dev/null || sleep 1
+done`
+
+// Job is one job's scope in the run's container. It implements
+// executor.Job.
+type Job struct {
+	s *Session
+}
+
+// Exec implements executor.Job: p runs as an exec in the container,
+// with its environment in the API request and its output demultiplexed
+// into p.Stdout and p.Stderr as it arrives.
+func (j *Job) Exec(ctx context.Context, p executor.Proc) (executor.Result, error) {
+	cli := j.s.cli
+	argv, wrapped := p.Argv, !hasHome(p.Env)
+	if wrapped {
+		argv = unsetHome(argv, p.Env)
+	}
+	id, err := cli.CreateExec(ctx, j.s.id, dockerapi.ExecConfig{
+		Cmd: argv, Env: execEnv(p.Env, j.s.imageEnv), WorkingDir: p.Dir, User: j.s.user,
+		AttachStdin: p.Stdin != "", AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return executor.Result{}, execErr(ctx, err)
+	}
+	stream, err := cli.StartExec(ctx, id)
+	if err != nil {
+		return executor.Result{}, execErr(ctx, err)
+	}
+	defer stream.Close()
+	if p.Stdin != "" {
+		go func() {
+			io.WriteString(stream, p.Stdin)
+			stream.CloseWrite()
+		}()
+	}
+	// The engine's own complaints (the program is not there) arrive on
+	// the output stream too: keep the start of stderr to tell them apart.
+	outHead := &headWriter{w: p.Stdout, max: 512}
+	errHead := &headWriter{w: p.Stderr, max: 512}
+	done := make(chan error, 1)
+	go func() { done <- stream.Demux(outHead, errHead) }()
+
+	// Wait for the output to end, killing on timeout or ctx, and closing
+	// the stream PipeGrace after the process exited if a background
+	// child still holds it.
+	bg := context.WithoutCancel(ctx)
+	var res executor.Result
+	var cause error
+	var timeout, grace <-chan time.Time
+	if p.Timeout > 0 {
+		t := time.NewTimer(p.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	ctxDone := ctx.Done()
+	exited, closed := false, false
+	var streamErr error
+wait:
+	for {
+		select {
+		case streamErr = <-done:
+			break wait
+		case <-timeout:
+			res.TimedOut = true
+			timeout = nil
+			j.killExec(bg, id)
+		case <-ctxDone:
+			cause = context.Cause(ctx)
+			ctxDone = nil
+			j.killExec(bg, id)
+		case <-tick.C:
+			if exited {
+				continue
+			}
+			st, err := cli.InspectExec(bg, id)
+			if err == nil && !st.Running {
+				exited = true
+				grace = time.After(executor.PipeGrace)
+			}
+		case <-grace:
+			closed = true
+			stream.Close()
+		}
+	}
+	if streamErr != nil && !closed && cause == nil && !res.TimedOut {
+		j.killExec(bg, id) // its output has nowhere to go
+		return res, fmt.Errorf("docker executor: %w", streamErr)
+	}
+
+	// The exit status: the engine reports it once the process is reaped.
+	st, err := j.waitExec(bg, id)
+	if err != nil {
+		return res, err
+	}
+	res.Exit = exitCode(st.ExitCode)
+	if msg := startFailure(st.ExitCode, wrapped, outHead.head, errHead.head); msg != "" {
+		res.Exit = 127
+		res.StartErr = fmt.Errorf("start %s in the container: %s", p.Argv[0], msg)
+	}
+	return res, cause
+}
+
+// execErr is an Exec fault: the cause of ctx when it ended, else err.
+func execErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return fmt.Errorf("docker executor: %w", err)
+}
+
+// startFailure returns the message of an exec whose program could not
+// start, "" for one that ran: the runtime says so on the output stream
+// with exit 126 or 127, or the shell of unsetHome does on stderr with
+// 126 or 127.
+func startFailure(code int, wrapped bool, stdout, stderr []byte) string {
+	if code != 126 && code != 127 {
+		return ""
+	}
+	for _, h := range [][]byte{stdout, stderr} {
+		if bytes.HasPrefix(h, []byte("OCI runtime exec failed")) {
+			return strings.TrimSpace(string(h))
+		}
+	}
+	if wrapped && bytes.HasPrefix(stderr, []byte("sh: ")) && len(stdout) == 0 {
+		return strings.TrimSpace(string(stderr))
+	}
+	return ""
+}
+
+// exitCode turns an exec's exit code into an sh call's: the engine
+// reports a death by signal N as 128+N, as a shell does, and so it reads
+// -N. (A process that exits 128+N by itself reads -N too: the engine
+// does not tell the two apart.)
+func exitCode(code int) int {
+	if code > 128 && code <= 128+64 {
+		return -(code - 128)
+	}
+	return code
+}
+
+// waitExec returns the state of an exec whose streams ended, once the
+// engine has its exit status.
+func (j *Job) waitExec(ctx context.Context, id string) (dockerapi.ExecState, error) {
+	deadline := time.Now().Add(closeTimeout)
+	for {
+		st, err := j.s.cli.InspectExec(ctx, id)
+		if err != nil {
+			return st, fmt.Errorf("docker executor: %w", err)
+		}
+		if !st.Running {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			return st, fmt.Errorf("docker executor: exec %s still runs %s after it was killed; the engine may be stuck", id[:12], closeTimeout)
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+// killExec kills exec id's process group. When the engine runs on this
+// host, the exec's pid (the engine's, which is this host's) is in the
+// container's cgroup and its group is killed from here; otherwise every
+// process of the job in the container is killed, as at the job's end.
+func (j *Job) killExec(ctx context.Context, id string) {
+	if st, err := j.s.cli.InspectExec(ctx, id); err == nil && st.Pid > 0 && j.s.inContainer(st.Pid) {
+		if syscall.Kill(-st.Pid, syscall.SIGKILL) == nil {
+			return
+		}
+	}
+	j.s.killAll(ctx)
+}
+
+// inContainer reports whether host pid is a process of the session's
+// container, by its cgroup.
+func (s *Session) inContainer(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	return err == nil && bytes.Contains(b, []byte(s.id))
+}
+
+// Close implements executor.Job: whatever the job left running in the
+// container is killed.
+func (j *Job) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	return j.s.killAll(ctx)
+}
+
+// killAll kills every process of the jobs' uid in the container and
+// returns once none is left.
+func (s *Session) killAll(ctx context.Context) error {
+	var out bytes.Buffer
+	code, err := s.run(ctx, []string{"sh", "-c", killAllScript}, &out)
+	if err != nil {
+		return fmt.Errorf("kill what the job left in container %s: %w", s.name, err)
+	}
+	if code != 0 {
+		return fmt.Errorf("kill what the job left in container %s: exit %d: %s", s.name, code, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// run runs argv in the container as the jobs' user and returns its exit
+// code, its output in out.
+func (s *Session) run(ctx context.Context, argv []string, out io.Writer) (int, error) {
+	id, err := s.cli.CreateExec(ctx, s.id, dockerapi.ExecConfig{
+		Cmd: argv, User: s.user, AttachStdout: true, AttachStderr: true,
+		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+	})
+	if err != nil {
+		return 0, err
+	}
+	stream, err := s.cli.StartExec(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	defer stream.Close()
+	stop := context.AfterFunc(ctx, func() { stream.Close() })
+	defer stop()
+	if err := stream.Demux(out, out); err != nil && ctx.Err() == nil {
+		return 0, err
+	}
+	for {
+		st, err := s.cli.InspectExec(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		if !st.Running {
+			return st.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, errors.New("gave up waiting for it")
+		case <-time.After(pollEvery):
+		}
+	}
+}
+
+// headWriter passes writes on and keeps their first max bytes.
+type headWriter struct {
+	w    io.Writer
+	head []byte
+	max  int
+}
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if n := h.max - len(h.head); n > 0 {
+		h.head = append(h.head, p[:min(n, len(p))]...)
+	}
+	return h.w.Write(p)
+}
