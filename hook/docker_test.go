@@ -9,6 +9,7 @@ import (
 
 	"github.com/quire-ci/quire-hook/pkg/executor/docker"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker/dockertest"
+	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 // TestDocker_Push: a real push with executor = "docker" runs the
@@ -85,4 +86,68 @@ ci.job("build", {"quire/push"}, function(q) q.sh("true") end)`)
 		t.Errorf("job build started: %+v", jobs["build"])
 	}
 	wantContains(t, out, "quire-test/absent:1")
+}
+
+// TestDocker_SIGKILLThenReconcile: a hook killed by SIGKILL mid-sh
+// leaves its container running; reconcile ends the run and removes the
+// container, found by its label, and with it the exec'd process.
+func TestDocker_SIGKILLThenReconcile(t *testing.T) {
+	engine := dockertest.Engine(t)
+	r := newRepo(t)
+	writeConfig(t, filepath.Join(r.Bare, "quire", "config.lua"), `return { executor = "docker" }`)
+	const token = "313"
+	r.Pipeline(`local ci = require("quire.ci")
+ci.image("` + dockertest.Image + `")
+ci.job("build", {"quire/push"}, function(q) q.sh("sleep ` + token + `") end)`)
+	r.Commit("slow")
+	r.push("-o", "ci.skip", "origin", "main")
+
+	hook, out := start(t, r.Env, "--git-dir", r.Bare, "replay", "main")
+	var run store.Run
+	waitFor(t, "the run's container and its sh call", func() bool {
+		for _, u := range r.unfinished() {
+			if u.ContainerID != "" && sleeping(token) {
+				run = u
+				return true
+			}
+		}
+		return false
+	})
+	hook.Process.Kill()
+	hook.Wait()
+	if ids, err := engine.ListContainers(t.Context(), docker.LabelRun, run.ID); err != nil || len(ids) != 1 {
+		t.Fatalf("after the kill: containers %v, %v; want the dead run's one\n%s", ids, err, out)
+	}
+
+	got, code := r.quire("", "--git-dir", r.Bare, "reconcile")
+	if code != 0 {
+		t.Fatalf("reconcile: exit %d\n%s", code, got)
+	}
+	wantContains(t, got, "1 container(s) removed")
+	if ids, err := engine.ListContainers(t.Context(), docker.LabelRun, run.ID); err != nil || len(ids) != 0 {
+		t.Errorf("after reconcile: containers %v, %v; want none", ids, err)
+	}
+	if sleeping(token) {
+		t.Errorf("sleep %s still runs after reconcile removed its container", token)
+	}
+	for _, u := range r.runs() {
+		if u.ID == run.ID && (u.State != store.RunFailed || u.FailureKind != store.FailOrphaned || u.ContainerID != "") {
+			t.Errorf("run after reconcile: %s (%s), container %q; want failed (orphaned), none", u.State, u.FailureKind, u.ContainerID)
+		}
+	}
+}
+
+// sleeping reports whether a "sleep <token>" process runs on this host,
+// in a container or not.
+func sleeping(token string) bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && string(cmd) == "sleep\x00"+token+"\x00" {
+			if st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); !strings.Contains(string(st), ") Z ") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -46,7 +46,9 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/datadir"
@@ -124,4 +126,45 @@ type Result struct {
 	TimedOut bool
 	// StartErr is set when the program could not be started at all.
 	StartErr error
+}
+
+// Container is implemented by a Session whose processes run in a
+// container: the runner records it in runs.container_id and
+// runs.image_tag while the run lives.
+type Container interface {
+	Container() (id, image string)
+}
+
+// ErrNoImage is wrapped by Start's error when the executor needs the
+// pipeline's image (ci.image) and the pipeline named none; the run is
+// recorded as a pipeline failure, with the executor's message saying to
+// add it.
+var ErrNoImage = errors.New("the pipeline names no image")
+
+// Reaper removes what a run whose hook died left behind in one
+// executor (a container), and returns how many things it removed. It
+// must cost nothing for a run the executor never served, as reconcile
+// calls every Reaper for every run it ends, whatever executor ran it.
+// What a run left running as processes of this host is killed by
+// reconcile itself (pkg/executor/host), for every executor.
+type Reaper func(ctx context.Context, dir datadir.RunDir, runID string) (int, error)
+
+var (
+	reapersMu sync.Mutex
+	reapers   []Reaper
+)
+
+// RegisterReaper adds r to the Reapers; an executor package that leaves
+// something beyond processes behind registers one in its init.
+func RegisterReaper(r Reaper) {
+	reapersMu.Lock()
+	defer reapersMu.Unlock()
+	reapers = append(reapers, r)
+}
+
+// Reapers returns the registered Reapers.
+func Reapers() []Reaper {
+	reapersMu.Lock()
+	defer reapersMu.Unlock()
+	return append([]Reaper(nil), reapers...)
 }

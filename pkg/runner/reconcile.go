@@ -3,12 +3,14 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/datadir"
+	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/proc"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -27,8 +29,10 @@ type Orphan struct {
 	Run         store.Run // the row as it was before: pending or active
 	JobsAborted int       // its pending and active jobs, now aborted
 	Killed      int       // processes it left running, now killed
+	Removed     int       // what executors removed for it: containers
 	// What could not be cleaned up; the run is recorded all the same.
 	KillErr      error // some processes may be left: kill them by hand
+	ReapErr      error // a container may be left: remove it by hand
 	WorkspaceErr error // the workspace is still there
 	LogsErr      error // empty logs of unrecorded sh calls may be left
 }
@@ -39,6 +43,12 @@ func (o Orphan) String() string {
 		o.Run.ID, o.Run.Repo, o.Run.Ref, o.Run.State, o.Run.OwnerPID, o.JobsAborted, o.Killed)
 	if o.KillErr != nil {
 		line += fmt.Sprintf(" (%v; kill what is left by hand)", o.KillErr)
+	}
+	if o.Removed > 0 {
+		line += fmt.Sprintf("; %d container(s) removed", o.Removed)
+	}
+	if o.ReapErr != nil {
+		line += fmt.Sprintf("; %v (remove it by hand)", o.ReapErr)
 	}
 	if o.WorkspaceErr != nil {
 		line += fmt.Sprintf("; its workspace could not be removed: %v", o.WorkspaceErr)
@@ -53,7 +63,7 @@ func (o Orphan) String() string {
 // was, what was done, and what could not be cleaned up ("errors").
 func (o Orphan) MarshalJSON() ([]byte, error) {
 	errs := []string{}
-	for _, err := range []error{o.KillErr, o.WorkspaceErr, o.LogsErr} {
+	for _, err := range []error{o.KillErr, o.ReapErr, o.WorkspaceErr, o.LogsErr} {
 		if err != nil {
 			errs = append(errs, err.Error())
 		}
@@ -67,8 +77,9 @@ func (o Orphan) MarshalJSON() ([]byte, error) {
 		OwnerHost     string         `json:"owner_host"`
 		JobsAborted   int            `json:"jobs_aborted"`
 		Killed        int            `json:"killed"`
+		Removed       int            `json:"containers_removed"`
 		Errors        []string       `json:"errors"`
-	}{o.Run.ID, o.Run.Repo, o.Run.Ref, o.Run.State, o.Run.OwnerPID, o.Run.OwnerHost, o.JobsAborted, o.Killed, errs})
+	}{o.Run.ID, o.Run.Repo, o.Run.Ref, o.Run.State, o.Run.OwnerPID, o.Run.OwnerHost, o.JobsAborted, o.Killed, o.Removed, errs})
 }
 
 // Reconcile ends the runs of this host whose owner process died (SPEC
@@ -116,6 +127,11 @@ func EndOrphans(ctx context.Context, s *store.Store, root datadir.Root) ([]Orpha
 		o := Orphan{Run: r, JobsAborted: aborted}
 		runDir := root.Run(r.ID)
 		o.Killed, o.KillErr = killRun(r.ID, string(runDir))
+		for _, reap := range executor.Reapers() {
+			n, err := reap(ctx, runDir, r.ID)
+			o.Removed += n
+			o.ReapErr = errors.Join(o.ReapErr, err)
+		}
 		o.WorkspaceErr = os.RemoveAll(runDir.Workspace())
 		o.LogsErr = dropUnrecordedLogs(ctx, s, r.ID, runDir)
 		orphans = append(orphans, o)

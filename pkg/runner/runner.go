@@ -218,12 +218,21 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
 			return r.finish(ctx, res, state, kind, msg, now)
 		}
-		return r.finish(ctx, res, store.RunFailed, store.FailInternal, fmt.Sprintf("executor %s: %v", r.Executor.Name(), err), now)
+		if errors.Is(err, executor.ErrNoImage) {
+			return r.finish(ctx, res, store.RunFailed, store.FailPipeline, err.Error(), now)
+		}
+		return r.finish(ctx, res, store.RunFailed, store.FailExecutor, fmt.Sprintf("executor %s: %v", r.Executor.Name(), err), now)
 	}
 	res.session = &openSession{s: sess}
 	// finish closes it first; this covers the paths that fail to
 	// record the run at all.
 	defer r.closeSession(ctx, res.session)
+	if c, ok := sess.(executor.Container); ok {
+		id, image := c.Container()
+		if err := r.Store.SetRunContainer(ctx, res.RunID, id, image); err != nil {
+			return r.finish(ctx, res, store.RunFailed, store.FailInternal, fmt.Sprintf("record the run's container: %v", err), now)
+		}
+	}
 
 	res.secrets = new(redact.Set)
 	e = &execution{runner: r, run: res, push: push, p: p, workspace: ws, secrets: res.secrets, session: sess}

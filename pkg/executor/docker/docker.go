@@ -104,8 +104,21 @@ func New(o Options) (*Executor, error) {
 // Name implements executor.Executor.
 func (e *Executor) Name() string { return "docker" }
 
-// ErrNoImage is Start's error when the pipeline named no ci.image.
-var ErrNoImage = errors.New(`executor "docker" needs an image: add ci.image("<image>") to .quire/ci.lua, e.g. ci.image("golang:1.26")`)
+// ErrNoImage is Start's error when the pipeline named no ci.image; it
+// is an executor.ErrNoImage.
+var ErrNoImage error = noImage{}
+
+type noImage struct{}
+
+func (noImage) Error() string {
+	return `executor "docker" needs an image: add ci.image("<image>") to .quire/ci.lua, e.g. ci.image("golang:1.26")`
+}
+
+func (noImage) Is(target error) bool { return target == executor.ErrNoImage }
+
+// A dead run's container is removed by reconcile, whatever executor the
+// operator's config names now.
+func init() { executor.RegisterReaper(RemoveRunContainers) }
 
 // Start implements executor.Executor: it makes sure the image is on the
 // engine and starts the run's container.
