@@ -4,10 +4,11 @@ package buildinfo
 
 import "runtime/debug"
 
-// Version is the module version of this build (go install ...@v1.2.0),
-// else its VCS revision and commit date: "(devel) rev 6ef1f97
-// 2026-11-29", with "-dirty" after a revision whose tree had
-// uncommitted changes.
+// Version is the module version of this build: a release (go install
+// ...@v1.2.0), or the pseudo-version go build (Go 1.24 and later) makes
+// from the commit. Else it is the VCS revision and commit date, as in
+// "(devel) rev 6ef1f97 2026-11-29", with "-dirty" after a revision whose
+// tree had uncommitted changes; else "(devel)".
 func Version() string { return version(debug.ReadBuildInfo()) }
 
 func version(info *debug.BuildInfo, ok bool) string {
