@@ -14,6 +14,7 @@ import (
 
 	"github.com/quire-ci/quire-hook/pkg/buildinfo"
 	"github.com/quire-ci/quire-hook/pkg/completion"
+	"github.com/quire-ci/quire-hook/pkg/manpage"
 	"github.com/urfave/cli/v2"
 )
 
@@ -202,7 +203,7 @@ func manCommand() *cli.Command {
 		Usage:  "print the man page (docs/quire-hook.1 is its output)",
 		Hidden: true,
 		Action: func(c *cli.Context) error {
-			page, err := c.App.ToManWithSection(1)
+			page, err := manpage.Render(c.App, 1)
 			if err != nil {
 				return err
 			}
