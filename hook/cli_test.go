@@ -21,11 +21,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite docs/quire-hook.1 from the command definitions")
 
-// runMain runs the command line in this process, as the binary would,
+// mainInProcess runs the command line in this process, as the binary would,
 // and returns its stdout, stderr and exit code. Hooks that install
 // writes run the real binary. For commands that run no job: jobs' sh
 // processes need the hook's own process (subreaper, signals).
-func runMain(t *testing.T, env []string, dir, stdin string, args ...string) (stdout, stderr string, code int) {
+func mainInProcess(t *testing.T, env []string, dir, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code = hook.Main(context.Background(), append([]string{"quire-hook"}, args...), hook.IO{
@@ -38,23 +38,23 @@ func runMain(t *testing.T, env []string, dir, stdin string, args ...string) (std
 	return out.String(), errOut.String(), code
 }
 
-// runMainCombined is runMain with stdout and stderr together, like
+// mainCombined is mainInProcess with stdout and stderr together, like
 // runBin.
-func runMainCombined(t *testing.T, env []string, dir, stdin string, args ...string) (string, int) {
+func mainCombined(t *testing.T, env []string, dir, stdin string, args ...string) (string, int) {
 	t.Helper()
-	out, errOut, code := runMain(t, env, dir, stdin, args...)
+	out, errOut, code := mainInProcess(t, env, dir, stdin, args...)
 	return out + errOut, code
 }
 
-// main runs the command line in process in the repository's work tree,
+// inProcess runs the command line in process in the repository's work tree,
 // like quire runs the binary there.
-func (r *repo) main(stdin string, args ...string) (string, int) {
+func (r *repo) inProcess(stdin string, args ...string) (string, int) {
 	r.t.Helper()
-	return runMainCombined(r.t, r.Env, r.Work, stdin, args...)
+	return mainCombined(r.t, r.Env, r.Work, stdin, args...)
 }
 
 func TestVersion(t *testing.T) {
-	out, errOut, code := runMain(t, nil, t.TempDir(), "", "--version")
+	out, errOut, code := mainInProcess(t, nil, t.TempDir(), "", "--version")
 	if code != 0 || errOut != "" || out != "quire-hook "+buildinfo.Version()+"\n" {
 		t.Errorf("--version: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -70,7 +70,7 @@ func TestCompletion(t *testing.T) {
 	dir := t.TempDir()
 	script := map[string]string{}
 	for _, shell := range []string{"bash", "zsh", "fish"} {
-		out, errOut, code := runMain(t, nil, dir, "", "completion", shell)
+		out, errOut, code := mainInProcess(t, nil, dir, "", "completion", shell)
 		if code != 0 || errOut != "" || !strings.Contains(out, "quire-hook") {
 			t.Fatalf("completion %s: exit %d, stderr %q:\n%s", shell, code, errOut, out)
 		}
@@ -126,7 +126,7 @@ func TestCompletion(t *testing.T) {
 	}
 
 	for _, args := range [][]string{{"completion"}, {"completion", "tcsh"}, {"completion", "bash", "zsh"}} {
-		if out, code := runMainCombined(t, nil, dir, "", args...); code != 2 || strings.Count(out, "\n") != 1 {
+		if out, code := mainCombined(t, nil, dir, "", args...); code != 2 || strings.Count(out, "\n") != 1 {
 			t.Errorf("%v: exit %d, want 2 with one line:\n%s", args, code, out)
 		}
 	}
@@ -135,7 +135,7 @@ func TestCompletion(t *testing.T) {
 // TestMan keeps docs/quire-hook.1 the output of the hidden man command;
 // go test ./hook/ -run TestMan -update rewrites it.
 func TestMan(t *testing.T) {
-	page, errOut, code := runMain(t, nil, t.TempDir(), "", "man")
+	page, errOut, code := mainInProcess(t, nil, t.TempDir(), "", "man")
 	if code != 0 || errOut != "" {
 		t.Fatalf("man: exit %d: %s", code, errOut)
 	}
@@ -187,7 +187,7 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 				if value != "" {
 					args = append(args, value)
 				}
-				out, code := runMainCombined(t, nil, t.TempDir(), "", append(args, "--help")...)
+				out, code := mainCombined(t, nil, t.TempDir(), "", append(args, "--help")...)
 				if code != 0 {
 					t.Errorf("%v --help: exit %d:\n%s", args, code, out)
 				}
@@ -224,9 +224,9 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			without, _ := runMainCombined(t, r.Env, elsewhere, c.stdin, append(c.global[:len(c.global)-2:len(c.global)-2], c.args...)...)
-			before, codeBefore := runMainCombined(t, r.Env, elsewhere, c.stdin, append(c.global, c.args...)...)
-			after, codeAfter := runMainCombined(t, r.Env, elsewhere, c.stdin, append(append([]string{c.args[0]}, c.global...), c.args[1:]...)...)
+			without, _ := mainCombined(t, r.Env, elsewhere, c.stdin, append(c.global[:len(c.global)-2:len(c.global)-2], c.args...)...)
+			before, codeBefore := mainCombined(t, r.Env, elsewhere, c.stdin, append(c.global, c.args...)...)
+			after, codeAfter := mainCombined(t, r.Env, elsewhere, c.stdin, append(append([]string{c.args[0]}, c.global...), c.args[1:]...)...)
 			if before != after || codeBefore != codeAfter {
 				t.Errorf("flags before the command: exit %d:\n%s\nafter it: exit %d:\n%s", codeBefore, before, codeAfter, after)
 			}
@@ -263,7 +263,7 @@ ci.image("golang:1.26")
 ci.job("build", {"test", "quire/push"}, function(q) end)
 ci.job("test", {"quire/push"}, function(q) end)
 `), 0o644)
-	out, errOut, code := runMain(t, nil, dir, "", "validate", "--json", "--file", good)
+	out, errOut, code := mainInProcess(t, nil, dir, "", "validate", "--json", "--file", good)
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -305,7 +305,7 @@ ci.job("a", {"b"}, function(q) end)
 ci.job("b", {"a"}, function(q) end)
 ci.job("c", {}, function(q) end)
 `), 0o644)
-	out, errOut, code = runMain(t, nil, dir, "", "validate", "--file", bad, "--json")
+	out, errOut, code = mainInProcess(t, nil, dir, "", "validate", "--file", bad, "--json")
 	if code != 1 || !strings.HasPrefix(errOut, "quire-hook: pipeline has ") || strings.Count(errOut, "\n") != 1 {
 		t.Errorf("exit %d, stderr %q; want 1 and one line", code, errOut)
 	}

@@ -70,12 +70,12 @@ func TestExamples_Systemd(t *testing.T) {
 			}
 			// The command works on a data root with runs, and exits 2
 			// where no run was recorded.
-			out, code := runMainCombined(t, append(r.Env, "QUIRE_DATA_DIR="+string(root)), t.TempDir(), "", args[1:]...)
+			out, code := mainCombined(t, append(r.Env, "QUIRE_DATA_DIR="+string(root)), t.TempDir(), "", args[1:]...)
 			if code != 0 {
 				t.Errorf("%q: exit %d:\n%s", args[1:], code, out)
 			}
 			empty := t.TempDir()
-			out, code = runMainCombined(t, append(r.Env, "QUIRE_DATA_DIR="+empty), t.TempDir(), "", args[1:]...)
+			out, code = mainCombined(t, append(r.Env, "QUIRE_DATA_DIR="+empty), t.TempDir(), "", args[1:]...)
 			if code != 2 || !strings.Contains(out, datadir.Root(empty).DB()) {
 				t.Errorf("%q without a database: exit %d, want 2 naming it:\n%s", args[1:], code, out)
 			}

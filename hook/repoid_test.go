@@ -68,7 +68,7 @@ func (s *server) repo(name string) *repo {
 	f.Env = s.env
 	f.Git(f.Work, "remote", "set-url", "origin", bare)
 	r := &repo{Fixture: f, t: s.t}
-	if out, code := r.main("", "--git-dir", bare, "install"); code != 0 {
+	if out, code := r.inProcess("", "--git-dir", bare, "install"); code != 0 {
 		s.t.Fatalf("install: exit %d: %s", code, out)
 	}
 	return r
@@ -96,7 +96,7 @@ func (s *server) runs() []store.Run {
 // with the server's environment.
 func (s *server) quire(args ...string) (string, int) {
 	s.t.Helper()
-	return runMainCombined(s.t, s.env, s.root, "", args...)
+	return mainCombined(s.t, s.env, s.root, "", args...)
 }
 
 // sleepyPipeline keeps its run active long enough for a second push to
