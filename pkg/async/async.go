@@ -86,7 +86,9 @@ func Queue(ctx context.Context, rn *runner.Runner, pushes []runner.Push, w Worke
 	for _, p := range pushes {
 		res, err := rn.Enqueue(ctx, p)
 		if err != nil {
-			return runs, nil, err
+			// Those queued so far have this hook as their owner:
+			// reconcile ends them once it has exited.
+			return nil, nil, err
 		}
 		runs = append(runs, Run{RunID: res.RunID, Commit: p.SHA, Ref: p.Ref, Previous: p.PreviousSHA, Options: p.Options, PushedAt: p.PushedAt})
 	}
