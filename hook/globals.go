@@ -138,8 +138,11 @@ func openStore(ctx context.Context, dataRoot string) (*store.Store, error) {
 	}
 	s, err := store.Open(ctx, datadir.Root(dataRoot).DB())
 	var tooNew *store.SchemaVersionError
-	if err == nil || errors.As(err, &tooNew) {
-		return s, err
+	switch {
+	case err == nil:
+		return s, nil
+	case errors.As(err, &tooNew):
+		return nil, err
 	}
 	// SQLite's own words ("unable to open database file") do not say
 	// what to do.
