@@ -71,7 +71,7 @@ func (g *globals) demo(c *cli.Context, dir string) error {
 		return err
 	}
 
-	// What the hook recorded.
+	// What the hook recorded, as 'quire-hook show' prints it.
 	r, err := g.openRepo(d.Bare)
 	if err != nil {
 		return err
@@ -81,25 +81,25 @@ func (g *globals) demo(c *cli.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("open the demo's records: %w", err)
 	}
-	defer s.Close()
 	runs, err := s.ListRuns(ctx, store.RunFilter{Limit: 1})
+	s.Close()
 	if err != nil || len(runs) == 0 {
 		return fmt.Errorf("the push recorded no run in %s (%v); is the hook executable?", root, err)
 	}
-	rec, err := loadRecord(ctx, s, runs[0].ID)
-	if err != nil {
+	run := runs[0]
+	say("recorded in %s:", root.DB())
+	show := App(IO{Stdout: g.io.Stdout, Stderr: g.io.Stderr, Env: g.io.Env, Dir: g.io.Dir})
+	if err := show.RunContext(ctx, []string{"quire-hook", "--data-dir", string(root), "show", run.ID}); err != nil {
 		return err
 	}
-	say("recorded in %s:", root.DB())
-	printRecord(g.io.Stdout, rec, string(root))
 	fmt.Fprintf(g.io.Stdout, "\nTry:\n"+
 		"  %[1]s --git-dir %[2]s runs\n"+
 		"  %[1]s --git-dir %[2]s logs %[3]s test\n"+
 		"  sqlite3 %[4]s 'SELECT * FROM job_summary'\n"+
 		"  git -C %[5]s commit --allow-empty -m again && git -C %[5]s push\n"+
 		"(remove %[6]s when done)\n",
-		d.Bin, d.Bare, rec.Run.ID[:13], root.DB(), d.Work, dir)
-	if rec.Run.State != store.RunComplete {
+		d.Bin, d.Bare, run.ID[:13], root.DB(), d.Work, dir)
+	if run.State != store.RunComplete {
 		return errRunFailed
 	}
 	return nil
