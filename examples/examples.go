@@ -1,5 +1,8 @@
 // Package examples embeds the example pipelines: the demo command builds
-// its throwaway repository from demo/, and a test loads every one.
+// its throwaway repository from demo/ (Demo), and a test loads every one.
+// The operating examples beside them, systemd/ (gc and reconcile timers)
+// and fluent-bit/ (shipping the CRI logs), are not embedded; hook's
+// examples test checks them against the commands.
 package examples
 
 import "embed"

@@ -2,52 +2,28 @@ package hook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/urfave/cli/v2"
 
+	"github.com/quire-ci/quire-hook/pkg/async"
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
-
-// An async hook (git config quire.async=true, or post-receive --async)
-// records its runs as pending, hands them to a detached worker process
-// (its own session, no terminal, output appended to
-// <data-root>/async.log) and returns, so the pusher does not wait. The
-// worker is this binary's hidden async-worker command; what each run
-// needs beyond its row travels in one environment variable.
-
-// asyncEnv carries the worker's runs; the worker drops it from the
-// environment its jobs see.
-const asyncEnv = "QUIRE_ASYNC_RUNS"
-
-// asyncRun is one run handed to the worker.
-type asyncRun struct {
-	RunID    string    `json:"run_id"`
-	Commit   string    `json:"commit"`
-	Ref      string    `json:"ref"`
-	Previous string    `json:"previous,omitempty"`
-	Options  []string  `json:"options,omitempty"`
-	PushedAt time.Time `json:"pushed_at"`
-}
 
 // asyncWanted reports whether runs of r should go to the background.
 func asyncWanted(c *cli.Context, r *gitrepo.Repo) bool {
 	return c.Bool("async") || r.ConfigBool("quire", "async")
 }
 
-// startAsync queues a run for each request and starts the worker.
+// startAsync queues a run for each request and hands them to a
+// detached worker (pkg/async).
 func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, rn *runner.Runner, repoName string, reqs []request) error {
-	s, dataRoot := rn.Store, rn.DataRoot
 	// Read everything from git first, then record the runs and start
 	// the worker at once: reconcile takes an owner that started well
 	// after its run was queued for a reused pid.
@@ -55,81 +31,30 @@ func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, rn *runner.Ru
 	for _, req := range reqs {
 		p, _, ok, err := prepare(r, rn.Progress, repoName, req)
 		if err != nil {
-			return &exitError{code: ExitError, err: fmt.Errorf("run %s: %w", req.ref, err)}
+			return fmt.Errorf("run %s: %w", req.ref, err)
 		}
 		if ok {
 			pushes = append(pushes, p)
 		}
 	}
-	var runs []asyncRun
-	for _, p := range pushes {
-		res, err := rn.Enqueue(ctx, p)
-		if err != nil {
-			return &exitError{code: ExitError, err: err}
-		}
-		runs = append(runs, asyncRun{RunID: res.RunID, Commit: p.SHA, Ref: p.Ref, Previous: p.PreviousSHA, Options: p.Options, PushedAt: p.PushedAt})
-	}
-	if len(runs) == 0 {
-		return nil
-	}
-	logPath := filepath.Join(dataRoot, "async.log")
-	pid, err := g.spawnWorker(r, dataRoot, logPath, runs)
-	if err != nil {
-		// Nobody will run them: say so in their rows rather than leave
-		// them pending for reconcile to find.
-		for _, run := range runs {
-			_, _ = s.AbortRun(context.WithoutCancel(ctx), run.RunID, "failed", store.FailInternal,
-				fmt.Sprintf("start the background worker: %v", err), time.Now().UnixMilli())
-		}
-		return &exitError{code: ExitError, err: fmt.Errorf("start the background worker: %w; set quire.async=false to run in the foreground", err)}
-	}
-	host, _ := os.Hostname()
-	for _, run := range runs {
-		// The worker adopts its runs as it starts; this covers the
-		// time until then. Either way a run has a live owner, so no
-		// reconcile takes it for an orphan while this hook exits.
-		if _, err := s.HandOver(ctx, run.RunID, os.Getpid(), pid, host); err != nil {
-			rn.Progress.Failf("warning: %v", err)
-		}
-		rn.Progress.Infof("run %s queued for %s at %s; it runs in the background (quire-hook show %s, or see %s)",
-			run.RunID, run.Ref, gitrepo.ShortSHA(run.Commit), run.RunID[:13], logPath)
-	}
-	return nil
-}
-
-// spawnWorker starts the detached worker and returns its pid.
-func (g *globals) spawnWorker(r *gitrepo.Repo, dataRoot, logPath string, runs []asyncRun) (int, error) {
-	bin, err := os.Executable()
-	if err != nil {
-		return 0, fmt.Errorf("find this binary: %w", err)
-	}
-	data, err := json.Marshal(runs)
-	if err != nil {
-		return 0, fmt.Errorf("encode runs: %w", err)
-	}
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return 0, fmt.Errorf("open %s: %w", logPath, err)
-	}
-	defer log.Close()
-	args := []string{"--git-dir", r.GitDir, "--data-dir", dataRoot}
+	args := []string{"--git-dir", r.GitDir, "--data-dir", rn.DataRoot}
 	if g.config != "" {
 		args = append(args, "--config", g.abs(g.config))
 	}
 	if g.verbose {
 		args = append(args, "--verbose")
 	}
-	args = append(args, "async-worker")
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = r.GitDir
-	cmd.Env = append(withoutVar(g.io.Env, asyncEnv), asyncEnv+"="+string(data))
-	cmd.Stdout, cmd.Stderr = log, log // stdin is /dev/null
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start %s: %w", bin, err)
+	logPath := datadir.Root(rn.DataRoot).AsyncLog()
+	w := async.Worker{Bin: g.io.Executable, Args: append(args, "async-worker"), Env: g.io.Env, Dir: r.GitDir, Log: logPath}
+	runs, warnings, err := async.Queue(ctx, rn, pushes, w)
+	for _, err := range warnings {
+		rn.Progress.Failf("warning: %v", err)
 	}
-	pid := cmd.Process.Pid
-	return pid, cmd.Process.Release()
+	for _, run := range runs {
+		rn.Progress.Infof("run %s queued for %s at %s; it runs in the background (quire-hook show %s, or see %s)",
+			run.RunID, run.Ref, gitrepo.ShortSHA(run.Commit), run.RunID[:13], logPath)
+	}
+	return err
 }
 
 func asyncWorkerCommand(g *globals) *cli.Command {
@@ -144,11 +69,11 @@ func asyncWorkerCommand(g *globals) *cli.Command {
 // asyncWorker executes the runs an async hook queued, one after another.
 func (g *globals) asyncWorker(c *cli.Context) error {
 	ctx := c.Context
-	var runs []asyncRun
-	if err := json.Unmarshal([]byte(g.io.Getenv(asyncEnv)), &runs); err != nil {
-		return usageErr("async-worker is started by an async post-receive, not by hand (%s: %v)", asyncEnv, err)
+	runs, env, err := async.Decode(g.io.Env)
+	if err != nil {
+		return fmt.Errorf("async-worker is started by an async post-receive, not by hand (%w)", err)
 	}
-	g.io.Env = withoutVar(g.io.Env, asyncEnv)
+	g.io.Env = env
 	fmt.Fprintf(g.io.Stderr, "quire: %s async worker %d: %d run(s)\n", time.Now().UTC().Format(time.RFC3339), os.Getpid(), len(runs))
 	r, err := g.openRepo(g.gitDir)
 	if err != nil {
@@ -160,31 +85,21 @@ func (g *globals) asyncWorker(c *cli.Context) error {
 		return err
 	}
 	defer s.Close()
-	// Take the runs before anything else: the hook that queued them may
-	// be gone already, and a reconcile would take them for its orphans.
-	host, _ := os.Hostname()
-	var mine []asyncRun
-	for _, a := range runs {
-		if err := s.AdoptRun(ctx, a.RunID, os.Getpid(), host); err != nil {
-			fmt.Fprintf(g.io.Stderr, "quire: run %s: %v; skipping it\n", a.RunID, err)
-			continue
-		}
-		mine = append(mine, a)
+	mine, skipped := async.Adopt(ctx, s, runs)
+	for _, err := range skipped {
+		fmt.Fprintf(g.io.Stderr, "quire: %v; skipping it\n", err)
 	}
 	rn, err := g.newRunner(ctx, r, s, dataRoot)
 	if err != nil {
 		// This worker owns the runs: it records why none will run.
-		for _, a := range mine {
-			_, _ = s.AbortRun(context.WithoutCancel(ctx), a.RunID, "failed", store.FailInternal,
-				fmt.Sprintf("set up the background worker: %v", err), time.Now().UnixMilli())
-		}
+		async.Abort(ctx, s, mine, fmt.Sprintf("set up the background worker: %v", err))
 		return err
 	}
 	sweepQuietly(ctx, s, dataRoot, g.io.Stderr)
 	failed := false
 	for _, a := range mine {
 		row, err := s.GetRun(ctx, a.RunID)
-		if err != nil || row.State != "pending" {
+		if err != nil || row.State != store.RunPending {
 			rn.Progress.Failf("run %s is no longer pending (%v); skipping it", a.RunID, err)
 			continue
 		}
@@ -193,29 +108,18 @@ func (g *globals) asyncWorker(c *cli.Context) error {
 			trigger: row.Trigger, options: a.Options, pushedAt: a.PushedAt,
 		})
 		if err != nil || !ok {
-			_, _ = s.AbortRun(context.WithoutCancel(ctx), a.RunID, "failed", store.FailInternal,
-				fmt.Sprintf("prepare run: %v", err), time.Now().UnixMilli())
+			async.Abort(ctx, s, []async.Run{a}, fmt.Sprintf("prepare run: %v", err))
 			continue
 		}
 		res, err := rn.Execute(ctx, rn.Queued(row), p, src)
 		if err != nil {
-			return &exitError{code: ExitError, err: err}
+			return err
 		}
 		g.applyKeepRuns(ctx, rn, row.Repo)
-		failed = failed || res.State == "failed"
+		failed = failed || res.State == store.RunFailed
 	}
 	if failed {
 		return errRunFailed
 	}
 	return nil
-}
-
-func withoutVar(env []string, name string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

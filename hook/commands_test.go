@@ -56,7 +56,7 @@ func TestReplay(t *testing.T) {
 	})
 	t.Run("UnknownRev", func(t *testing.T) {
 		n := len(r.runs())
-		out, code := r.quire("", "--git-dir", r.Bare, "replay", "no-such-branch")
+		out, code := r.inProcess("", "--git-dir", r.Bare, "replay", "no-such-branch")
 		if code != 2 || strings.Count(strings.TrimSpace(out), "\n") != 0 {
 			t.Errorf("exit %d, want 2 with one line:\n%s", code, out)
 		}
@@ -66,7 +66,7 @@ func TestReplay(t *testing.T) {
 		}
 	})
 	t.Run("Usage", func(t *testing.T) {
-		out, code := r.quire("", "--git-dir", r.Bare, "replay")
+		out, code := r.inProcess("", "--git-dir", r.Bare, "replay")
 		if code != 2 {
 			t.Errorf("exit %d, want 2:\n%s", code, out)
 		}
@@ -93,7 +93,7 @@ ci.job("test", {"quire/push"}, function(q) end)
 `)
 	r.Commit("valid")
 	r.push()
-	out, code := r.quire("", "--git-dir", r.Bare, "validate")
+	out, code := r.inProcess("", "--git-dir", r.Bare, "validate")
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
@@ -107,7 +107,7 @@ ci.job("a", {"b"}, function(q) end)
 ci.job("b", {"a"}, function(q) end)
 ci.job("c", {}, function(q) end)
 `), 0o644)
-	out, code = r.quire("", "validate", "--file", bad)
+	out, code = r.inProcess("", "validate", "--file", bad)
 	if code != 1 {
 		t.Errorf("exit %d, want 1:\n%s", code, out)
 	}
@@ -120,7 +120,7 @@ func TestInstall(t *testing.T) {
 	r := newRepo(t) // installed once already
 	hook := filepath.Join(r.Bare, "hooks", "post-receive")
 	t.Run("Idempotent", func(t *testing.T) {
-		if out, code := r.quire("", "--git-dir", r.Bare, "install"); code != 0 {
+		if out, code := r.inProcess("", "--git-dir", r.Bare, "install"); code != 0 {
 			t.Fatalf("exit %d: %s", code, out)
 		}
 		fi, err := os.Stat(hook)
@@ -140,7 +140,7 @@ func TestInstall(t *testing.T) {
 		extra := "# the operator's note\n[receive]\n\thideRefs = refs/pull\n\thideRefs = refs/keep\n"
 		old, _ := os.ReadFile(cfg)
 		os.WriteFile(cfg, append(old, extra...), 0o644)
-		if out, code := r.quire("", "--git-dir", r.Bare, "install"); code != 0 {
+		if out, code := r.inProcess("", "--git-dir", r.Bare, "install"); code != 0 {
 			t.Fatalf("exit %d: %s", code, out)
 		}
 		data, _ := os.ReadFile(cfg)
@@ -152,7 +152,7 @@ func TestInstall(t *testing.T) {
 	})
 	t.Run("ForeignHookKept", func(t *testing.T) {
 		os.WriteFile(hook, []byte("#!/bin/sh\necho mine\n"), 0o755)
-		out, code := r.quire("", "--git-dir", r.Bare, "install")
+		out, code := r.inProcess("", "--git-dir", r.Bare, "install")
 		if code != 2 {
 			t.Errorf("exit %d, want 2: %s", code, out)
 		}
@@ -160,7 +160,7 @@ func TestInstall(t *testing.T) {
 		if data, _ := os.ReadFile(hook); string(data) != "#!/bin/sh\necho mine\n" {
 			t.Errorf("foreign hook was changed: %q", data)
 		}
-		if out, code := r.quire("", "--git-dir", r.Bare, "install", "--force"); code != 0 {
+		if out, code := r.inProcess("", "--git-dir", r.Bare, "install", "--force"); code != 0 {
 			t.Fatalf("--force: exit %d: %s", code, out)
 		}
 		if data, _ := os.ReadFile(hook + ".before-quire"); string(data) != "#!/bin/sh\necho mine\n" {
@@ -171,7 +171,7 @@ func TestInstall(t *testing.T) {
 		}
 	})
 	t.Run("NotARepo", func(t *testing.T) {
-		out, code := r.quire("", "--git-dir", t.TempDir(), "install")
+		out, code := r.inProcess("", "--git-dir", t.TempDir(), "install")
 		if code != 2 {
 			t.Errorf("exit %d, want 2: %s", code, out)
 		}
@@ -206,7 +206,7 @@ func TestDataRoot(t *testing.T) {
 		// A path under a regular file cannot be created, even by root.
 		blocker := filepath.Join(t.TempDir(), "file")
 		os.WriteFile(blocker, nil, 0o644)
-		out, code := r.quire("", "--git-dir", r.Bare, "--data-dir", filepath.Join(blocker, "data"), "replay", "main")
+		out, code := r.inProcess("", "--git-dir", r.Bare, "--data-dir", filepath.Join(blocker, "data"), "replay", "main")
 		if code != 2 || strings.Count(strings.TrimSpace(out), "\n") != 0 {
 			t.Errorf("exit %d, want 2 with one line:\n%s", code, out)
 		}
@@ -233,15 +233,15 @@ func TestDataRoot(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	for _, args := range [][]string{{"no-such-command"}, {"replay", "--no-such-flag", "x"}, {"--no-such-flag"}} {
-		out, code := runBin(t, nil, t.TempDir(), "", args...)
+		out, code := mainCombined(t, nil, t.TempDir(), "", args...)
 		if code != 2 || !strings.HasPrefix(out, "quire-hook: ") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
 			t.Errorf("%v: exit %d, want 2 and one quire-hook: line:\n%s", args, code, out)
 		}
 	}
-	if out, _ := runBin(t, nil, t.TempDir(), "", "bogus"); out != "quire-hook: unknown command 'bogus'; see quire-hook --help\n" {
+	if out, _ := mainCombined(t, nil, t.TempDir(), "", "bogus"); out != "quire-hook: unknown command 'bogus'; see quire-hook --help\n" {
 		t.Errorf("unknown command: %q", out)
 	}
-	out, code := runBin(t, nil, t.TempDir(), "", "replay", "--help")
+	out, code := mainCombined(t, nil, t.TempDir(), "", "replay", "--help")
 	if code != 0 || !strings.Contains(out, "--ref") {
 		t.Errorf("replay --help: exit %d:\n%s", code, out)
 	}
@@ -250,7 +250,7 @@ func TestUsage(t *testing.T) {
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1")
-	out, code := runBin(t, env, dir, "", "demo", "--dir", dir)
+	out, code := mainCombined(t, env, dir, "", "demo", "--dir", dir)
 	if code != 0 {
 		t.Fatalf("demo: exit %d:\n%s", code, out)
 	}
@@ -398,7 +398,7 @@ ci.job("slow", {"quire/push"}, function(q) q.sh("sleep 5") end)`)
 	t.Run("Invalid", func(t *testing.T) {
 		n := len(r.runs())
 		os.WriteFile(cfg, []byte("return { job_timeout = \"1h\" }"), 0o644)
-		out, code := r.quire("", "--git-dir", r.Bare, "replay", "main")
+		out, code := r.inProcess("", "--git-dir", r.Bare, "replay", "main")
 		if code != 2 || strings.Count(strings.TrimSpace(out), "\n") != 0 {
 			t.Errorf("exit %d, want 2 with one line:\n%s", code, out)
 		}
@@ -415,7 +415,7 @@ ci.job("slow", {"quire/push"}, function(q) q.sh("sleep 5") end)`)
 		wantContains(t, out, "job exceeded its 200ms timeout")
 		out, _ = runBin(t, append(r.Env, "QUIRE_CONFIG="+good), r.Work, "", "--git-dir", r.Bare, "replay", "main")
 		wantContains(t, out, "job exceeded its 200ms timeout")
-		out, code := r.quire("", "--git-dir", r.Bare, "--config", filepath.Join(t.TempDir(), "missing.lua"), "replay", "main")
+		out, code := r.inProcess("", "--git-dir", r.Bare, "--config", filepath.Join(t.TempDir(), "missing.lua"), "replay", "main")
 		if code != 2 {
 			t.Errorf("missing --config: exit %d:\n%s", code, out)
 		}
@@ -452,7 +452,7 @@ end)`)
 		}
 	}
 	os.WriteFile(cfg, []byte(`return { executor = "docker" }`), 0o644)
-	out, code := r.quire("", "--git-dir", r.Bare, "--config", cfg, "replay", "main")
+	out, code := r.inProcess("", "--git-dir", r.Bare, "--config", cfg, "replay", "main")
 	if code == 0 {
 		t.Errorf("docker executor without ci.image: exit 0, want a failed run:\n%s", out)
 	}

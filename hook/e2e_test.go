@@ -44,7 +44,7 @@ type repo struct {
 func newRepo(t *testing.T) *repo {
 	t.Helper()
 	r := &repo{Fixture: gittest.New(t), t: t}
-	if out, code := r.quire("", "--git-dir", r.Bare, "install"); code != 0 {
+	if out, code := r.inProcess("", "--git-dir", r.Bare, "install"); code != 0 {
 		t.Fatalf("install: exit %d: %s", code, out)
 	}
 	return r

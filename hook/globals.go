@@ -3,16 +3,17 @@ package hook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/quire-ci/quire-hook/pkg/config"
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
@@ -30,6 +31,7 @@ type globals struct {
 	keepRuns int // config.lua's keep_runs, once newRunner has read it
 }
 
+// flags are the global flags, new ones on every call.
 func (g *globals) flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "git-dir", Usage: "the bare repository (default: $GIT_DIR, else the current directory)"},
@@ -40,13 +42,49 @@ func (g *globals) flags() []cli.Flag {
 	}
 }
 
-func (g *globals) before(c *cli.Context) error {
-	g.gitDir = c.String("git-dir")
-	g.dataDir = c.String("data-dir")
-	g.config = c.String("config")
-	g.quiet = c.Bool("quiet")
-	g.verbose = c.Bool("verbose")
-	return nil
+// read takes the global flags given in c. Each command accepts them
+// too (acceptAfter), and runs read again for its own: so
+// "quire-hook install --git-dir X" is "quire-hook --git-dir X install".
+func (g *globals) read(c *cli.Context) {
+	for name, dst := range map[string]*string{"git-dir": &g.gitDir, "data-dir": &g.dataDir, "config": &g.config} {
+		if c.IsSet(name) {
+			*dst = c.String(name)
+		}
+	}
+	for name, dst := range map[string]*bool{"quiet": &g.quiet, "verbose": &g.verbose} {
+		if c.IsSet(name) {
+			*dst = c.Bool(name)
+		}
+	}
+}
+
+// acceptAfter adds the global flags the command does not define itself
+// to it, hidden from its help, and reads them before its action runs.
+func (g *globals) acceptAfter(cmd *cli.Command) {
+	defined := map[string]bool{}
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			defined[n] = true
+		}
+	}
+	for _, f := range g.flags() {
+		if slices.ContainsFunc(f.Names(), func(n string) bool { return defined[n] }) {
+			continue
+		}
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			f.Hidden = true
+		case *cli.BoolFlag:
+			f.Hidden = true
+		}
+		cmd.Flags = append(cmd.Flags, f)
+	}
+	if action := cmd.Action; action != nil {
+		cmd.Action = func(c *cli.Context) error {
+			g.read(c)
+			return action(c)
+		}
+	}
 }
 
 // abs resolves p against the command's working directory.
@@ -62,142 +100,53 @@ func (g *globals) abs(p string) string {
 func (g *globals) openRepo(candidates ...string) (*gitrepo.Repo, error) {
 	for _, c := range candidates {
 		if c != "" {
-			return openRepoAt(g.abs(c))
+			return gitrepo.Open(g.abs(c))
 		}
 	}
 	dir := g.io.Dir
 	if fi, err := os.Stat(filepath.Join(dir, ".git")); err == nil && fi.IsDir() {
 		dir = filepath.Join(dir, ".git")
 	}
-	return openRepoAt(dir)
+	return gitrepo.Open(dir)
 }
 
-func openRepoAt(dir string) (*gitrepo.Repo, error) {
-	r, err := gitrepo.Open(dir)
-	if err != nil {
-		return nil, usageErr("%v", err)
-	}
-	return r, nil
+// locator applies SPEC §2's rules with this command's flag and
+// environment.
+func (g *globals) locator() datadir.Locator {
+	return datadir.Locator{Flag: g.dataDir, Env: g.io.Env, Dir: g.io.Dir}
 }
 
-// dataRoot picks the data root of a repository (SPEC §2).
+// dataRoot is the data root of r (SPEC §2).
 func (g *globals) dataRoot(r *gitrepo.Repo) string {
-	if g.dataDir != "" {
-		return g.abs(g.dataDir)
-	}
-	if d := g.io.Getenv("QUIRE_DATA_DIR"); d != "" {
-		return g.abs(d)
-	}
-	if d := r.ConfigValue("quire", "dataDir"); d != "" {
-		if filepath.IsAbs(d) {
-			return filepath.Clean(d)
-		}
-		return filepath.Join(r.GitDir, d)
-	}
-	return filepath.Join(r.GitDir, "quire")
+	return string(g.locator().Root(r.GitDir, r.ConfigValue("quire", "dataDir")))
 }
 
-// repoName is runs.repo (SPEC §2), which must name one repository
-// among all that share a data root: its path under the repos root (git
-// config quire.reposRoot, else $QUIRE_REPOS_ROOT) when that contains it,
-// else its base name when the data root is its own, else its absolute
-// path.
+// repoName is runs.repo for r (SPEC §2).
 func (g *globals) repoName(r *gitrepo.Repo) string {
-	if root := g.reposRoot(r); root != "" {
-		if rel, ok := under(root, r.GitDir); ok {
-			return rel
-		}
-	}
-	if filepath.Clean(g.dataRoot(r)) == filepath.Join(r.GitDir, "quire") {
-		return filepath.Base(r.GitDir)
-	}
-	return r.GitDir
+	return g.locator().RepoName(r.GitDir, datadir.Root(g.dataRoot(r)))
 }
 
-// reposRoot is git config quire.reposRoot as git reads it (system,
-// global and the repository's own config; relative to the repository),
-// else $QUIRE_REPOS_ROOT (relative to the working directory), else "".
+// reposRoot is the root that runs.repo names are relative to, or "".
 func (g *globals) reposRoot(r *gitrepo.Repo) string {
-	if root := gitConfigPath(r.GitDir, g.io.Env, "quire.reposRoot"); root != "" {
-		if filepath.IsAbs(root) {
-			return filepath.Clean(root)
-		}
-		return filepath.Join(r.GitDir, root)
-	}
-	if root := g.io.Getenv("QUIRE_REPOS_ROOT"); root != "" {
-		return g.abs(root)
-	}
-	return ""
-}
-
-// gitConfigPath reads a path option with the git CLI, which, unlike
-// go-git, also reads the system and global config (and honours
-// GIT_CONFIG_SYSTEM, GIT_CONFIG_GLOBAL and the like in env). "" when the
-// option is unset or git cannot be run; then the repository's own
-// config is all there is.
-func gitConfigPath(gitDir string, env []string, key string) string {
-	cmd := exec.Command("git", "--git-dir", gitDir, "config", "--type=path", "--get", key)
-	cmd.Env = gitConfigEnv(env)
-	cmd.Dir = gitDir
-	out, err := cmd.Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// gitConfigEnv is env without the variables that point git at another
-// repository or work tree; those saying which config files to read stay.
-func gitConfigEnv(env []string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "GIT_") && !strings.HasPrefix(name, "GIT_CONFIG") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
-// under returns path relative to root, with slashes, when root contains
-// it (and is not it). Symbolic links are resolved if the plain paths do
-// not match: /srv/git may be a link to where the repositories are.
-func under(root, path string) (string, bool) {
-	rel := func(root, path string) (string, bool) {
-		r, err := filepath.Rel(root, path)
-		if err != nil || r == "." || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-			return "", false
-		}
-		return filepath.ToSlash(r), true
-	}
-	if r, ok := rel(root, path); ok {
-		return r, true
-	}
-	realRoot, err1 := filepath.EvalSymlinks(root)
-	realPath, err2 := filepath.EvalSymlinks(path)
-	if err1 != nil || err2 != nil {
-		return "", false
-	}
-	return rel(realRoot, realPath)
+	return g.locator().ReposRoot(r.GitDir)
 }
 
 // openStore creates the data root if needed and opens its database.
 func openStore(ctx context.Context, dataRoot string) (*store.Store, error) {
 	if err := os.MkdirAll(dataRoot, 0o755); err != nil {
-		return nil, usageErr("create data root: %v; set --data-dir or QUIRE_DATA_DIR to a writable directory", err)
+		return nil, fmt.Errorf("create data root: %w; set --data-dir or QUIRE_DATA_DIR to a writable directory", err)
 	}
-	s, err := store.Open(ctx, filepath.Join(dataRoot, "quire.db"))
-	if err != nil {
-		var tooNew *store.SchemaVersionError
-		if errors.As(err, &tooNew) {
-			return nil, usageErr("%v", err)
-		}
-		// SQLite's own words ("unable to open database file") do not say
-		// what to do.
-		return nil, usageErr("%v; check that %s and the files in it are writable by this user (%s), or set --data-dir or QUIRE_DATA_DIR", err, dataRoot, currentUser())
+	s, err := store.Open(ctx, datadir.Root(dataRoot).DB())
+	var tooNew *store.SchemaVersionError
+	switch {
+	case err == nil:
+		return s, nil
+	case errors.As(err, &tooNew):
+		return nil, err
 	}
-	return s, nil
+	// SQLite's own words ("unable to open database file") do not say
+	// what to do.
+	return nil, fmt.Errorf("%w; check that %s and the files in it are writable by this user (%s), or set --data-dir or QUIRE_DATA_DIR", err, dataRoot, currentUser())
 }
 
 // currentUser names the user this process runs as, for messages.
@@ -286,11 +235,7 @@ func (g *globals) loadConfig(ctx context.Context, dataRoot string) (config.Confi
 		path = g.io.Getenv("QUIRE_CONFIG")
 	}
 	if path == "" {
-		path, required = filepath.Join(dataRoot, "config.lua"), false
+		path, required = datadir.Root(dataRoot).Config(), false
 	}
-	cfg, err := config.Load(ctx, g.abs(path), required)
-	if err != nil {
-		return cfg, usageErr("%v", err)
-	}
-	return cfg, nil
+	return config.Load(ctx, g.abs(path), required)
 }

@@ -33,12 +33,12 @@ func TestInstall_Chain(t *testing.T) {
 			script := mailHook(t, f, log, tt.code)
 			hook := filepath.Join(f.Bare, "hooks", "post-receive")
 
-			out, code := runBin(t, f.Env, f.Work, "", "--git-dir", f.Bare, "install")
+			out, code := mainCombined(t, f.Env, f.Work, "", "--git-dir", f.Bare, "install")
 			if code != 2 {
 				t.Fatalf("install over a foreign hook: exit %d, want 2:\n%s", code, out)
 			}
 			wantContains(t, out, "--chain")
-			out, code = runBin(t, f.Env, f.Work, "", "--git-dir", f.Bare, "install", "--chain")
+			out, code = mainCombined(t, f.Env, f.Work, "", "--git-dir", f.Bare, "install", "--chain")
 			if code != 0 {
 				t.Fatalf("install --chain: exit %d:\n%s", code, out)
 			}
@@ -100,14 +100,14 @@ ci.job("boom", {"quire/push"}, function(q) q.sh("exit 4", {check = true}) end)`)
 		mailHook(t, f, log, "0")
 		hook := filepath.Join(f.Bare, "hooks", "post-receive")
 		for _, args := range [][]string{{"install", "--chain"}, {"install"}} {
-			if out, code := runBin(t, f.Env, f.Work, "", append([]string{"--git-dir", f.Bare}, args...)...); code != 0 {
+			if out, code := mainCombined(t, f.Env, f.Work, "", append([]string{"--git-dir", f.Bare}, args...)...); code != 0 {
 				t.Fatalf("%v: exit %d:\n%s", args, code, out)
 			}
 		}
 		if data, _ := os.ReadFile(hook); !strings.Contains(string(data), "--chain") {
 			t.Errorf("a plain reinstall dropped the chain: %q", data)
 		}
-		if out, code := runBin(t, f.Env, f.Work, "", "--git-dir", f.Bare, "install", "--force"); code != 0 {
+		if out, code := mainCombined(t, f.Env, f.Work, "", "--git-dir", f.Bare, "install", "--force"); code != 0 {
 			t.Fatalf("install --force: exit %d:\n%s", code, out)
 		}
 		if data, _ := os.ReadFile(hook); strings.Contains(string(data), "--chain") {
@@ -120,7 +120,7 @@ ci.job("boom", {"quire/push"}, function(q) q.sh("exit 4", {check = true}) end)`)
 		log := filepath.Join(t.TempDir(), "mail.log")
 		mailHook(t, f, log, "0")
 		for _, args := range [][]string{{"install", "--force"}, {"install", "--chain"}} {
-			if out, code := runBin(t, f.Env, f.Work, "", append([]string{"--git-dir", f.Bare}, args...)...); code != 0 {
+			if out, code := mainCombined(t, f.Env, f.Work, "", append([]string{"--git-dir", f.Bare}, args...)...); code != 0 {
 				t.Fatalf("%v: exit %d:\n%s", args, code, out)
 			}
 		}
@@ -135,7 +135,7 @@ ci.job("boom", {"quire/push"}, function(q) q.sh("exit 4", {check = true}) end)`)
 	})
 	t.Run("ChainAndForce", func(t *testing.T) {
 		f := gittest.New(t)
-		out, code := runBin(t, f.Env, f.Work, "", "--git-dir", f.Bare, "install", "--chain", "--force")
+		out, code := mainCombined(t, f.Env, f.Work, "", "--git-dir", f.Bare, "install", "--chain", "--force")
 		if code != 2 || strings.Count(strings.TrimSpace(out), "\n") != 0 {
 			t.Errorf("exit %d, want 2 with one line:\n%s", code, out)
 		}

@@ -1,7 +1,6 @@
 package hook
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/push"
+	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
 func replayCommand(g *globals) *cli.Command {
@@ -31,7 +31,7 @@ func replayCommand(g *globals) *cli.Command {
 			if c.IsSet("ref") {
 				var err error
 				if ref, err = replayRef(c.String("ref")); err != nil {
-					return usageErr("%v", err)
+					return err
 				}
 			}
 			return g.replay(c, c.Args().First(), ref)
@@ -60,10 +60,7 @@ func (g *globals) replay(c *cli.Context, rev, refFlag string) error {
 	}
 	commit, named, err := r.Resolve(rev)
 	if err != nil {
-		if errors.Is(err, gitrepo.ErrUnknownRevision) {
-			return usageErr("%v", err)
-		}
-		return usageErr("%v", err)
+		return err
 	}
 	ref := refFlag
 	if ref == "" {
@@ -85,9 +82,9 @@ func (g *globals) replay(c *cli.Context, rev, refFlag string) error {
 	defer closeStore()
 	res, ran, err := g.launch(ctx, r, rn, g.repoName(r), request{commit: commit, ref: ref, trigger: "replay", pusher: g.pusher()})
 	if err != nil {
-		return &exitError{code: ExitError, err: err}
+		return err
 	}
-	if ran && res.State == "failed" {
+	if ran && res.State == store.RunFailed {
 		return errRunFailed
 	}
 	return nil

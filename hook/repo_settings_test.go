@@ -114,7 +114,7 @@ func TestConfig_SettingsErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			writeConfig(t, cfg, c.lua)
-			out, code := r.quire("", "--git-dir", r.Bare, "--config", cfg, "replay", "main")
+			out, code := r.inProcess("", "--git-dir", r.Bare, "--config", cfg, "replay", "main")
 			if code != 2 {
 				t.Errorf("exit %d, want 2:\n%s", code, out)
 			}

@@ -68,7 +68,7 @@ func (s *server) repo(name string) *repo {
 	f.Env = s.env
 	f.Git(f.Work, "remote", "set-url", "origin", bare)
 	r := &repo{Fixture: f, t: s.t}
-	if out, code := r.quire("", "--git-dir", bare, "install"); code != 0 {
+	if out, code := r.inProcess("", "--git-dir", bare, "install"); code != 0 {
 		s.t.Fatalf("install: exit %d: %s", code, out)
 	}
 	return r
@@ -92,10 +92,11 @@ func (s *server) runs() []store.Run {
 	return runs
 }
 
-// quire runs the binary in the repos root with the server's environment.
+// quire runs a command that runs no job, in process, in the repos root
+// with the server's environment.
 func (s *server) quire(args ...string) (string, int) {
 	s.t.Helper()
-	return runBin(s.t, s.env, s.root, "", args...)
+	return mainCombined(s.t, s.env, s.root, "", args...)
 }
 
 // sleepyPipeline keeps its run active long enough for a second push to

@@ -15,7 +15,7 @@ ci.job("a", {"quire/push"}, function(q) error("bad \27[2J \255 end") end)`)
 	r.Commit("subject \x1b]0;owned\x07 \x1b[31mred\x9b bytes \xff\xfe")
 	r.push()
 	for _, args := range [][]string{{"runs"}, {"show", "latest"}} {
-		out, code := r.quire("", append([]string{"--git-dir", r.Bare}, args...)...)
+		out, code := r.inProcess("", append([]string{"--git-dir", r.Bare}, args...)...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d\n%s", args, code, out)
 		}
@@ -24,7 +24,7 @@ ci.job("a", {"quire/push"}, function(q) error("bad \27[2J \255 end") end)`)
 		}
 		wantContains(t, out, `subject \x1b]0;owned\x07`)
 	}
-	out, _ := r.quire("", "--git-dir", r.Bare, "show", "latest")
+	out, _ := r.inProcess("", "--git-dir", r.Bare, "show", "latest")
 	wantContains(t, out, `bad \x1b[2J \xff end`)
 	wantContains(t, out, `red\u009b bytes`) // git keeps \x9b as U+009B, a C1 code
 }

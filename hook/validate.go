@@ -1,6 +1,7 @@
 package hook
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -25,68 +26,67 @@ func validateCommand(g *globals) *cli.Command {
 			"no <rev>, it checks the working copy's .quire/ci.lua, uncommitted changes included.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "a ci.lua file on disk instead of a commit"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON document: the jobs in run order, or the problems"},
 		},
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 1 {
 				return usageErr("validate takes at most one <rev>")
 			}
-			return g.validate(c, c.Args().First(), c.String("file"))
+			p, err := g.loadPipeline(c, c.Args().First(), c.String("file"))
+			return g.printValidated(p, err, c.Bool("json"))
 		},
 	}
 }
 
-func (g *globals) validate(c *cli.Context, rev, file string) error {
+// loadPipeline loads the pipeline validate checks: --file, else the
+// working copy's of a clone when no rev is given, else the one at rev.
+func (g *globals) loadPipeline(c *cli.Context, rev, file string) (*pipeline.Pipeline, error) {
 	ctx := c.Context
-	var p *pipeline.Pipeline
-	var err error
 	switch {
 	case file != "" && rev != "":
-		return usageErr("give either <rev> or --file, not both")
+		return nil, usageErr("give either <rev> or --file, not both")
 	case file != "":
-		p, err = pipeline.LoadFile(ctx, g.abs(file), pipeline.Options{})
-	default:
-		r, oerr := g.openRepo(g.gitDir, g.io.Getenv("GIT_DIR"))
-		if oerr != nil {
-			return oerr
-		}
-		if wt := workTree(r); wt != "" && rev == "" {
-			// In a clone, the file being edited is the one to check.
-			path := filepath.Join(wt, filepath.FromSlash(pipelineFile))
-			if _, serr := os.Stat(path); serr != nil {
-				return usageErr("no %s in the working copy %s; create it, or give a revision such as HEAD to check a commit", pipelineFile, wt)
-			}
-			fmt.Fprintf(g.io.Stderr, "quire-hook: note: checking the working copy's %s, uncommitted changes included; give a revision such as HEAD to check a commit\n", path)
-			p, err = pipeline.LoadFile(ctx, path, pipeline.Options{})
-			break
-		}
-		if rev == "" {
-			rev = "HEAD"
-		}
-		commit, _, rerr := r.Resolve(rev)
-		if rerr != nil {
-			return usageErr("%v", rerr)
-		}
-		has, herr := r.HasFile(commit, pipelineFile)
-		if herr != nil {
-			return usageErr("%v", herr)
-		}
-		if !has {
-			return usageErr("no %s at %s (%s)", pipelineFile, rev, gitrepo.ShortSHA(commit.String()))
-		}
-		src, terr := r.TreeFS(commit)
-		if terr != nil {
-			return usageErr("%v", terr)
-		}
-		p, err = pipeline.Load(ctx, src, pipeline.Options{})
+		return pipeline.LoadFile(ctx, g.abs(file), pipeline.Options{})
 	}
-	return g.printValidated(p, err)
+	r, err := g.openRepo(g.gitDir, g.io.Getenv("GIT_DIR"))
+	if err != nil {
+		return nil, err
+	}
+	if wt := workTree(r); wt != "" && rev == "" {
+		// In a clone, the file being edited is the one to check.
+		path := filepath.Join(wt, filepath.FromSlash(pipelineFile))
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no %s in the working copy %s; create it, or give a revision such as HEAD to check a commit", pipelineFile, wt)
+		}
+		fmt.Fprintf(g.io.Stderr, "quire-hook: note: checking the working copy's %s, uncommitted changes included; give a revision such as HEAD to check a commit\n", path)
+		return pipeline.LoadFile(ctx, path, pipeline.Options{})
+	}
+	if rev == "" {
+		rev = "HEAD"
+	}
+	commit, _, err := r.Resolve(rev)
+	if err != nil {
+		return nil, err
+	}
+	has, err := r.HasFile(commit, pipelineFile)
+	if err != nil {
+		return nil, err
+	}
+	if !has {
+		return nil, fmt.Errorf("no %s at %s (%s)", pipelineFile, rev, gitrepo.ShortSHA(commit.String()))
+	}
+	src, err := r.TreeFS(commit)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.Load(ctx, src, pipeline.Options{})
 }
 
 // workTree returns the working copy of a non-bare repository (the .git
 // directory of a clone, or one with core.worktree), or "" for a bare one.
 func workTree(r *gitrepo.Repo) string {
-	if strings.EqualFold(r.ConfigValue("core", "bare"), "true") {
+	if r.ConfigBool("core", "bare") {
 		return ""
 	}
 	if wt := r.ConfigValue("core", "worktree"); wt != "" {
@@ -101,25 +101,67 @@ func workTree(r *gitrepo.Repo) string {
 	return ""
 }
 
+// validated is validate --json's document.
+type validated struct {
+	Valid    bool           `json:"valid"`
+	Image    string         `json:"image,omitempty"`
+	Jobs     []validJob     `json:"jobs"`
+	Problems []validProblem `json:"problems"`
+}
+
+type validJob struct {
+	ID     string   `json:"id"`
+	Inputs []string `json:"inputs"`
+	File   string   `json:"file"`
+	Line   int      `json:"line,omitempty"`
+}
+
+type validProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
 // printValidated prints a loaded pipeline's jobs in run order, or every
-// problem of a pipeline that did not load.
-func (g *globals) printValidated(p *pipeline.Pipeline, err error) error {
+// problem of a pipeline that did not load (exit 1).
+func (g *globals) printValidated(p *pipeline.Pipeline, err error, asJSON bool) error {
 	var le *luavm.LoadError
-	if errors.As(err, &le) {
+	if err != nil && !errors.As(err, &le) {
+		return err
+	}
+	doc := validated{Valid: le == nil, Jobs: []validJob{}, Problems: []validProblem{}}
+	if le != nil {
+		for _, pr := range le.Problems {
+			doc.Problems = append(doc.Problems, validProblem{File: pr.File, Line: pr.Line, Message: pr.Msg})
+		}
+	} else {
+		defer p.Close()
+		doc.Image = p.Image
+		for _, j := range p.Order() {
+			doc.Jobs = append(doc.Jobs, validJob{ID: j.ID, Inputs: append([]string{}, j.Inputs...), File: j.File, Line: j.Line})
+		}
+	}
+	switch {
+	case asJSON:
+		enc := json.NewEncoder(g.io.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
+	case le != nil:
 		for _, pr := range le.Problems {
 			fmt.Fprintln(g.io.Stdout, pr.String())
 		}
+	default:
+		for i, j := range doc.Jobs {
+			fmt.Fprintf(g.io.Stdout, "%d. %s <- %s\n", i+1, j.ID, strings.Join(j.Inputs, ", "))
+		}
+		if doc.Image != "" {
+			fmt.Fprintf(g.io.Stdout, "image: %s\n", doc.Image)
+		}
+	}
+	if le != nil {
 		return &exitError{code: ExitFailed, err: fmt.Errorf("pipeline has %d problem(s)", len(le.Problems))}
-	}
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	defer p.Close()
-	for i, j := range p.Order() {
-		fmt.Fprintf(g.io.Stdout, "%d. %s <- %s\n", i+1, j.ID, strings.Join(j.Inputs, ", "))
-	}
-	if p.Image != "" {
-		fmt.Fprintf(g.io.Stdout, "image: %s\n", p.Image)
 	}
 	return nil
 }

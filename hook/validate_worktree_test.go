@@ -29,7 +29,7 @@ ci.job("lint", {}, function(q) end)
 		{"GitDir", []string{"--git-dir", filepath.Join(r.Work, ".git"), "validate"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			out, code := r.quire("", tt.args...)
+			out, code := r.inProcess("", tt.args...)
 			if code != 1 {
 				t.Errorf("exit %d, want 1 for the broken working copy:\n%s", code, out)
 			}
@@ -41,7 +41,7 @@ ci.job("lint", {}, function(q) end)
 		})
 	}
 	t.Run("HEAD", func(t *testing.T) {
-		out, code := r.quire("", "validate", "HEAD")
+		out, code := r.inProcess("", "validate", "HEAD")
 		if code != 0 {
 			t.Fatalf("exit %d, want 0 for the committed pipeline:\n%s", code, out)
 		}
@@ -51,7 +51,7 @@ ci.job("lint", {}, function(q) end)
 	})
 	t.Run("Bare", func(t *testing.T) {
 		r.push()
-		out, code := r.quire("", "--git-dir", r.Bare, "validate")
+		out, code := r.inProcess("", "--git-dir", r.Bare, "validate")
 		if code != 0 || strings.Contains(out, "working copy") {
 			t.Errorf("a bare repository: exit %d, want 0 checking HEAD:\n%s", code, out)
 		}
@@ -84,13 +84,13 @@ func TestReplay_NoBranchTip(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"help"}, {"help", "install"}, {"--help"}} {
-		out, code := runBin(t, nil, t.TempDir(), "", args...)
+		out, code := mainCombined(t, nil, t.TempDir(), "", args...)
 		if code != 0 {
 			t.Errorf("%v: exit %d, want 0:\n%s", args, code, out)
 		}
 		wantContains(t, out, "install")
 	}
-	out, _ := runBin(t, nil, t.TempDir(), "", "help")
+	out, _ := mainCombined(t, nil, t.TempDir(), "", "help")
 	for _, want := range []string{"replay", "validate", "runs", "show", "logs", "gc"} {
 		wantContains(t, out, want)
 	}

@@ -1,0 +1,161 @@
+// Package async hands the runs of an async post-receive (git config
+// quire.async=true, or post-receive --async) to a detached worker
+// process, so that the pusher does not wait: the hook records its runs
+// as pending, starts the worker in its own session with no terminal and
+// its output appended to <data-root>/async.log, and returns. What each
+// run needs beyond its row travels to the worker in one environment
+// variable; the worker adopts the runs before anything else, so that no
+// reconcile takes them for orphans.
+package async
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/runner"
+	"github.com/quire-ci/quire-hook/pkg/store"
+)
+
+// EnvVar carries the worker's runs; the worker drops it from the
+// environment its jobs see.
+const EnvVar = "QUIRE_ASYNC_RUNS"
+
+// Run is one run handed to the worker.
+type Run struct {
+	RunID    string    `json:"run_id"`
+	Commit   string    `json:"commit"`
+	Ref      string    `json:"ref"`
+	Previous string    `json:"previous,omitempty"`
+	Options  []string  `json:"options,omitempty"`
+	PushedAt time.Time `json:"pushed_at"`
+}
+
+// Worker is how to start the worker process.
+type Worker struct {
+	Bin  string   // the quire-hook binary; "" for this one
+	Args []string // its arguments: global flags, then the worker command
+	Env  []string // its environment, without EnvVar
+	Dir  string   // its working directory
+	Log  string   // the file its output is appended to
+}
+
+// Start starts the worker detached, with runs in its environment, and
+// returns its pid.
+func (w Worker) Start(runs []Run) (int, error) {
+	bin := w.Bin
+	if bin == "" {
+		var err error
+		if bin, err = os.Executable(); err != nil {
+			return 0, fmt.Errorf("find this binary: %w", err)
+		}
+	}
+	data, err := json.Marshal(runs)
+	if err != nil {
+		return 0, fmt.Errorf("encode runs: %w", err)
+	}
+	log, err := os.OpenFile(w.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("open %s: %w", w.Log, err)
+	}
+	defer log.Close()
+	cmd := exec.Command(bin, w.Args...)
+	cmd.Dir = w.Dir
+	cmd.Env = append(without(w.Env, EnvVar), EnvVar+"="+string(data))
+	cmd.Stdout, cmd.Stderr = log, log // stdin is /dev/null
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start %s: %w", bin, err)
+	}
+	pid := cmd.Process.Pid
+	return pid, cmd.Process.Release()
+}
+
+// Queue records a pending run of each push in rn's store, starts the
+// worker with them, and hands them over to it: until the worker adopts
+// them itself, its pid owns them, so no reconcile takes them for
+// orphans while the hook exits. When the worker cannot start, the runs
+// are recorded failed. warnings are runs that could not be handed over;
+// they still run.
+func Queue(ctx context.Context, rn *runner.Runner, pushes []runner.Push, w Worker) (runs []Run, warnings []error, err error) {
+	for _, p := range pushes {
+		res, err := rn.Enqueue(ctx, p)
+		if err != nil {
+			// Those queued so far have this hook as their owner:
+			// reconcile ends them once it has exited.
+			return nil, nil, err
+		}
+		runs = append(runs, Run{RunID: res.RunID, Commit: p.SHA, Ref: p.Ref, Previous: p.PreviousSHA, Options: p.Options, PushedAt: p.PushedAt})
+	}
+	if len(runs) == 0 {
+		return nil, nil, nil
+	}
+	pid, err := w.Start(runs)
+	if err != nil {
+		Abort(ctx, rn.Store, runs, fmt.Sprintf("start the background worker: %v", err))
+		return nil, nil, fmt.Errorf("start the background worker: %w; set quire.async=false to run in the foreground", err)
+	}
+	host, _ := os.Hostname()
+	for _, r := range runs {
+		if _, err := rn.Store.HandOver(ctx, r.RunID, os.Getpid(), pid, host); err != nil {
+			warnings = append(warnings, err)
+		}
+	}
+	return runs, warnings, nil
+}
+
+// Decode reads the worker's runs from env and returns env without
+// them, for the jobs.
+func Decode(env []string) (runs []Run, rest []string, err error) {
+	val := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, EnvVar+"="); ok {
+			val = v
+		}
+	}
+	if err := json.Unmarshal([]byte(val), &runs); err != nil {
+		return nil, env, fmt.Errorf("%s: %w", EnvVar, err)
+	}
+	return runs, without(env, EnvVar), nil
+}
+
+// Adopt makes this process the owner of the runs. The worker does it
+// before anything else: the hook that queued them may be gone already,
+// and a reconcile would take them for orphans. It returns the runs it
+// adopted and why it did not adopt the others.
+func Adopt(ctx context.Context, s *store.Store, runs []Run) (mine []Run, skipped []error) {
+	host, _ := os.Hostname()
+	for _, r := range runs {
+		if err := s.AdoptRun(ctx, r.RunID, os.Getpid(), host); err != nil {
+			skipped = append(skipped, fmt.Errorf("run %s: %w", r.RunID, err))
+			continue
+		}
+		mine = append(mine, r)
+	}
+	return mine, skipped
+}
+
+// Abort records runs that nobody will execute as failed (internal),
+// with why, rather than leave them pending for reconcile to find. It
+// runs even when ctx is canceled.
+func Abort(ctx context.Context, s *store.Store, runs []Run, why string) {
+	ctx = context.WithoutCancel(ctx)
+	for _, r := range runs {
+		_, _ = s.AbortRun(ctx, r.RunID, store.RunFailed, store.FailInternal, why, time.Now().UnixMilli())
+	}
+}
+
+func without(env []string, name string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
