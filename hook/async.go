@@ -23,15 +23,15 @@ func asyncWanted(c *cli.Context, r *gitrepo.Repo) bool {
 
 // startAsync queues a run for each request and hands them to a
 // detached worker (pkg/async).
-func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, rn *runner.Runner, repoName string, reqs []request) error {
+func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, rn *runner.Runner, repoName string, reqs []runner.Request) error {
 	// Read everything from git first, then record the runs and start
 	// the worker at once: reconcile takes an owner that started well
 	// after its run was queued for a reused pid.
 	var pushes []runner.Push
 	for _, req := range reqs {
-		p, _, ok, err := prepare(r, rn.Progress, repoName, req)
+		p, _, ok, err := runner.Prepare(r, rn.Progress, repoName, req)
 		if err != nil {
-			return fmt.Errorf("run %s: %w", req.ref, err)
+			return fmt.Errorf("run %s: %w", req.Ref, err)
 		}
 		if ok {
 			pushes = append(pushes, p)
@@ -80,7 +80,7 @@ func (g *globals) asyncWorker(c *cli.Context) error {
 		return err
 	}
 	dataRoot := g.dataRoot(r)
-	s, err := openStore(ctx, dataRoot)
+	s, err := store.OpenRoot(ctx, dataRoot)
 	if err != nil {
 		return err
 	}
@@ -103,9 +103,9 @@ func (g *globals) asyncWorker(c *cli.Context) error {
 			rn.Progress.Failf("run %s is no longer pending (%v); skipping it", a.RunID, err)
 			continue
 		}
-		p, src, ok, err := prepare(r, rn.Progress, row.Repo, request{
-			commit: plumbing.NewHash(a.Commit), ref: a.Ref, previous: a.Previous,
-			trigger: row.Trigger, options: a.Options, pushedAt: a.PushedAt,
+		p, src, ok, err := runner.Prepare(r, rn.Progress, row.Repo, runner.Request{
+			Commit: plumbing.NewHash(a.Commit), Ref: a.Ref, Previous: a.Previous,
+			Trigger: row.Trigger, Options: a.Options, PushedAt: a.PushedAt,
 		})
 		if err != nil || !ok {
 			async.Abort(ctx, s, []async.Run{a}, fmt.Sprintf("prepare run: %v", err))

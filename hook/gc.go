@@ -55,7 +55,6 @@ func gcCommand(g *globals) *cli.Command {
 			if f.Repo, err = resolveRepo(c.Context, s, f.Repo); err != nil {
 				return err
 			}
-			var deleted, leftovers retention.Count
 			dry := c.Bool("dry-run")
 			if !c.IsSet("keep") && !c.IsSet("older-than") {
 				cfg, err := g.loadConfig(c.Context, dataRoot)
@@ -66,59 +65,28 @@ func gcCommand(g *globals) *cli.Command {
 					hint := "nothing to do: pass --keep N or --older-than DURATION, or set keep_runs in config.lua"
 					if c.Bool("json") {
 						fmt.Fprintln(g.io.Stderr, hint)
-						return writeJSON(g.io.Stdout, newGCJSON(f, dry, deleted, leftovers))
+						return writeJSON(g.io.Stdout, retention.GC{Filter: f, DryRun: dry})
 					}
 					fmt.Fprintln(g.io.Stdout, hint)
 					return nil
 				}
 			}
-			expire, sweep, verb := retention.Expire, retention.Leftovers, "removed"
-			if dry {
-				expire, sweep, verb = retention.Expired, retention.FindLeftovers, "would remove"
-			}
-			root := datadir.Root(dataRoot)
-			deleted, err = expire(c.Context, s, root, f)
-			if err == nil {
-				leftovers, err = sweep(c.Context, s, root, time.Now())
-			}
+			done, err := retention.Collect(c.Context, s, datadir.Root(dataRoot), f, dry, time.Now())
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
-				return writeJSON(g.io.Stdout, newGCJSON(f, dry, deleted, leftovers))
+				return writeJSON(g.io.Stdout, done)
 			}
-			fmt.Fprintf(g.io.Stdout, "%s %d run%s (%s)\n", verb, deleted.Runs, plural(deleted.Runs, "", "s"), bytesString(deleted.Bytes))
-			printLeftovers(g.io.Stdout, verb, leftovers)
+			verb := "removed"
+			if dry {
+				verb = "would remove"
+			}
+			fmt.Fprintf(g.io.Stdout, "%s %d run%s (%s)\n", verb, done.Deleted.Runs, plural(done.Deleted.Runs, "", "s"), retention.Size(done.Deleted.Bytes))
+			printLeftovers(g.io.Stdout, verb, done.Leftovers)
 			return nil
 		},
 	}
-}
-
-// gcJSON is what `gc --json` prints: the selection that applied (null
-// where none did) and what was removed, or with dry_run would be.
-type gcJSON struct {
-	Repo             *string             `json:"repo"`
-	Keep             *int                `json:"keep"`
-	FinishedBeforeMS *int64              `json:"finished_before_ms"`
-	DryRun           bool                `json:"dry_run"`
-	RunsDeleted      int                 `json:"runs_deleted"`
-	BytesFreed       int64               `json:"bytes_freed"`
-	Deleted          []retention.Removed `json:"deleted"`
-	leftoversJSON
-}
-
-func newGCJSON(f store.ExpireFilter, dry bool, deleted, leftovers retention.Count) gcJSON {
-	return gcJSON{nonZero(f.Repo), nonZero(f.Keep), nonZero(f.FinishedBeforeMS), dry, deleted.Runs, deleted.Bytes,
-		append([]retention.Removed{}, deleted.Removed...), newLeftoversJSON(leftovers)}
-}
-
-// nonZero is v, or nil (JSON null) for v's zero value.
-func nonZero[T comparable](v T) *T {
-	var zero T
-	if v == zero {
-		return nil
-	}
-	return &v
 }
 
 // parseAge reads a Go duration, or a number of days such as 30d.
@@ -134,18 +102,4 @@ func parseAge(s string) (time.Duration, error) {
 		return 0, usageErr("--older-than %q: want a positive duration such as 720h or 30d", s)
 	}
 	return d, nil
-}
-
-// bytesString renders a byte count for people: 512 B, 1.5 KiB, 3.2 MiB.
-func bytesString(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

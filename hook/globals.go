@@ -2,13 +2,9 @@ package hook
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -131,32 +127,6 @@ func (g *globals) reposRoot(r *gitrepo.Repo) string {
 	return g.locator().ReposRoot(r.GitDir)
 }
 
-// openStore creates the data root if needed and opens its database.
-func openStore(ctx context.Context, dataRoot string) (*store.Store, error) {
-	if err := os.MkdirAll(dataRoot, 0o755); err != nil {
-		return nil, fmt.Errorf("create data root: %w; set --data-dir or QUIRE_DATA_DIR to a writable directory", err)
-	}
-	s, err := store.Open(ctx, datadir.Root(dataRoot).DB())
-	var tooNew *store.SchemaVersionError
-	switch {
-	case err == nil:
-		return s, nil
-	case errors.As(err, &tooNew):
-		return nil, err
-	}
-	// SQLite's own words ("unable to open database file") do not say
-	// what to do.
-	return nil, fmt.Errorf("%w; check that %s and the files in it are writable by this user (%s), or set --data-dir or QUIRE_DATA_DIR", err, dataRoot, currentUser())
-}
-
-// currentUser names the user this process runs as, for messages.
-func currentUser() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return "uid " + strconv.Itoa(os.Getuid())
-}
-
 // progress builds the pusher-facing progress printer; git config
 // quire.verbose and the QUIRE_VERBOSE variable work like --verbose.
 func (g *globals) progress(r *gitrepo.Repo) *runner.Progress {
@@ -172,7 +142,7 @@ func (g *globals) progress(r *gitrepo.Repo) *runner.Progress {
 // hook died are reconciled by the runner once it holds its turn.
 func (g *globals) openRunner(ctx context.Context, r *gitrepo.Repo) (*runner.Runner, func(), error) {
 	dataRoot := g.dataRoot(r)
-	s, err := openStore(ctx, dataRoot)
+	s, err := store.OpenRoot(ctx, dataRoot)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/install"
 	"github.com/quire-ci/quire-hook/pkg/push"
+	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -85,7 +86,7 @@ func (g *globals) postReceive(c *cli.Context) error {
 
 	// Which refs get a run: not deleted ones, nor those whose commit
 	// says to skip.
-	var reqs []request
+	var reqs []runner.Request
 	badInput := len(bad) > 0
 	for _, u := range updates {
 		if u.Deleted() {
@@ -104,7 +105,7 @@ func (g *globals) postReceive(c *cli.Context) error {
 				continue
 			}
 		}
-		reqs = append(reqs, request{commit: commit, ref: u.Ref, previous: u.Old, trigger: "push", options: opts, pusher: pusher})
+		reqs = append(reqs, runner.Request{Commit: commit, Ref: u.Ref, Previous: u.Old, Trigger: "push", Options: opts, Pusher: pusher})
 	}
 	if asyncWanted(c, r) {
 		if err := g.startAsync(ctx, r, rn, repoName, reqs); err != nil {
@@ -122,7 +123,7 @@ func (g *globals) postReceive(c *cli.Context) error {
 		res, ran, err := g.launch(ctx, r, rn, repoName, req)
 		if err != nil {
 			// The other refs still get their runs.
-			prog.Failf("run of %s: %v", req.ref, err)
+			prog.Failf("run of %s: %v", req.Ref, err)
 			internal = err
 			continue
 		}
@@ -139,14 +140,8 @@ func (g *globals) postReceive(c *cli.Context) error {
 	return nil
 }
 
-// pusher names who pushed, for runs.pusher: the git server's name for
-// the user, else the OS user the hook runs as (ssh pushes as yourself).
-func (g *globals) pusher() string {
-	if p := push.Pusher(g.io.Getenv); p != "" {
-		return p
-	}
-	return currentUser()
-}
+// pusher names who pushed, for runs.pusher.
+func (g *globals) pusher() string { return push.Pusher(g.io.Getenv) }
 
 // isTerminal reports whether f is a terminal.
 func isTerminal(f *os.File) bool {

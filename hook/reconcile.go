@@ -10,7 +10,6 @@ import (
 
 	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/retention"
-	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -36,11 +35,11 @@ func reconcileCommand(g *globals) *cli.Command {
 			}
 			defer s.Close()
 			if c.Bool("json") {
-				orphans, leftovers, err := reconcileAll(c.Context, s, datadir.Root(dataRoot), true)
+				done, err := retention.Reconcile(c.Context, s, datadir.Root(dataRoot), true, time.Now())
 				if err != nil {
 					return err
 				}
-				return writeJSON(g.io.Stdout, reconcileJSON{append([]runner.Orphan{}, orphans...), newLeftoversJSON(leftovers)})
+				return writeJSON(g.io.Stdout, done)
 			}
 			n, err := reconcile(c.Context, s, dataRoot, true, g.io.Stdout)
 			if err != nil {
@@ -73,57 +72,20 @@ func sweepQuietly(ctx context.Context, s *store.Store, dataRoot string, w io.Wri
 // without a row too); it prints a line per change on w and returns how
 // many changes there were.
 func reconcile(ctx context.Context, s *store.Store, dataRoot string, strays bool, w io.Writer) (int, error) {
-	orphans, leftovers, err := reconcileAll(ctx, s, datadir.Root(dataRoot), strays)
-	for _, o := range orphans {
+	done, err := retention.Reconcile(ctx, s, datadir.Root(dataRoot), strays, time.Now())
+	for _, o := range done.Orphans {
 		fmt.Fprintln(w, o)
 	}
-	printLeftovers(w, "removed", leftovers)
-	return len(orphans) + leftovers.Runs, err
-}
-
-// reconcileAll ends the orphaned runs and sweeps, with strays
-// retention.Leftovers, else the trash only.
-func reconcileAll(ctx context.Context, s *store.Store, root datadir.Root, strays bool) ([]runner.Orphan, retention.Count, error) {
-	orphans, err := runner.EndOrphans(ctx, s, root)
-	if err != nil {
-		return orphans, retention.Count{}, err
-	}
-	var leftovers retention.Count
-	if strays {
-		leftovers, err = retention.Leftovers(ctx, s, root, time.Now())
-	} else {
-		leftovers, err = retention.Sweep(ctx, s, root)
-	}
-	if err != nil {
-		err = fmt.Errorf("reconcile: %w", err)
-	}
-	return orphans, leftovers, err
+	printLeftovers(w, "removed", done.Leftovers)
+	return len(done.Orphans) + done.Leftovers.Runs, err
 }
 
 // printLeftovers says how many leftover run directories a sweep removed
 // (as verb says), if any.
 func printLeftovers(w io.Writer, verb string, c retention.Count) {
 	if c.Runs > 0 {
-		fmt.Fprintf(w, "%s %d leftover run director%s (%s)\n", verb, c.Runs, plural(c.Runs, "y", "ies"), bytesString(c.Bytes))
+		fmt.Fprintf(w, "%s %d leftover run director%s (%s)\n", verb, c.Runs, plural(c.Runs, "y", "ies"), retention.Size(c.Bytes))
 	}
-}
-
-// reconcileJSON is what `reconcile --json` prints.
-type reconcileJSON struct {
-	RunsOrphaned []runner.Orphan `json:"runs_orphaned"`
-	leftoversJSON
-}
-
-// leftoversJSON is what gc and reconcile print about leftover run
-// directories (retention.Leftovers).
-type leftoversJSON struct {
-	LeftoversRemoved   int                 `json:"leftovers_removed"`
-	LeftoverBytesFreed int64               `json:"leftover_bytes_freed"`
-	Leftovers          []retention.Removed `json:"leftovers"`
-}
-
-func newLeftoversJSON(c retention.Count) leftoversJSON {
-	return leftoversJSON{c.Runs, c.Bytes, append([]retention.Removed{}, c.Removed...)}
 }
 
 func plural(n int, one, many string) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/push"
+	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -80,7 +81,7 @@ func (g *globals) replay(c *cli.Context, rev, refFlag string) error {
 		return err
 	}
 	defer closeStore()
-	res, ran, err := g.launch(ctx, r, rn, g.repoName(r), request{commit: commit, ref: ref, trigger: "replay", pusher: g.pusher()})
+	res, ran, err := g.launch(ctx, r, rn, g.repoName(r), runner.Request{Commit: commit, Ref: ref, Trigger: "replay", Pusher: g.pusher()})
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func (g *globals) openAdminStore(ctx context.Context) (*store.Store, string, err
 	if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
 		return nil, "", usageErr("no database at %s: no run was ever recorded there; check --git-dir and --data-dir (or QUIRE_DATA_DIR)", db)
 	}
-	s, err := openStore(ctx, dataRoot)
+	s, err := store.OpenRoot(ctx, dataRoot)
 	if err != nil {
 		return nil, "", err
 	}

@@ -55,9 +55,9 @@ func (g *globals) loadPipeline(c *cli.Context, rev, file string) (*pipeline.Pipe
 	}
 	if wt := workTree(r); wt != "" && rev == "" {
 		// In a clone, the file being edited is the one to check.
-		path := filepath.Join(wt, filepath.FromSlash(pipelineFile))
+		path := filepath.Join(wt, filepath.FromSlash(pipeline.File))
 		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("no %s in the working copy %s; create it, or give a revision such as HEAD to check a commit", pipelineFile, wt)
+			return nil, fmt.Errorf("no %s in the working copy %s; create it, or give a revision such as HEAD to check a commit", pipeline.File, wt)
 		}
 		fmt.Fprintf(g.io.Stderr, "quire-hook: note: checking the working copy's %s, uncommitted changes included; give a revision such as HEAD to check a commit\n", path)
 		return pipeline.LoadFile(ctx, path, pipeline.Options{})
@@ -69,12 +69,12 @@ func (g *globals) loadPipeline(c *cli.Context, rev, file string) (*pipeline.Pipe
 	if err != nil {
 		return nil, err
 	}
-	has, err := r.HasFile(commit, pipelineFile)
+	has, err := r.HasFile(commit, pipeline.File)
 	if err != nil {
 		return nil, err
 	}
 	if !has {
-		return nil, fmt.Errorf("no %s at %s (%s)", pipelineFile, rev, gitrepo.ShortSHA(commit.String()))
+		return nil, fmt.Errorf("no %s at %s (%s)", pipeline.File, rev, gitrepo.ShortSHA(commit.String()))
 	}
 	src, err := r.TreeFS(commit)
 	if err != nil {

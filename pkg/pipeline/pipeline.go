@@ -26,6 +26,9 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/luavm"
 )
 
+// File is where a repository keeps its pipeline.
+const File = ".quire/ci.lua"
+
 // Job is one registered job.
 type Job struct {
 	ID     string
@@ -74,7 +77,7 @@ type Options struct {
 // Lua state's context is ctx; the runner may set another one.
 func Load(ctx context.Context, fsys fs.FS, opts Options) (*Pipeline, error) {
 	same := func(p string) string { return p }
-	return load(ctx, fsys, ".quire/ci.lua", newLoader(fsys, ".quire", same), opts, nil)
+	return load(ctx, fsys, File, newLoader(fsys, ".quire", same), opts, nil)
 }
 
 // LoadFile is Load for a pipeline file outside a repository, as in

@@ -1,6 +1,8 @@
 package push
 
 import (
+	"os"
+	"os/user"
 	"strconv"
 	"strings"
 )
@@ -55,13 +57,22 @@ func SkipMarker(message string) string {
 var pusherVars = []string{"GL_USERNAME", "GITEA_PUSHER_NAME", "REMOTE_USER"}
 
 // Pusher is the git server's name for the user who pushed, from the
-// hook's environment, or "" when the server sets none (an ssh push runs
-// the hook as the pushing user).
+// hook's environment, else the OS user the hook runs as (an ssh push
+// runs the hook as the account pushed to; a replay as who ran it).
 func Pusher(getenv func(string) string) string {
 	for _, name := range pusherVars {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
 		}
 	}
-	return ""
+	return OSUser()
+}
+
+// OSUser names the user this process runs as: its login name, else its
+// uid.
+func OSUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "uid " + strconv.Itoa(os.Getuid())
 }

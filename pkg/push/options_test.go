@@ -47,7 +47,7 @@ func TestPusher(t *testing.T) {
 	if got := push.Pusher(env(map[string]string{"REMOTE_USER": "web", "GL_USERNAME": " alice "})); got != "alice" {
 		t.Errorf("got %q, want alice (GitLab's name first, trimmed)", got)
 	}
-	if got := push.Pusher(env(nil)); got != "" {
-		t.Errorf("got %q, want none", got)
+	if got, want := push.Pusher(env(nil)), push.OSUser(); got != want || got == "" {
+		t.Errorf("got %q, want the OS user %q", got, want)
 	}
 }
