@@ -234,7 +234,7 @@ func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.
 	if e.opts.Network {
 		network = "" // the engine's default
 	}
-	tmpfs := map[string]string{"/tmp": "rw,nosuid,nodev,mode=1777"}
+	tmpfs := map[string]string{"/tmp": "rw,exec,nosuid,nodev,mode=1777"}
 	for _, m := range masksIn(spec.GitDir, e.opts.Masks) {
 		if st, err := os.Stat(m); err == nil && st.IsDir() {
 			tmpfs[m] = "ro,nosuid,nodev,noexec,mode=755"

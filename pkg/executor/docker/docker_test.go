@@ -185,6 +185,13 @@ func TestDocker_Container(t *testing.T) {
 			}
 		}
 	})
+	// go test builds its test binary under $TMPDIR and runs it there:
+	// /tmp must allow exec, which the engine's tmpfs refuses by default.
+	t.Run("TmpIsExecutable", func(t *testing.T) {
+		if out := f.must(t, j, "cp /bin/busybox /tmp/echo && /tmp/echo ran"); out != "ran\n" {
+			t.Errorf("a program copied to /tmp printed %q, want ran", out)
+		}
+	})
 	t.Run("DataRootMasked", func(t *testing.T) {
 		if out := f.must(t, j, "cat "+f.spec.GitDir+"/HEAD"); out != "ref: refs/heads/main\n" {
 			t.Errorf("bare repo HEAD: %q", out)
