@@ -1,12 +1,14 @@
 package hook_test
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/quire-ci/quire-hook/examples"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker/dockertest"
 	"github.com/quire-ci/quire-hook/pkg/store"
@@ -150,4 +152,43 @@ func sleeping(token string) bool {
 		}
 	}
 	return false
+}
+
+// TestDocker_DemoPipeline: the demo's pipeline (go vet, go test, go
+// build, run the binary) runs under executor = "docker" in a local image
+// holding the Go toolchain, given ci.image and a build cache the
+// container can write (its root file system is read-only).
+func TestDocker_DemoPipeline(t *testing.T) {
+	image := dockertest.GoImage(t)
+	r := newRepo(t)
+	writeConfig(t, filepath.Join(r.Bare, "quire", "config.lua"),
+		`return { executor = "docker", env = { GOCACHE = "/tmp/go-cache", GOFLAGS = "-buildvcs=false" } }`)
+	err := fs.WalkDir(examples.FS, "demo", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := examples.FS.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		content := string(data)
+		if path == "demo/.quire/ci.lua" {
+			content = strings.Replace(content, `local ci = require("quire.ci")`,
+				`local ci = require("quire.ci")`+"\n"+`ci.image("`+image+`")`, 1)
+		}
+		r.Write(strings.TrimPrefix(path, "demo/"), content)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Commit("the demo, in docker")
+	out := r.push()
+	run, jobs, _ := r.lastRun()
+	if run.State != store.RunComplete || run.ImageTag != image {
+		t.Fatalf("run %s (%s: %s), image_tag %q; want complete, %s:\n%s", run.State, run.FailureKind, run.Error, run.ImageTag, image, out)
+	}
+	if got := jobs["report"].Outputs; !strings.Contains(got, `"summary":"hello, quire`) {
+		t.Errorf("report outputs %s, want the binary's greeting", got)
+	}
 }

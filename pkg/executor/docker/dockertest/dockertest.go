@@ -8,8 +8,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -69,20 +72,31 @@ func setup() {
 
 // busyboxRootfs is a tar of /bin/busybox and a link per applet.
 func busyboxRootfs() (*bytes.Buffer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := writeBusybox(tw); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return &buf, nil
+}
+
+// writeBusybox writes /bin/busybox, a link per applet, /tmp and /etc.
+func writeBusybox(tw *tar.Writer) error {
 	path, err := exec.LookPath("busybox")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	bin, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	list, err := exec.Command(path, "--list").Output()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
 	for _, d := range []string{"bin/", "tmp/", "etc/"} {
 		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755})
 	}
@@ -94,8 +108,87 @@ func busyboxRootfs() (*bytes.Buffer, error) {
 		}
 		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox", Mode: 0o777})
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
+	return nil
+}
+
+// GoImage returns the ref of an image holding busybox and the Go
+// toolchain that runs the tests, at the same GOROOT path (so the host's
+// PATH finds it), importing it on the engine the first time; it skips
+// tb as Engine does. The import streams about 250 MB and takes seconds.
+func GoImage(tb testing.TB) string {
+	tb.Helper()
+	c := Engine(tb)
+	out, err := exec.Command("go", "env", "GOROOT", "GOVERSION").Output()
+	if err != nil {
+		tb.Fatalf("go env: %v", err)
 	}
-	return &buf, nil
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		tb.Fatalf("go env GOROOT GOVERSION: %q", out)
+	}
+	goroot, ref := f[0], "quire-test/go:"+strings.TrimPrefix(f[1], "go")
+	goMu.Lock()
+	defer goMu.Unlock()
+	if _, ok, err := c.InspectImage(tb.Context(), ref); err != nil {
+		tb.Fatal(err)
+	} else if ok {
+		return ref
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeGoRootfs(pw, goroot)) }()
+	if err := c.ImportImage(tb.Context(), pr, ref); err != nil {
+		pr.CloseWithError(err)
+		tb.Fatalf("import %s: %v", ref, err)
+	}
+	return ref
+}
+
+var goMu sync.Mutex
+
+// writeGoRootfs writes busybox and the tree under goroot, at its path.
+func writeGoRootfs(w io.Writer, goroot string) error {
+	tw := tar.NewWriter(w)
+	if err := writeBusybox(tw); err != nil {
+		return err
+	}
+	err := filepath.WalkDir(goroot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(path); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = strings.TrimPrefix(path, "/")
+		if d.IsDir() {
+			hdr.Name += "/"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(tw, f)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
 }
