@@ -18,6 +18,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/luavm"
+	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
 // Executors a config may name.
@@ -75,10 +76,6 @@ func Default() Config {
 
 // DefaultMaxLogBytes is max_log_bytes when config.lua does not set it.
 const DefaultMaxLogBytes = 1 << 30
-
-// MinSecretLen is the shortest secret value that can be redacted without
-// blanking out ordinary text.
-const MinSecretLen = 4
 
 // loadTimeout bounds evaluating the file, as for pipelines.
 var loadTimeout = luavm.DefaultTimeout
@@ -187,8 +184,8 @@ func parseSecrets(v lua.LValue) (map[string]Secret, error) {
 		}
 		switch s := t.RawGetString(name).(type) {
 		case lua.LString:
-			if len(s) < MinSecretLen {
-				errs = append(errs, fmt.Sprintf("secret %q is shorter than %d bytes and could not be redacted safely; use a longer value", name, MinSecretLen))
+			if len(s) < redact.MinLen {
+				errs = append(errs, fmt.Sprintf("secret %q is shorter than %d bytes and could not be redacted safely; use a longer value", name, redact.MinLen))
 				continue
 			}
 			out[name] = Secret{Name: name, Value: string(s)}
