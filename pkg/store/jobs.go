@@ -75,7 +75,7 @@ func (s *Store) SkipJob(ctx context.Context, runID, jobID, reason string, atMS i
 // may be nil, errMsg and outputs "" (outputs is JSON text).
 func (s *Store) FinishJob(ctx context.Context, runID, jobID string, state JobState, exitCode *int, errMsg, outputs string, atMS int64) error {
 	err := s.do(ctx, func(conn *sqlite.Conn) error {
-		if state != "complete" && state != "failed" {
+		if state != JobComplete && state != JobFailed {
 			return fmt.Errorf("%q is not a final job state", state)
 		}
 		var code any

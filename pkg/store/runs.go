@@ -124,7 +124,7 @@ func (s *Store) FinishRun(ctx context.Context, id string, state RunState, failur
 
 func finishRun(conn *sqlite.Conn, id string, state RunState, failureKind FailureKind, errMsg string, atMS int64) error {
 	switch state {
-	case "complete", "failed", "superseded":
+	case RunComplete, RunFailed, RunSuperseded:
 	default:
 		return fmt.Errorf("%q is not a final run state", state)
 	}
