@@ -85,10 +85,12 @@ type Runner struct {
 	Executor executor.Executor
 }
 
-// Result is how a run ended.
+// Result is one run as this process handles it. Enqueue (or Queued)
+// returns it pending, with only RunID and RunDir set; Execute takes it
+// and returns it ended, with State, FailureKind and Error.
 type Result struct {
 	RunID       string
-	State       store.RunState // complete, failed or superseded
+	State       store.RunState // once ended: complete, failed or superseded
 	FailureKind store.FailureKind
 	Error       string
 	RunDir      string
