@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/quire-ci/quire-hook/examples"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker"
@@ -190,5 +192,51 @@ func TestDocker_DemoPipeline(t *testing.T) {
 	}
 	if got := jobs["report"].Outputs; !strings.Contains(got, `"summary":"hello, quire`) {
 		t.Errorf("report outputs %s, want the binary's greeting", got)
+	}
+}
+
+// TestDocker_StopKillsInsideContainer: a SIGTERM to the hook (cancel),
+// run_timeout and job_timeout each end a docker run with its sh call
+// killed inside the container (the process itself, not a client) and
+// the container removed.
+func TestDocker_StopKillsInsideContainer(t *testing.T) {
+	engine := dockertest.Engine(t)
+	for _, tc := range []struct {
+		name, config, token string
+		signal              bool
+		kind                store.FailureKind
+	}{
+		{"SIGTERM", `return { executor = "docker" }`, "321", true, store.FailCanceled},
+		{"RunTimeout", `return { executor = "docker", run_timeout = 2 }`, "322", false, store.FailTimeout},
+		{"JobTimeout", `return { executor = "docker", job_timeout = 2 }`, "323", false, store.FailJob},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRepo(t)
+			writeConfig(t, filepath.Join(r.Bare, "quire", "config.lua"), tc.config)
+			r.Pipeline(`local ci = require("quire.ci")
+ci.image("` + dockertest.Image + `")
+ci.job("build", {"quire/push"}, function(q) q.sh("sleep ` + tc.token + `") end)`)
+			r.Commit("slow")
+			r.push("-o", "ci.skip", "origin", "main")
+
+			hook, out := start(t, r.Env, "--git-dir", r.Bare, "replay", "main")
+			waitFor(t, "the sh call in the container", func() bool { return sleeping(tc.token) })
+			if tc.signal {
+				hook.Process.Signal(syscall.SIGTERM)
+			}
+			if err := waitExit(hook, time.Minute); err == nil {
+				t.Fatalf("the hook exited 0:\n%s", out)
+			}
+			run, _, _ := r.lastRun()
+			if run.State != store.RunFailed || run.FailureKind != tc.kind {
+				t.Errorf("run %s (%s: %s), want failed (%s)\n%s", run.State, run.FailureKind, run.Error, tc.kind, out)
+			}
+			if sleeping(tc.token) {
+				t.Errorf("sleep %s still runs after the run ended", tc.token)
+			}
+			if ids, err := engine.ListContainers(t.Context(), docker.LabelRun, run.ID); err != nil || len(ids) != 0 {
+				t.Errorf("containers of the run after it ended: %v, %v", ids, err)
+			}
+		})
 	}
 }
