@@ -26,7 +26,7 @@ func cancelCommand(g *globals) *cli.Command {
 		Flags:        runSelectFlags(),
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
-			args, err := trailingFlags(c, "ref=", "repo=")
+			args, err := g.trailingFlags(c, "ref=", "repo=")
 			if err != nil {
 				return err
 			}

@@ -230,6 +230,11 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 			if before != after || codeBefore != codeAfter {
 				t.Errorf("flags before the command: exit %d:\n%s\nafter it: exit %d:\n%s", codeBefore, before, codeAfter, after)
 			}
+			// Also after the command's arguments ("show latest --git-dir X").
+			last, codeLast := mainCombined(t, r.Env, elsewhere, c.stdin, append(append([]string{}, c.args...), c.global...)...)
+			if before != last || codeBefore != codeLast {
+				t.Errorf("flags before the command: exit %d:\n%s\nafter its arguments: exit %d:\n%s", codeBefore, before, codeLast, last)
+			}
 			if after == without {
 				t.Errorf("%v changed nothing:\n%s", c.global[len(c.global)-2:], after)
 			}

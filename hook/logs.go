@@ -35,7 +35,7 @@ func logsCommand(g *globals) *cli.Command {
 		),
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
-			args, err := trailingFlags(c, "follow", "f", "timestamps", "t", "ref=", "repo=")
+			args, err := g.trailingFlags(c, "follow", "f", "timestamps", "t", "ref=", "repo=")
 			if err != nil {
 				return err
 			}

@@ -25,17 +25,20 @@ func replayCommand(g *globals) *cli.Command {
 		},
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
+			args, err := g.trailingFlags(c, "ref=")
+			if err != nil {
+				return err
+			}
+			if len(args) != 1 {
 				return usageErr("replay takes exactly one <rev>, e.g. 'quire-hook replay main'")
 			}
 			ref := ""
 			if c.IsSet("ref") {
-				var err error
 				if ref, err = replayRef(c.String("ref")); err != nil {
 					return err
 				}
 			}
-			return g.replay(c, c.Args().First(), ref)
+			return g.replay(c, args[0], ref)
 		},
 	}
 }

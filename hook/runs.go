@@ -116,11 +116,13 @@ func (g *globals) openAdminStore(ctx context.Context) (*store.Store, string, err
 }
 
 // trailingFlags returns the command's arguments with the flags named in
-// names that follow them ("logs <run> --follow") applied: urfave/cli
-// stops parsing flags at the first argument. A name ending in "=" is a
-// flag with a value ("--ref main" or "--ref=main"); the others are
-// boolean.
-func trailingFlags(c *cli.Context, names ...string) ([]string, error) {
+// names, and the global flags, that follow them ("logs <run> --follow",
+// "show <run> --git-dir X") applied: urfave/cli stops parsing flags at
+// the first argument. A name ending in "=" is a flag with a value
+// ("--ref main" or "--ref=main"); the others are boolean.
+func (g *globals) trailingFlags(c *cli.Context, names ...string) ([]string, error) {
+	names = append(names, "git-dir=", "data-dir=", "config=", "quiet", "q", "verbose", "v")
+	defer g.read(c)
 	var args []string
 	rest := c.Args().Slice()
 	for i := 0; i < len(rest); i++ {

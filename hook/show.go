@@ -20,7 +20,7 @@ func showCommand(g *globals) *cli.Command {
 		Flags:        append(runSelectFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON (keys as in docs/SCHEMA.md)"}),
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
-			args, err := trailingFlags(c, "json", "ref=", "repo=")
+			args, err := g.trailingFlags(c, "json", "ref=", "repo=")
 			if err != nil {
 				return err
 			}

@@ -30,10 +30,14 @@ func validateCommand(g *globals) *cli.Command {
 		},
 		OnUsageError: usageHandler,
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 1 {
+			args, err := g.trailingFlags(c, "file=", "f=", "json")
+			if err != nil {
+				return err
+			}
+			if len(args) > 1 {
 				return usageErr("validate takes at most one <rev>")
 			}
-			p, err := g.loadPipeline(c, c.Args().First(), c.String("file"))
+			p, err := g.loadPipeline(c, append(args, "")[0], c.String("file"))
 			return g.printValidated(p, err, c.Bool("json"))
 		},
 	}
