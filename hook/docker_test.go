@@ -1,8 +1,10 @@
 package hook_test
 
 import (
+	"bytes"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/quire-ci/quire-hook/examples"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker/dockertest"
+	"github.com/quire-ci/quire-hook/pkg/push"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -238,5 +241,50 @@ ci.job("build", {"quire/push"}, function(q) q.sh("sleep ` + tc.token + `") end)`
 				t.Errorf("containers of the run after it ended: %v, %v", ids, err)
 			}
 		})
+	}
+}
+
+// TestDocker_SupersedeKillsInsideContainer: a newer push to the ref
+// supersedes a running docker run; its sh call dies inside the
+// container and the container is removed.
+func TestDocker_SupersedeKillsInsideContainer(t *testing.T) {
+	engine := dockertest.Engine(t)
+	r := newRepo(t)
+	writeConfig(t, filepath.Join(r.Bare, "quire", "config.lua"), `return { executor = "docker" }`)
+	r.Pipeline(`local ci = require("quire.ci")
+ci.image("` + dockertest.Image + `")
+ci.job("build", {"quire/push"}, function(q)
+  if q.jobs("quire/push").commit_message == "slow" then q.sh("sleep 324") end
+end)`)
+	slow := r.Commit("slow")
+	r.push("-o", "ci.skip", "origin", "main")
+
+	first := exec.Command(bin, "--git-dir", r.Bare, "post-receive")
+	first.Env = r.Env
+	first.Stdin = strings.NewReader(push.ZeroSHA + " " + slow + " refs/heads/main\n")
+	var out bytes.Buffer
+	first.Stdout, first.Stderr = &out, &out
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the slow run's sh call in its container", func() bool { return sleeping("324") })
+	r.Commit("fast")
+	r.push()
+	if err := waitExit(first, time.Minute); err != nil && !strings.Contains(err.Error(), "exit status") {
+		t.Fatalf("the superseded hook: %v\n%s", err, out.String())
+	}
+	for _, run := range r.runs() {
+		if run.SHA != slow {
+			continue
+		}
+		if run.State != store.RunSuperseded {
+			t.Errorf("slow run %s (%s: %s), want superseded\n%s", run.State, run.FailureKind, run.Error, out.String())
+		}
+		if ids, err := engine.ListContainers(t.Context(), docker.LabelRun, run.ID); err != nil || len(ids) != 0 {
+			t.Errorf("containers of the superseded run: %v, %v", ids, err)
+		}
+	}
+	if sleeping("324") {
+		t.Error("sleep 324 still runs after its run was superseded")
 	}
 }
