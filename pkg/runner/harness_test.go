@@ -46,13 +46,14 @@ type harness struct {
 	dataRoot string
 	store    *store.Store
 
-	Settings Settings
-	Secrets  map[string]config.Secret
-	Env      []string          // added to os.Environ() for the Runner
-	Executor executor.Executor // nil: host
-	Verbose  bool
-	Quiet    bool
-	NoCgroup bool // track processes by group and marker only
+	Settings  Settings
+	Secrets   map[string]config.Secret
+	Env       []string          // added to os.Environ() for the Runner
+	Executor  executor.Executor // nil: host
+	Reporters []Reporter
+	Verbose   bool
+	Quiet     bool
+	NoCgroup  bool // track processes by group and marker only
 }
 
 // newHarness writes pipeline (after ciHeader) as .quire/ci.lua in a fresh
@@ -160,14 +161,15 @@ func (h *harness) prepare(sha string, spec pushSpec) (*Runner, Push, fs.FS, *byt
 	}
 	progress := new(bytes.Buffer)
 	r := &Runner{
-		Store:    h.store,
-		DataRoot: h.dataRoot,
-		GitDir:   h.repo.Bare,
-		Env:      append(os.Environ(), h.Env...),
-		Progress: NewProgress(progress, h.Quiet, h.Verbose),
-		Settings: h.Settings,
-		Secrets:  h.Secrets,
-		Executor: h.Executor,
+		Store:     h.store,
+		DataRoot:  h.dataRoot,
+		GitDir:    h.repo.Bare,
+		Env:       append(os.Environ(), h.Env...),
+		Progress:  NewProgress(progress, h.Quiet, h.Verbose),
+		Settings:  h.Settings,
+		Secrets:   h.Secrets,
+		Executor:  h.Executor,
+		Reporters: h.Reporters,
 	}
 	if r.Executor == nil {
 		r.Executor = &host.Executor{NoCgroup: h.NoCgroup}

@@ -83,6 +83,9 @@ type Runner struct {
 	// workspace exists and closed on every path (config builds it from
 	// config.lua's executor key).
 	Executor executor.Executor
+
+	// Reporters are told of each run that ends (notes, notifications).
+	Reporters []Reporter
 }
 
 // Result is one run as this process handles it. Enqueue (or Queued)
@@ -324,20 +327,57 @@ func (r *Runner) finish(ctx context.Context, res Result, state store.RunState, k
 	case store.RunComplete:
 		r.Progress.Infof("run %s complete%s", res.RunID, took)
 		r.pointers(r.Progress.Infof, res.RunID)
-		return res, nil
 	case store.RunSuperseded:
 		r.Progress.Infof("run %s %s%s", res.RunID, msg, took)
 		if !res.began.IsZero() {
 			r.pointers(r.Progress.Infof, res.RunID)
 		}
-		return res, nil
+	default:
+		r.Progress.Failf("run %s failed (%s)%s: %s", res.RunID, kind, took, firstLine(msg))
+		for _, l := range restLines(msg) {
+			r.Progress.Failf("  %s", l)
+		}
+		r.pointers(r.Progress.Failf, res.RunID)
 	}
-	r.Progress.Failf("run %s failed (%s)%s: %s", res.RunID, kind, took, firstLine(msg))
-	for _, l := range restLines(msg) {
-		r.Progress.Failf("  %s", l)
-	}
-	r.pointers(r.Progress.Failf, res.RunID)
+	r.report(ctx, res)
 	return res, nil
+}
+
+// Reporter is told of each run a Runner ended, once its row is final:
+// git notes and notifications (SPEC §13) are Reporters. A Reporter
+// never changes the run or the hook's exit status; it reports its own
+// failures (a progress line, a record) and bounds its own time.
+type Reporter interface {
+	RunEnded(ctx context.Context, e Ended)
+}
+
+// Ended is what a Reporter is told of a run that ended.
+type Ended struct {
+	Run      store.Run   // the final row
+	Secrets  *redact.Set // the run's secrets: redact what leaves the box
+	GitDir   string      // the bare repository
+	DataRoot string
+	Progress *Progress // for one-line warnings to the pusher
+}
+
+// report tells the Reporters that res ended, in order.
+func (r *Runner) report(ctx context.Context, res Result) {
+	if len(r.Reporters) == 0 {
+		return
+	}
+	row, err := r.Store.GetRun(ctx, res.RunID)
+	if err != nil {
+		r.Progress.Failf("warning: read run %s for its reports: %v", res.RunID, err)
+		return
+	}
+	secrets := res.secrets
+	if secrets == nil {
+		secrets = new(redact.Set)
+	}
+	e := Ended{Run: row, Secrets: secrets, GitDir: r.GitDir, DataRoot: r.DataRoot, Progress: r.Progress}
+	for _, rep := range r.Reporters {
+		rep.RunEnded(context.WithoutCancel(ctx), e)
+	}
 }
 
 // maxLogBytes bounds each sh call's log.
