@@ -60,6 +60,10 @@ type Config struct {
 	MaxLogBytes int64
 	// Docker is the docker executor's engine and pull policy.
 	Docker Docker
+	// Notify are the targets told of runs' results (SPEC §13).
+	Notify []Notify
+	// Sendmail is the argv mail goes through; nil: DefaultSendmail.
+	Sendmail []string
 	// Repos override the settings above for one repository, keyed by
 	// its name in runs.repo; see ForRepo.
 	Repos map[string]Repo
@@ -146,6 +150,10 @@ func parse(path string, v lua.LValue) (Config, error) {
 			c.MaxLogBytes, err = logBytes(k, val)
 		case "docker_pull", "docker_host":
 			err = c.parseDocker(k, val)
+		case "notify":
+			c.Notify, err = parseNotify(path, val, t.RawGetString("secrets"))
+		case "sendmail":
+			c.Sendmail, err = parseSendmail(k, val)
 		case "repos":
 			var warns []string
 			c.Repos, warns, err = parseRepos(path, val)
@@ -168,7 +176,8 @@ func parse(path string, v lua.LValue) (Config, error) {
 
 // topKeys are the keys config.lua's table may have.
 var topKeys = []string{"secrets", "executor", "network", "job_timeout", "run_timeout", "keep_workspace", "keep_runs",
-	"max_parallel_runs", "env", "binds", "max_log_bytes", "docker_pull", "docker_host", "repos"}
+	"max_parallel_runs", "env", "binds", "max_log_bytes", "docker_pull", "docker_host", "repos",
+	"notify", "sendmail"}
 
 func parseSecrets(v lua.LValue) (map[string]Secret, error) {
 	t, ok := v.(*lua.LTable)

@@ -127,16 +127,36 @@ func shExit(e store.ShEvent) string {
 // RecordJSON is a run with everything recorded under it, as `show
 // --json` prints it.
 type RecordJSON struct {
-	Run      RunJSON   `json:"run"`
-	Jobs     []JobJSON `json:"jobs"`
-	ShEvents []ShJSON  `json:"sh_events"`
+	Run           RunJSON            `json:"run"`
+	Jobs          []JobJSON          `json:"jobs"`
+	ShEvents      []ShJSON           `json:"sh_events"`
+	Notifications []NotificationJSON `json:"notifications"`
 }
 
-// NewRecordJSON is rec as RecordJSON, its paths under root; jobs and
-// sh_events are [] rather than null when there are none.
+// NotificationJSON is one delivery of the run's result (SPEC 13), as
+// `show --json` prints it.
+type NotificationJSON struct {
+	Target       string                  `json:"target"`
+	Event        string                  `json:"event"`
+	State        store.NotificationState `json:"state"`
+	Attempts     int                     `json:"attempts"`
+	Error        *string                 `json:"error"`
+	CreatedAtMS  int64                   `json:"created_at_ms"`
+	FinishedAtMS int64                   `json:"finished_at_ms"`
+}
+
+// NewRecordJSON is rec as RecordJSON, its paths under root; jobs,
+// sh_events and notifications are [] rather than null when there are
+// none.
 func NewRecordJSON(rec Record, root datadir.Root) RecordJSON {
 	run := root.Run(rec.Run.ID)
-	out := RecordJSON{Run: NewRunJSON(rec.Run, root), Jobs: []JobJSON{}, ShEvents: []ShJSON{}}
+	out := RecordJSON{Run: NewRunJSON(rec.Run, root), Jobs: []JobJSON{}, ShEvents: []ShJSON{}, Notifications: []NotificationJSON{}}
+	for _, n := range rec.Notifications {
+		out.Notifications = append(out.Notifications, NotificationJSON{
+			Target: n.Target, Event: n.Event, State: n.State, Attempts: n.Attempts, Error: nullStr(n.Error),
+			CreatedAtMS: n.CreatedAtMS, FinishedAtMS: n.FinishedAtMS,
+		})
+	}
 	for _, j := range rec.Jobs {
 		out.Jobs = append(out.Jobs, newJobJSON(j, run))
 	}

@@ -21,13 +21,14 @@ import (
 
 // Record is a run with everything recorded under it.
 type Record struct {
-	Run      store.Run
-	Jobs     []store.Job
-	ShEvents []store.ShEvent
+	Run           store.Run
+	Jobs          []store.Job
+	ShEvents      []store.ShEvent
+	Notifications []store.Notification
 }
 
 // Load reads run id (an id or a unique prefix of one) and its jobs and
-// sh calls.
+// sh calls and its notifications.
 func Load(ctx context.Context, s *store.Store, id string) (Record, error) {
 	run, err := s.GetRun(ctx, id)
 	if err != nil {
@@ -41,7 +42,11 @@ func Load(ctx context.Context, s *store.Store, id string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	return Record{Run: run, Jobs: jobs, ShEvents: events}, nil
+	notes, err := s.ListNotifications(ctx, run.ID)
+	if err != nil {
+		return Record{}, err
+	}
+	return Record{Run: run, Jobs: jobs, ShEvents: events, Notifications: notes}, nil
 }
 
 // ListRuns is store.ListRuns where a ref that is not a full ref name

@@ -63,17 +63,26 @@ func PrintRecord(w io.Writer, rec Record, root datadir.Root) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.State, Span(j.StartedAtMS, j.FinishedAtMS), exit, outputs, Printable(firstLine(j.Error)))
 	}
 	tw.Flush()
-	if len(rec.ShEvents) == 0 {
-		return
+	if len(rec.ShEvents) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "JOB\tSEQ\tEXIT\tDURATION\tCMD\tLOG")
+		run := root.Run(r.ID)
+		for _, e := range rec.ShEvents {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", e.JobID, e.Seq, shExit(e), Span(e.StartedAtMS, e.FinishedAtMS), clip(e.Cmd, 60), run.Job(e.JobID).ShLog(e.Seq))
+		}
+		tw.Flush()
 	}
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSEQ\tEXIT\tDURATION\tCMD\tLOG")
-	run := root.Run(r.ID)
-	for _, e := range rec.ShEvents {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", e.JobID, e.Seq, shExit(e), Span(e.StartedAtMS, e.FinishedAtMS), clip(e.Cmd, 60), run.Job(e.JobID).ShLog(e.Seq))
+	if len(rec.Notifications) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NOTIFY\tEVENT\tSTATE\tATTEMPTS\tDURATION\tERROR")
+		for _, n := range rec.Notifications {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", clip(n.Target, 60), n.Event, n.State, n.Attempts,
+				Span(n.CreatedAtMS, n.FinishedAtMS), cmp.Or(clip(n.Error, 80), "-"))
+		}
+		tw.Flush()
 	}
-	tw.Flush()
 }
 
 // RunState is a run's state with its failure kind: "failed (job)".
