@@ -11,6 +11,7 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/config"
 	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
+	"github.com/quire-ci/quire-hook/pkg/notify"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -177,7 +178,7 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 	if err != nil {
 		return nil, usageErr("config %s: %v", cfg.Path, err)
 	}
-	return &runner.Runner{
+	rn := &runner.Runner{
 		Store:    s,
 		DataRoot: dataRoot,
 		GitDir:   r.GitDir,
@@ -194,7 +195,12 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 		Secrets:  cfg.Secrets,
 		URL:      r.ConfigValue("quire", "url"),
 		Executor: ex,
-	}, nil
+	}
+	if len(cfg.Notify) > 0 {
+		rn.Reporters = append(rn.Reporters, &notify.Reporter{Store: s, Notify: cfg.Notify, Sendmail: cfg.Sendmail,
+			Secrets: cfg.Secrets, Env: g.io.Env, URL: rn.URL})
+	}
+	return rn, nil
 }
 
 // loadConfig reads config.lua: --config, else $QUIRE_CONFIG, else
