@@ -94,3 +94,28 @@ func TestFeedback_WriteFails(t *testing.T) {
 		t.Errorf("after a failed write: %q %v, want both runs", out.String(), err)
 	}
 }
+
+func TestFeedback_Superseded(t *testing.T) {
+	rn := newRunner(t)
+	// A worker that exits at once leaves the runs pending, as a newer
+	// push finds them.
+	w := async.Worker{Bin: "/bin/true", Log: datadir.Root(rn.DataRoot).AsyncLog(), Dir: t.TempDir()}
+	runs, _, err := async.Queue(t.Context(), rn, pushes()[:1], w)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("Queue: %v %v", runs, err)
+	}
+	var out bytes.Buffer
+	if err := async.Feedback(t.Context(), rn.Store, "r.git", &out, time.Now().UnixMilli()); err != nil || out.Len() != 0 {
+		t.Fatalf("Feedback of a pending run: %q %v, want nothing", out.String(), err)
+	}
+	id := runs[0].RunID
+	if err := rn.Store.FinishRun(t.Context(), id, store.RunSuperseded, store.FailCanceled, "superseded by run x", time.Now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	if err := async.Feedback(t.Context(), rn.Store, "r.git", &out, time.Now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	if want := "quire: earlier run " + id + " refs/heads/main at aaaaaaaaaa: superseded — quire-hook logs " + id + "\n"; out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
