@@ -57,6 +57,21 @@ func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, rn *runner.Ru
 	return err
 }
 
+// printFeedback prints, first thing on a push to a repo in async mode,
+// the outcomes of its async runs that ended since a push last printed
+// them (SPEC §13, async feedback). It never fails the push: a store
+// that does not open is reported by the run that follows.
+func (g *globals) printFeedback(ctx context.Context, r *gitrepo.Repo) {
+	s, err := store.OpenRoot(ctx, g.dataRoot(r))
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	if err := async.Feedback(ctx, s, g.repoName(r), g.io.Stderr, time.Now().UnixMilli()); err != nil {
+		g.progress(r).Failf("warning: %v; the next push prints them", err)
+	}
+}
+
 func asyncWorkerCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name:   "async-worker",

@@ -62,6 +62,11 @@ func (g *globals) postReceive(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	background := asyncWanted(c, r)
+	if background {
+		// What nobody saw of the earlier background runs comes first.
+		g.printFeedback(ctx, r)
+	}
 	updates, bad, err := push.Parse(g.io.Stdin)
 	if err != nil {
 		return err
@@ -107,7 +112,7 @@ func (g *globals) postReceive(c *cli.Context) error {
 		}
 		reqs = append(reqs, runner.Request{Commit: commit, Ref: u.Ref, Previous: u.Old, Trigger: "push", Options: opts, Pusher: pusher})
 	}
-	if asyncWanted(c, r) {
+	if background {
 		if err := g.startAsync(ctx, r, rn, repoName, reqs); err != nil {
 			return err
 		}

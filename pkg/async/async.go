@@ -6,6 +6,10 @@
 // run needs beyond its row travels to the worker in one environment
 // variable; the worker adopts the runs before anything else, so that no
 // reconcile takes them for orphans.
+//
+// Nobody sees how an async run ends, so the runs are marked async when
+// they are queued, and the next push to the repo prints the outcomes
+// that no push printed yet (Feedback).
 package async
 
 import (
@@ -79,9 +83,9 @@ func (w Worker) Start(runs []Run) (int, error) {
 // Queue records a pending run of each push in rn's store, starts the
 // worker with them, and hands them over to it: until the worker adopts
 // them itself, its pid owns them, so no reconcile takes them for
-// orphans while the hook exits. When the worker cannot start, the runs
-// are recorded failed. warnings are runs that could not be handed over;
-// they still run.
+// orphans while the hook exits. Each run is marked async, for Feedback.
+// When the worker cannot start, the runs are recorded failed. warnings
+// are runs that could not be handed over or marked; they still run.
 func Queue(ctx context.Context, rn *runner.Runner, pushes []runner.Push, w Worker) (runs []Run, warnings []error, err error) {
 	for _, p := range pushes {
 		res, err := rn.Enqueue(ctx, p)
@@ -91,6 +95,10 @@ func Queue(ctx context.Context, rn *runner.Runner, pushes []runner.Push, w Worke
 			return nil, nil, err
 		}
 		runs = append(runs, Run{RunID: res.RunID, Commit: p.SHA, Ref: p.Ref, Previous: p.PreviousSHA, Options: p.Options, PushedAt: p.PushedAt})
+		// Nobody watches it: the next push prints its outcome (Feedback).
+		if err := rn.Store.MarkAsync(ctx, res.RunID); err != nil {
+			warnings = append(warnings, fmt.Errorf("%w; the next push will not print its outcome", err))
+		}
 	}
 	if len(runs) == 0 {
 		return nil, nil, nil
@@ -98,7 +106,7 @@ func Queue(ctx context.Context, rn *runner.Runner, pushes []runner.Push, w Worke
 	pid, err := w.Start(runs)
 	if err != nil {
 		Abort(ctx, rn.Store, runs, fmt.Sprintf("start the background worker: %v", err))
-		return nil, nil, fmt.Errorf("start the background worker: %w; set quire.async=false to run in the foreground", err)
+		return nil, warnings, fmt.Errorf("start the background worker: %w; set quire.async=false to run in the foreground", err)
 	}
 	host, _ := os.Hostname()
 	for _, r := range runs {
