@@ -1,0 +1,356 @@
+// Package notes appends lines to git notes (SPEC §13): a commit's note
+// under a notes ref such as refs/notes/quire, written in process with
+// go-git as a notes commit that git reads (git notes show, git log
+// --notes) on the repository and on every clone that fetches the ref.
+// Its Reporter writes one JSON line per ended run.
+package notes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// DefaultRef is the notes ref when config.lua names none.
+const DefaultRef = "refs/notes/quire"
+
+// Message is the notes commit's message, as git notes append writes it.
+const Message = "Notes added by 'git notes append'\n"
+
+// retryFor bounds how long Append keeps trying while other writers
+// hold the ref's lock or move it first (git waits 100 ms for a lock; a
+// run's record is worth more patience).
+var retryFor = 10 * time.Second
+
+// CheckRef reports what is wrong with ref as a notes ref, if anything.
+func CheckRef(ref string) error {
+	if !strings.HasPrefix(ref, "refs/notes/") || len(ref) == len("refs/notes/") {
+		return fmt.Errorf("notes ref %q must be under refs/notes/, such as %q", ref, DefaultRef)
+	}
+	if err := plumbing.ReferenceName(ref).Validate(); err != nil {
+		return fmt.Errorf("notes ref %q is not a valid ref name", ref)
+	}
+	return nil
+}
+
+// Append adds line (one line; a newline is added) to the note of the
+// object commit (a full hex id) under ref in the bare repository at
+// gitDir, keeping the note's earlier lines. The ref moves by
+// compare-and-swap: when another writer (git, or another quire-hook)
+// moved it first, the note is built again on top of the new tip, so no
+// writer's line is lost.
+func Append(ctx context.Context, gitDir, ref, commit, line string) error {
+	if err := CheckRef(ref); err != nil {
+		return err
+	}
+	if !plumbing.IsHash(commit) {
+		return fmt.Errorf("append note: %q is not a full commit id", commit)
+	}
+	if strings.ContainsAny(line, "\n\r") {
+		return errors.New("append note: the line holds a line break")
+	}
+	deadline := time.Now().Add(retryFor)
+	for attempt := 0; ; attempt++ {
+		err := appendOnce(gitDir, ref, strings.ToLower(commit), line)
+		var locked *lockedError
+		retry := errors.Is(err, errChanged) || errors.As(err, &locked)
+		switch {
+		case err == nil:
+			return nil
+		case !retry || time.Now().After(deadline):
+			return fmt.Errorf("append note of %s to %s: %w", commit, ref, err)
+		}
+		// Back off a little, with jitter, so racing writers spread out.
+		wait := time.Duration(1+rand.IntN(1<<min(attempt, 5))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("append note of %s to %s: %w", commit, ref, context.Cause(ctx))
+		case <-time.After(wait):
+		}
+	}
+}
+
+// appendOnce reads ref's tip, writes the notes commit that appends line
+// on top of it and swaps the ref to it.
+func appendOnce(gitDir, ref, commit, line string) error {
+	repo, err := git.PlainOpen(gitDir)
+	if err != nil {
+		return fmt.Errorf("open repository: %w", err)
+	}
+	s := repo.Storer
+	tip, err := readRef(gitDir, ref)
+	if err != nil {
+		return err
+	}
+	var root plumbing.Hash // zero: no notes yet
+	var parents []plumbing.Hash
+	if !tip.IsZero() {
+		c, err := object.GetCommit(s, tip)
+		if err != nil {
+			return fmt.Errorf("read notes commit %s: %w", tip, err)
+		}
+		root, parents = c.TreeHash, []plumbing.Hash{tip}
+	}
+	w := writer{s: s, line: line}
+	newRoot, err := w.put(root, commit)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	sig := object.Signature{Name: "quire-hook", Email: "quire-hook@" + hostname(), When: now}
+	c := &object.Commit{Author: sig, Committer: sig, Message: Message, TreeHash: newRoot, ParentHashes: parents}
+	next, err := w.store(c)
+	if err != nil {
+		return err
+	}
+	return updateRef(gitDir, ref, tip, next)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
+}
+
+// writer rewrites the path of one note in a notes tree.
+type writer struct {
+	s    storer.EncodedObjectStorer
+	line string
+}
+
+// put returns the tree that is tree (zero: empty) with line appended to
+// the note of name, the part of the object id below this tree. Only the
+// trees on the note's path are read and written.
+//
+// The layout is git's: a note is stored flat (the rest of the id as the
+// file name) or under a fan-out directory named by the next two hex
+// digits, which git adds as notes grow. An existing note is found either
+// way and stays where it is; a new note goes under the fan-out
+// directories the tree already has, else flat, and a flat level that
+// has grown dense enough by git's rule is fanned out.
+func (w *writer) put(tree plumbing.Hash, name string) (plumbing.Hash, error) {
+	entries, err := w.entries(tree)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	// The note, flat at this level.
+	if i := find(entries, name, false); i >= 0 {
+		old, err := w.blob(entries[i].Hash)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if old != "" && !strings.HasSuffix(old, "\n") {
+			old += "\n"
+		}
+		if entries[i].Hash, err = w.storeBlob(old + w.line + "\n"); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		return w.storeTree(entries)
+	}
+	// Below, in this level's fan-out directory for it.
+	fanned := false
+	for _, e := range entries {
+		fanned = fanned || isFanout(e)
+	}
+	if len(name) > 2 {
+		if i := find(entries, name[:2], true); i >= 0 {
+			if entries[i].Hash, err = w.put(entries[i].Hash, name[2:]); err != nil {
+				return plumbing.ZeroHash, err
+			}
+			return w.storeTree(entries)
+		}
+		if fanned {
+			sub, err := w.put(plumbing.ZeroHash, name[2:])
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			entries = append(entries, object.TreeEntry{Name: name[:2], Mode: filemode.Dir, Hash: sub})
+			return w.storeTree(entries)
+		}
+	}
+	// A new note, flat here.
+	blob, err := w.storeBlob(w.line + "\n")
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: blob})
+	if len(name) > 2 && dense(entries, len(name)) {
+		return w.fanOut(entries, len(name))
+	}
+	return w.storeTree(entries)
+}
+
+// dense reports git's rule for adding a fan-out level (notes.c,
+// determine_fanout): every one of the 16 first hex digits starts at
+// least two of this level's notes.
+func dense(entries []object.TreeEntry, nameLen int) bool {
+	var n [16]int
+	for _, e := range entries {
+		if isNote(e, nameLen) {
+			n[unhex(e.Name[0])]++
+		}
+	}
+	for _, c := range n {
+		if c < 2 {
+			return false
+		}
+	}
+	return true
+}
+
+// fanOut stores a tree where this level's notes (names of nameLen hex
+// digits) move into fan-out directories of their first two digits, each
+// fanned out again if it is dense itself; other entries stay.
+func (w *writer) fanOut(entries []object.TreeEntry, nameLen int) (plumbing.Hash, error) {
+	var kept []object.TreeEntry
+	groups := map[string][]object.TreeEntry{}
+	for _, e := range entries {
+		if !isNote(e, nameLen) {
+			kept = append(kept, e)
+			continue
+		}
+		groups[e.Name[:2]] = append(groups[e.Name[:2]], object.TreeEntry{Name: e.Name[2:], Mode: e.Mode, Hash: e.Hash})
+	}
+	for dir, sub := range groups {
+		var h plumbing.Hash
+		var err error
+		if nameLen-2 > 2 && dense(sub, nameLen-2) {
+			h, err = w.fanOut(sub, nameLen-2)
+		} else {
+			h, err = w.storeTree(sub)
+		}
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		kept = append(kept, object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: h})
+	}
+	return w.storeTree(kept)
+}
+
+// find returns the index of the entry called name, a directory or not,
+// or -1.
+func find(entries []object.TreeEntry, name string, dir bool) int {
+	for i, e := range entries {
+		if e.Name == name && (e.Mode == filemode.Dir) == dir {
+			return i
+		}
+	}
+	return -1
+}
+
+// isFanout reports whether e is a fan-out directory: two hex digits.
+func isFanout(e object.TreeEntry) bool {
+	return e.Mode == filemode.Dir && len(e.Name) == 2 && isHex(e.Name)
+}
+
+// isNote reports whether e is a note of this level: a file named by
+// nameLen hex digits.
+func isNote(e object.TreeEntry, nameLen int) bool {
+	return e.Mode != filemode.Dir && len(e.Name) == nameLen && isHex(e.Name)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if unhex(s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
+}
+
+// entries reads a tree's entries; the zero hash is the empty tree.
+func (w *writer) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
+	if h.IsZero() {
+		return nil, nil
+	}
+	t, err := object.GetTree(w.s, h)
+	if err != nil {
+		return nil, fmt.Errorf("read notes tree %s: %w", h, err)
+	}
+	return t.Entries, nil
+}
+
+func (w *writer) blob(h plumbing.Hash) (string, error) {
+	o, err := w.s.EncodedObject(plumbing.BlobObject, h)
+	if err != nil {
+		return "", fmt.Errorf("read note %s: %w", h, err)
+	}
+	r, err := o.Reader()
+	if err != nil {
+		return "", fmt.Errorf("read note %s: %w", h, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return "", fmt.Errorf("read note %s: %w", h, err)
+	}
+	return string(b), nil
+}
+
+func (w *writer) storeBlob(content string) (plumbing.Hash, error) {
+	o := w.s.NewEncodedObject()
+	o.SetType(plumbing.BlobObject)
+	o.SetSize(int64(len(content)))
+	wr, err := o.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write note: %w", err)
+	}
+	if _, err := io.WriteString(wr, content); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write note: %w", err)
+	}
+	if err := wr.Close(); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write note: %w", err)
+	}
+	return w.storeObject(o)
+}
+
+// storeTree writes a tree of entries in git's order.
+func (w *writer) storeTree(entries []object.TreeEntry) (plumbing.Hash, error) {
+	sort.Sort(object.TreeEntrySorter(entries))
+	t := &object.Tree{Entries: entries}
+	o := w.s.NewEncodedObject()
+	if err := t.Encode(o); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write notes tree: %w", err)
+	}
+	return w.storeObject(o)
+}
+
+func (w *writer) store(c *object.Commit) (plumbing.Hash, error) {
+	o := w.s.NewEncodedObject()
+	if err := c.Encode(o); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write notes commit: %w", err)
+	}
+	return w.storeObject(o)
+}
+
+func (w *writer) storeObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
+	h, err := w.s.SetEncodedObject(o)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write %s object: %w", o.Type(), err)
+	}
+	return h, nil
+}
