@@ -11,6 +11,7 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/config"
 	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
+	"github.com/quire-ci/quire-hook/pkg/notes"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -177,7 +178,7 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 	if err != nil {
 		return nil, usageErr("config %s: %v", cfg.Path, err)
 	}
-	return &runner.Runner{
+	rn := &runner.Runner{
 		Store:    s,
 		DataRoot: dataRoot,
 		GitDir:   r.GitDir,
@@ -194,7 +195,11 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 		Secrets:  cfg.Secrets,
 		URL:      r.ConfigValue("quire", "url"),
 		Executor: ex,
-	}, nil
+	}
+	if !cfg.Notes.Off {
+		rn.Reporters = append(rn.Reporters, notes.Reporter{Store: s, Ref: cfg.Notes.Ref})
+	}
+	return rn, nil
 }
 
 // loadConfig reads config.lua: --config, else $QUIRE_CONFIG, else

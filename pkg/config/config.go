@@ -60,6 +60,8 @@ type Config struct {
 	MaxLogBytes int64
 	// Docker is the docker executor's engine and pull policy.
 	Docker Docker
+	// Notes says whether and where run results become git notes.
+	Notes Notes
 	// Repos override the settings above for one repository, keyed by
 	// its name in runs.repo; see ForRepo.
 	Repos map[string]Repo
@@ -146,6 +148,8 @@ func parse(path string, v lua.LValue) (Config, error) {
 			c.MaxLogBytes, err = logBytes(k, val)
 		case "docker_pull", "docker_host":
 			err = c.parseDocker(k, val)
+		case "notes", "notes_ref":
+			err = c.parseNotes(k, val)
 		case "repos":
 			var warns []string
 			c.Repos, warns, err = parseRepos(path, val)
@@ -168,7 +172,8 @@ func parse(path string, v lua.LValue) (Config, error) {
 
 // topKeys are the keys config.lua's table may have.
 var topKeys = []string{"secrets", "executor", "network", "job_timeout", "run_timeout", "keep_workspace", "keep_runs",
-	"max_parallel_runs", "env", "binds", "max_log_bytes", "docker_pull", "docker_host", "repos"}
+	"max_parallel_runs", "env", "binds", "max_log_bytes", "docker_pull", "docker_host", "repos",
+	"notes", "notes_ref"}
 
 func parseSecrets(v lua.LValue) (map[string]Secret, error) {
 	t, ok := v.(*lua.LTable)
