@@ -87,7 +87,7 @@ func Append(ctx context.Context, gitDir, ref, commit, line string) error {
 func appendOnce(gitDir, ref, commit, line string) error {
 	repo, err := git.PlainOpen(gitDir)
 	if err != nil {
-		return fmt.Errorf("open repository: %w", err)
+		return fmt.Errorf("open repository %s: %w", gitDir, err)
 	}
 	s := repo.Storer
 	tip, err := readRef(gitDir, ref)
