@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -103,7 +105,7 @@ func appendOnce(gitDir, ref, commit, line string) error {
 		}
 		root, parents = c.TreeHash, []plumbing.Hash{tip}
 	}
-	w := writer{s: s, line: line}
+	w := writer{s: s, line: line, gitDir: gitDir, shared: readShared(repo)}
 	newRoot, err := w.put(root, commit)
 	if err != nil {
 		return err
@@ -115,7 +117,7 @@ func appendOnce(gitDir, ref, commit, line string) error {
 	if err != nil {
 		return err
 	}
-	return updateRef(gitDir, ref, tip, next)
+	return updateRef(gitDir, ref, tip, next, w.shared)
 }
 
 func hostname() string {
@@ -128,8 +130,10 @@ func hostname() string {
 
 // writer rewrites the path of one note in a notes tree.
 type writer struct {
-	s    storer.EncodedObjectStorer
-	line string
+	s      storer.EncodedObjectStorer
+	line   string
+	gitDir string
+	shared sharedMode // core.sharedRepository
 }
 
 // put returns the tree that is tree (zero: empty) with line appended to
@@ -348,8 +352,23 @@ func (w *writer) store(c *object.Commit) (plumbing.Hash, error) {
 }
 
 func (w *writer) storeObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
+	var dir, file string
+	if w.shared != 0 {
+		hex := o.Hash().String()
+		dir = filepath.Join(w.gitDir, "objects", hex[:2])
+		file = filepath.Join(dir, hex[2:])
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("write %s object: %w", o.Type(), err)
+		}
+		if err := w.shared.adjust(dir); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("write %s object: %w", o.Type(), err)
+		}
+	}
 	h, err := w.s.SetEncodedObject(o)
 	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write %s object: %w", o.Type(), err)
+	}
+	if err := w.shared.adjust(file); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return plumbing.ZeroHash, fmt.Errorf("write %s object: %w", o.Type(), err)
 	}
 	return h, nil

@@ -227,3 +227,32 @@ func TestAppend_Concurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestAppend_SharedRepository checks that what Append creates in a
+// repository with core.sharedRepository = group is group-writable, as
+// git makes it, so that the next pusher can write there too.
+func TestAppend_SharedRepository(t *testing.T) {
+	gitDir, commits := bareWithCommits(t, t.TempDir(), 1)
+	runGit(t, gitDir, "config", "core.sharedRepository", "group")
+	if err := Append(t.Context(), gitDir, "refs/notes/shared/quire", commits[0], "x"); err != nil {
+		t.Fatal(err)
+	}
+	tip := runGit(t, gitDir, "rev-parse", "refs/notes/shared/quire")
+	for _, c := range []struct {
+		path string
+		want os.FileMode
+	}{
+		{filepath.Join(gitDir, "objects", tip[:2]), 0o070 | os.ModeSetgid},
+		{filepath.Join(gitDir, "objects", tip[:2], tip[2:]), 0o040},
+		{filepath.Join(gitDir, "refs", "notes", "shared"), 0o070 | os.ModeSetgid},
+		{filepath.Join(gitDir, "refs", "notes", "shared", "quire"), 0o060},
+	} {
+		fi, err := os.Stat(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode() & (0o070 | os.ModeSetgid); got != c.want {
+			t.Errorf("%s: mode %v, want the bits %v", c.path, fi.Mode(), c.want)
+		}
+	}
+}

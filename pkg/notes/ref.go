@@ -94,13 +94,18 @@ func packedRef(gitDir, ref string) (plumbing.Hash, error) {
 // checks the current value, writes the new one into the lock file and
 // renames it over the ref. It fails with errChanged when the ref moved,
 // and with a *lockedError while another writer holds the lock.
-func updateRef(gitDir, ref string, old, next plumbing.Hash) (err error) {
+func updateRef(gitDir, ref string, old, next plumbing.Hash, shared sharedMode) (err error) {
 	if _, err := os.Stat(filepath.Join(gitDir, "reftable")); err == nil {
 		return fmt.Errorf("update ref %s: the repository keeps its refs in a reftable, which quire-hook cannot update", ref)
 	}
 	path := filepath.Join(gitDir, filepath.FromSlash(ref))
 	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 		return fmt.Errorf("update ref %s: %w", ref, err)
+	}
+	for dir := filepath.Dir(path); shared != 0 && strings.HasPrefix(dir, filepath.Join(gitDir, "refs")+"/"); dir = filepath.Dir(dir) {
+		if err := shared.adjust(dir); err != nil {
+			return fmt.Errorf("update ref %s: %w", ref, err)
+		}
 	}
 	lock := path + ".lock"
 	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
@@ -129,6 +134,9 @@ func updateRef(gitDir, ref string, old, next plumbing.Hash) (err error) {
 		return fmt.Errorf("write %s: %w", lock, err)
 	}
 	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", lock, err)
+	}
+	if err := shared.adjust(lock); err != nil {
 		return fmt.Errorf("write %s: %w", lock, err)
 	}
 	if err := os.Rename(lock, path); err != nil {
