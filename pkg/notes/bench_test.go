@@ -13,6 +13,9 @@ import (
 func BenchmarkAppend(b *testing.B) {
 	const n = 10000
 	gitDir, commits := bareWithCommits(b, benchdir.Dir(b), n, "refs/notes/quire", "refs/notes/git")
+	if names := rootNames(b, gitDir, DefaultRef); len(names) != 256 {
+		b.Fatalf("the notes tree's root has %d entries, want git's 256 fan-out directories", len(names))
+	}
 	line := `{"v":1,"agent":"quire-hook","run":"0192f0c4-7d2e-7a8b-9c1d-2e3f4a5b6c7d","ref":"refs/heads/main","trigger":"push","state":"complete","failure_kind":null,"jobs":{"test":"complete"},"started":"2026-05-01T10:00:00.000Z","finished":"2026-05-01T10:00:01.000Z"}`
 	b.Run("git-notes-append", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
