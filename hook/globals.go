@@ -11,6 +11,7 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/config"
 	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
+	"github.com/quire-ci/quire-hook/pkg/notes"
 	"github.com/quire-ci/quire-hook/pkg/notify"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
@@ -195,6 +196,9 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 		Secrets:  cfg.Secrets,
 		URL:      r.ConfigValue("quire", "url"),
 		Executor: ex,
+	}
+	if !cfg.Notes.Off {
+		rn.Reporters = append(rn.Reporters, notes.Reporter{Store: s, Ref: cfg.Notes.Ref})
 	}
 	if len(cfg.Notify) > 0 {
 		rn.Reporters = append(rn.Reporters, &notify.Reporter{Store: s, Notify: cfg.Notify, Sendmail: cfg.Sendmail,

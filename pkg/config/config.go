@@ -64,6 +64,8 @@ type Config struct {
 	Notify []Notify
 	// Sendmail is the argv mail goes through; nil: DefaultSendmail.
 	Sendmail []string
+	// Notes says whether and where run results become git notes.
+	Notes Notes
 	// Repos override the settings above for one repository, keyed by
 	// its name in runs.repo; see ForRepo.
 	Repos map[string]Repo
@@ -154,6 +156,8 @@ func parse(path string, v lua.LValue) (Config, error) {
 			c.Notify, err = parseNotify(path, val, t.RawGetString("secrets"))
 		case "sendmail":
 			c.Sendmail, err = parseSendmail(k, val)
+		case "notes", "notes_ref":
+			err = c.parseNotes(k, val)
 		case "repos":
 			var warns []string
 			c.Repos, warns, err = parseRepos(path, val)
@@ -177,7 +181,7 @@ func parse(path string, v lua.LValue) (Config, error) {
 // topKeys are the keys config.lua's table may have.
 var topKeys = []string{"secrets", "executor", "network", "job_timeout", "run_timeout", "keep_workspace", "keep_runs",
 	"max_parallel_runs", "env", "binds", "max_log_bytes", "docker_pull", "docker_host", "repos",
-	"notify", "sendmail"}
+	"notify", "sendmail", "notes", "notes_ref"}
 
 func parseSecrets(v lua.LValue) (map[string]Secret, error) {
 	t, ok := v.(*lua.LTable)
