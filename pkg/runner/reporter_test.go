@@ -2,8 +2,12 @@ package runner
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -43,5 +47,42 @@ func TestRunner_Reporters(t *testing.T) {
 				t.Errorf("told git dir %q, data root %q, progress %v", e.GitDir, e.DataRoot, e.Progress)
 			}
 		})
+	}
+}
+
+// A run of this repository that reconcile ends (its hook died) is
+// reported too, before the run that found it; one of another repository
+// sharing the data root is not, as this hook cannot reach its bare repo.
+func TestRunner_ReportersHearOfOrphans(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, `ci.job("a", {"quire/push"}, function(q) end)`)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	now := time.Now().UnixMilli()
+	for i, repo := range []string{"repo.git", "other.git"} {
+		run := store.Run{
+			ID: fmt.Sprintf("01a00000-0000-7000-8000-0000000000d%d", i), Repo: repo, Ref: "refs/heads/main",
+			SHA: strings.Repeat("a", 40), Trigger: "push", PushedAtMS: now, QueuedAtMS: now, StartedAtMS: now,
+			State: store.RunActive, OwnerPID: dead.Process.Pid, OwnerHost: host,
+		}
+		if err := h.store.CreateRun(t.Context(), run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &recorder{}
+	h.Reporters = []Reporter{rec}
+	o := h.run()
+	if len(rec.ended) != 2 {
+		t.Fatalf("told of %d runs, want the orphan of repo.git and the run itself", len(rec.ended))
+	}
+	orphan, own := rec.ended[0].Run, rec.ended[1].Run
+	if orphan.ID != "01a00000-0000-7000-8000-0000000000d0" || orphan.State != store.RunFailed || orphan.FailureKind != store.FailOrphaned {
+		t.Errorf("first told of %s %s (%s), want the orphan of repo.git, failed (orphaned)", orphan.ID, orphan.State, orphan.FailureKind)
+	}
+	if own.ID != o.run.ID {
+		t.Errorf("then told of %s, want the run %s", own.ID, o.run.ID)
 	}
 }

@@ -170,7 +170,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 	// Only now, holding the turn: a run whose hook died while this one
 	// waited must be ended, and its processes killed, before any job
 	// of this one starts.
-	r.reconcile(ctx)
+	r.reconcile(ctx, push.Repo)
 	go r.watch(ctx, cancel, res.row)
 
 	if err := os.MkdirAll(res.RunDir, 0o755); err != nil {
@@ -265,9 +265,18 @@ func (r *Runner) endedElsewhere(res Result, row store.Run) Result {
 }
 
 // reconcile ends the runs whose hook died; a failure is a warning, as
-// this run matters more.
-func (r *Runner) reconcile(ctx context.Context) {
-	_, err := Reconcile(ctx, r.Store, r.DataRoot, func(line string) { r.Progress.Infof("%s", line) })
+// this run matters more. The Reporters hear of those of repo (its git
+// notes and notifications; a run of another repository sharing the data
+// root is reported by that repository's next run or by nobody, as this
+// hook does not know its bare repository).
+func (r *Runner) reconcile(ctx context.Context, repo string) {
+	orphans, err := EndOrphans(ctx, r.Store, datadir.Root(r.DataRoot))
+	for _, o := range orphans {
+		r.Progress.Infof("%s", o)
+		if o.Run.Repo == repo {
+			r.reportRun(ctx, o.Run.ID, nil)
+		}
+	}
 	if err != nil {
 		r.Progress.Failf("warning: %v", err)
 	}
@@ -361,16 +370,20 @@ type Ended struct {
 }
 
 // report tells the Reporters that res ended, in order.
-func (r *Runner) report(ctx context.Context, res Result) {
+func (r *Runner) report(ctx context.Context, res Result) { r.reportRun(ctx, res.RunID, res.secrets) }
+
+// reportRun tells the Reporters that run id ended; secrets are those the
+// run resolved (nil: none, as for a run reconcile ended, whose records
+// were redacted when written).
+func (r *Runner) reportRun(ctx context.Context, id string, secrets *redact.Set) {
 	if len(r.Reporters) == 0 {
 		return
 	}
-	row, err := r.Store.GetRun(ctx, res.RunID)
+	row, err := r.Store.GetRun(ctx, id)
 	if err != nil {
-		r.Progress.Failf("warning: read run %s for its reports: %v", res.RunID, err)
+		r.Progress.Failf("warning: read run %s for its reports: %v", id, err)
 		return
 	}
-	secrets := res.secrets
 	if secrets == nil {
 		secrets = new(redact.Set)
 	}
