@@ -134,6 +134,9 @@ type HostConfig struct {
 	ReadonlyRootfs bool              `json:",omitempty"`
 	Tmpfs          map[string]string `json:",omitempty"`
 	AutoRemove     bool              `json:",omitempty"`
+	// PidsLimit bounds the container's processes; nil leaves the
+	// engine's default (none).
+	PidsLimit *int64 `json:",omitempty"`
 }
 
 // CreateContainer creates a container and returns its id.

@@ -77,7 +77,19 @@ type Options struct {
 	// root kept there) is covered by an empty read-only tmpfs, or
 	// /dev/null for a file.
 	Masks []string
+	// PidsLimit bounds the processes (threads included) of the run's
+	// container, so that a fork bomb cannot exhaust the host; 0 is
+	// DefaultPidsLimit, -1 none.
+	PidsLimit int64
+	// CallTimeout bounds each engine API call but streams; 0 is
+	// dockerapi.DefaultCallTimeout.
+	CallTimeout time.Duration
 }
+
+// DefaultPidsLimit is the run container's bound on processes and
+// threads: far above what a build uses (a parallel Go or C++ build on
+// many cores stays in the low thousands), far below the host's pid_max.
+const DefaultPidsLimit = 8192
 
 // Executor runs each run in a container. Make it with New.
 type Executor struct {
@@ -97,6 +109,9 @@ func New(o Options) (*Executor, error) {
 	}
 	if o.PullTimeout == 0 {
 		o.PullTimeout = DefaultPullTimeout
+	}
+	if o.PidsLimit == 0 {
+		o.PidsLimit = DefaultPidsLimit
 	}
 	return &Executor{opts: o, uid: os.Getuid(), gid: os.Getgid()}, nil
 }
@@ -126,11 +141,16 @@ func (e *Executor) Start(ctx context.Context, spec executor.RunSpec) (executor.S
 	if spec.Image == "" {
 		return nil, ErrNoImage
 	}
+	// ci.image comes from the push: only a reference reaches the engine.
+	if err := dockerapi.ValidRef(spec.Image); err != nil {
+		return nil, fmt.Errorf("ci.image: %w", err)
+	}
 	host := dockerapi.Host(e.opts.Host)
 	cli, err := dockerapi.Dial(ctx, host)
 	if err != nil {
 		return nil, err
 	}
+	cli.SetCallTimeout(e.opts.CallTimeout)
 	img, err := e.ensureImage(ctx, cli, spec.Image)
 	if err != nil {
 		cli.Close()
@@ -222,8 +242,8 @@ func orCause(ctx context.Context, err error) error {
 // containerConfig is the run's container: the workspace at its own path
 // and the bare repo read-only, nothing else of the host; an init over a
 // keeper as a uid other than the jobs'; no capabilities, no new
-// privileges, a read-only root with a private /tmp, no network unless
-// asked.
+// privileges, a read-only root with a private /tmp, a bound on
+// processes, no network unless asked.
 func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.ContainerConfig {
 	ws := spec.Dir.Workspace()
 	binds := []string{ws + ":" + ws + ":rw"}
@@ -246,6 +266,10 @@ func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.
 	if jobUID == keeper {
 		keeper--
 	}
+	var pids *int64
+	if e.opts.PidsLimit > 0 {
+		pids = &e.opts.PidsLimit
+	}
 	return dockerapi.ContainerConfig{
 		Image:      spec.Image,
 		Entrypoint: keeperCmd[:1],
@@ -261,6 +285,7 @@ func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.
 			SecurityOpt:    []string{"no-new-privileges"},
 			ReadonlyRootfs: true,
 			Tmpfs:          tmpfs,
+			PidsLimit:      pids,
 		},
 	}
 }
@@ -303,14 +328,25 @@ func (s *Session) Container() (id, image string) { return s.id, s.image }
 
 // Job implements executor.Session.
 func (s *Session) Job(ctx context.Context, jobID string) (executor.Job, error) {
-	st, err := s.cli.InspectContainer(ctx, s.id)
-	if err != nil {
+	if err := s.running(ctx); err != nil {
 		return nil, fmt.Errorf("job %s: %w", jobID, err)
 	}
-	if !st.Running {
-		return nil, fmt.Errorf("job %s: the run's container %s is no longer running (exit %d%s); see docker logs %s", jobID, s.name, st.ExitCode, errSuffix(st.Error), s.name)
-	}
 	return &Job{s: s}, nil
+}
+
+// running returns an error unless the run's container still runs.
+func (s *Session) running(ctx context.Context) error {
+	st, err := s.cli.InspectContainer(ctx, s.id)
+	if dockerapi.IsNotFound(err) {
+		return fmt.Errorf("the run's container %s is gone: something else removed it", s.name)
+	}
+	if err != nil {
+		return err
+	}
+	if !st.Running {
+		return fmt.Errorf("the run's container %s is no longer running (exit %d%s); see docker logs %s", s.name, st.ExitCode, errSuffix(st.Error), s.name)
+	}
+	return nil
 }
 
 func errSuffix(e string) string {

@@ -114,10 +114,12 @@ wait:
 			res.TimedOut = true
 			timeout = nil
 			j.killExec(bg, id)
+			grace = afterKill(grace)
 		case <-ctxDone:
 			cause = context.Cause(ctx)
 			ctxDone = nil
 			j.killExec(bg, id)
+			grace = afterKill(grace)
 		case <-tick.C:
 			if exited {
 				continue
@@ -143,11 +145,40 @@ wait:
 		return res, err
 	}
 	res.Exit = exitCode(st.ExitCode)
+	if res.Exit == -int(syscall.SIGKILL) && !res.TimedOut && cause == nil {
+		if err := j.s.killedWithContainer(bg); err != nil {
+			return res, fmt.Errorf("docker executor: %w", err)
+		}
+	}
 	if msg := startFailure(st.ExitCode, wrapped, outHead.head, errHead.head); msg != "" {
 		res.Exit = 127
 		res.StartErr = fmt.Errorf("start %s in the container: %s", p.Argv[0], msg)
 	}
 	return res, cause
+}
+
+// killedWithContainer tells an exec killed by the container's end
+// (someone removed or stopped it) from one killed in a container that
+// lives on (the OOM killer, the job itself): it returns why the
+// container ended, or nil when it still runs PipeGrace later.
+func (s *Session) killedWithContainer(ctx context.Context) error {
+	for range executor.PipeGrace / pollEvery {
+		if err := s.running(ctx); err != nil {
+			return err
+		}
+		time.Sleep(pollEvery)
+	}
+	return nil
+}
+
+// afterKill is the pipe grace once an exec was killed: its process is
+// dead, and its stream ends at the latest PipeGrace later, also when
+// the engine no longer answers (a frozen engine would hold it open).
+func afterKill(grace <-chan time.Time) <-chan time.Time {
+	if grace != nil {
+		return grace
+	}
+	return time.After(executor.PipeGrace)
 }
 
 // execErr is an Exec fault: the cause of ctx when it ended, else err.
@@ -236,17 +267,74 @@ func (j *Job) Close() error {
 }
 
 // killAll kills every process of the jobs' uid in the container and
-// returns once none is left.
+// returns once none is left. When the kill cannot be exec'd (a job used
+// up the pids limit, so the engine cannot start one more process) and
+// the engine runs on this host, the processes are killed from here.
 func (s *Session) killAll(ctx context.Context) error {
 	var out bytes.Buffer
 	code, err := s.run(ctx, []string{"sh", "-c", killAllScript}, &out)
+	if err == nil && code == 0 {
+		return nil
+	}
+	if err == nil {
+		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(out.String()))
+	}
+	if visible, lerr := s.killLocal(); visible {
+		err = lerr
+	}
 	if err != nil {
 		return fmt.Errorf("kill what the job left in container %s: %w", s.name, err)
 	}
-	if code != 0 {
-		return fmt.Errorf("kill what the job left in container %s: exit %d: %s", s.name, code, strings.TrimSpace(out.String()))
-	}
 	return nil
+}
+
+// killLocal kills, from this host, every process of the container that
+// runs as the hook's uid (the jobs' uid on the host, rootless engines
+// included), again until none is left or a bound, and reports whether
+// the container's processes are visible here at all: they are when the
+// engine runs on this host. The init and the keeper run as another uid.
+func (s *Session) killLocal() (visible bool, err error) {
+	uid := strconv.Itoa(os.Getuid())
+	for range 100 {
+		left := 0
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || !s.inContainer(pid) {
+				continue
+			}
+			visible = true
+			if state, real := procStatus(pid); real == uid && state != "Z" {
+				syscall.Kill(pid, syscall.SIGKILL)
+				left++
+			}
+		}
+		if left == 0 {
+			return visible, nil
+		}
+		time.Sleep(pollEvery / 10)
+	}
+	return visible, errors.New("its processes survive kill -9")
+}
+
+// procStatus returns the state and the real uid of host pid, "" when
+// it is gone.
+func procStatus(pid int) (state, uid string) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return "", ""
+	}
+	for line := range strings.Lines(string(b)) {
+		k, v, _ := strings.Cut(line, ":")
+		f := strings.Fields(v)
+		switch {
+		case k == "State" && len(f) > 0:
+			state = f[0]
+		case k == "Uid" && len(f) > 0:
+			return state, f[0]
+		}
+	}
+	return state, ""
 }
 
 // run runs argv in the container as the jobs' user and returns its exit
