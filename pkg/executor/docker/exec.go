@@ -59,6 +59,9 @@ type Job struct {
 // into p.Stdout and p.Stderr as it arrives.
 func (j *Job) Exec(ctx context.Context, p executor.Proc) (executor.Result, error) {
 	cli := j.s.cli
+	if err := noNUL(p); err != nil {
+		return executor.Result{Exit: 127, StartErr: fmt.Errorf("start %s in the container: %w", p.Argv[0], err)}, nil
+	}
 	argv, wrapped := p.Argv, !hasHome(p.Env)
 	if wrapped {
 		argv = unsetHome(argv, p.Env)
@@ -179,6 +182,24 @@ func afterKill(grace <-chan time.Time) <-chan time.Time {
 		return grace
 	}
 	return time.After(executor.PipeGrace)
+}
+
+// noNUL refuses what no process can be given, a NUL byte in an argument
+// or the environment, before the engine does: its runtime's message
+// repeats the variable, value (a secret) included, escaped so that
+// redaction may no longer recognise it. The message names neither.
+func noNUL(p executor.Proc) error {
+	for _, kv := range p.Env {
+		if strings.Contains(kv, "\x00") {
+			return errors.New("an environment variable holds a NUL byte")
+		}
+	}
+	for i, a := range p.Argv {
+		if strings.Contains(a, "\x00") {
+			return fmt.Errorf("argument %d holds a NUL byte", i)
+		}
+	}
+	return nil
 }
 
 // execErr is an Exec fault: the cause of ctx when it ended, else err.

@@ -8,12 +8,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/dockerapi"
+	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker/dockertest"
 )
@@ -282,5 +284,71 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 30s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// countWriter counts what it is given and keeps nothing.
+type countWriter struct{ n, ff int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	for _, b := range p {
+		if b == 0xff {
+			c.ff++
+		}
+	}
+	return len(p), nil
+}
+
+// TestDocker_HugeOutput: output far larger than memory should hold,
+// binary, never a newline, on both streams at once, arrives whole and
+// is never held whole.
+func TestDocker_HugeOutput(t *testing.T) {
+	f := newFixture(t)
+	s := f.start(t, docker.Options{})
+	j := job(t, s)
+	defer j.Close()
+	const n = 128 << 20
+	var out, errs countWriter
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res, err := j.Exec(t.Context(), executor.Proc{
+		Argv: []string{"sh", "-c", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' '\\377' & head -c %d /dev/zero | tr '\\0' '\\377' >&2; wait", n, n/2)},
+		Dir:  f.spec.Dir.Workspace(), Env: []string{"PATH=/bin", "HOME=/tmp"}, Stdout: &out, Stderr: &errs, Timeout: time.Minute,
+	})
+	runtime.ReadMemStats(&after)
+	if err != nil || res.Exit != 0 {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+	if out.n != n || out.ff != n || errs.n != n/2 || errs.ff != n/2 {
+		t.Errorf("stdout %d bytes (%d 0xff), stderr %d (%d); want %d and %d of 0xff", out.n, out.ff, errs.n, errs.ff, n, n/2)
+	}
+	if d := after.TotalAlloc - before.TotalAlloc; d > n/8 {
+		t.Errorf("the exec allocated %d MiB for %d MiB of output", d>>20, (n+n/2)>>20)
+	}
+}
+
+// TestDocker_SecretNotInEngineErrors: an exec the engine would refuse
+// for a NUL in its environment cannot make the engine repeat the
+// variable, secret value included and escaped past redaction, in the
+// call's start error.
+func TestDocker_SecretNotInEngineErrors(t *testing.T) {
+	f := newFixture(t)
+	s := f.start(t, docker.Options{})
+	j := job(t, s)
+	defer j.Close()
+	const secret = "s3cret-token-value"
+	res, err := j.Exec(t.Context(), executor.Proc{
+		Argv: []string{"true"}, Dir: f.spec.Dir.Workspace(),
+		Env:    []string{"PATH=/bin", "HOME=/tmp", "TOKEN=" + secret + "\x00tail", "=" + secret},
+		Stdout: io.Discard, Stderr: io.Discard, Timeout: time.Minute,
+	})
+	if err != nil || res.Exit != 127 || res.StartErr == nil {
+		t.Errorf("got %+v, %v; want exit 127 and a start error", res, err)
+	}
+	for _, e := range []error{err, res.StartErr} {
+		if e != nil && strings.Contains(e.Error(), secret) {
+			t.Errorf("the error repeats the secret: %v", e)
+		}
 	}
 }
