@@ -64,7 +64,7 @@ const pingTimeout = 10 * time.Second
 
 // Client talks to one engine. Make it with Dial.
 type Client struct {
-	host    string // as given, for messages
+	host    string // as given but for a password, for messages
 	dial    func(ctx context.Context) (net.Conn, error)
 	http    *http.Client
 	version string // negotiated API version, without the "v"
@@ -92,7 +92,7 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{host: host, dial: dial, callTimeout: DefaultCallTimeout}
+	c := &Client{host: redactHost(host), dial: dial, callTimeout: DefaultCallTimeout}
 	c.http = &http.Client{Transport: &http.Transport{
 		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
 		MaxIdleConns:        4,
@@ -104,7 +104,7 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 	defer cancel()
 	if err := c.negotiate(pctx); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("docker engine at %s does not answer: %w; start it or set DOCKER_HOST (or docker_host in config.lua)", host, err)
+		return nil, fmt.Errorf("docker engine at %s does not answer: %w; start it or set DOCKER_HOST (or docker_host in config.lua)", c.host, err)
 	}
 	return c, nil
 }
@@ -113,7 +113,7 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 func dialer(host string) (func(ctx context.Context) (net.Conn, error), error) {
 	u, err := url.Parse(host)
 	if err != nil {
-		return nil, fmt.Errorf("docker host %q: %w; use unix:///path, tcp://host:port or ssh://user@host", host, err)
+		return nil, fmt.Errorf("docker host %q is not a URL; use unix:///path, tcp://host:port or ssh://user@host", redactHost(host))
 	}
 	var d net.Dialer
 	switch u.Scheme {
@@ -139,7 +139,21 @@ func dialer(host string) (func(ctx context.Context) (net.Conn, error), error) {
 		}
 		return sshDialer(u), nil
 	}
-	return nil, fmt.Errorf("docker host %q is not unix:///path, tcp://host:port or ssh://user@host", host)
+	return nil, fmt.Errorf("docker host %q is not unix:///path, tcp://host:port or ssh://user@host", redactHost(host))
+}
+
+// redactHost is host for a message: a password in it (ssh://u:pw@h,
+// which ssh would not use anyway) is replaced by xxxxx.
+func redactHost(host string) string {
+	if u, err := url.Parse(host); err == nil {
+		return u.Redacted()
+	}
+	if scheme, rest, ok := strings.Cut(host, "://"); ok {
+		if i := strings.LastIndex(rest, "@"); i >= 0 {
+			return scheme + "://xxxxx@" + rest[i+1:]
+		}
+	}
+	return host
 }
 
 // Close frees the client's idle connections.
@@ -158,7 +172,8 @@ func (c *Client) SetCallTimeout(d time.Duration) {
 // Version returns the negotiated API version, such as "1.41".
 func (c *Client) Version() string { return c.version }
 
-// HostName returns the engine address the client was made with.
+// HostName returns the engine address the client was made with, a
+// password in it replaced by xxxxx.
 func (c *Client) HostName() string { return c.host }
 
 // negotiate asks the engine its API versions and picks the newest both
