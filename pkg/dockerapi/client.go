@@ -22,7 +22,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -72,18 +71,6 @@ type Client struct {
 	callTimeout time.Duration
 }
 
-// Host returns host to use: explicit when set (config's docker_host),
-// else $DOCKER_HOST, else DefaultHost.
-func Host(explicit string) string {
-	if explicit != "" {
-		return explicit
-	}
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		return h
-	}
-	return DefaultHost
-}
-
 // Dial connects to the engine at host (unix:///path, tcp://host:port or
 // ssh://[user@]host[:port]) and negotiates the API version. An engine
 // that does not answer within a few seconds is an error naming host.
@@ -107,53 +94,6 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 		return nil, fmt.Errorf("docker engine at %s does not answer: %w; start it or set DOCKER_HOST (or docker_host in config.lua)", c.host, err)
 	}
 	return c, nil
-}
-
-// dialer returns how to open a connection to host.
-func dialer(host string) (func(ctx context.Context) (net.Conn, error), error) {
-	u, err := url.Parse(host)
-	if err != nil {
-		return nil, fmt.Errorf("docker host %q is not a URL; use unix:///path, tcp://host:port or ssh://user@host", redactHost(host))
-	}
-	var d net.Dialer
-	switch u.Scheme {
-	case "unix":
-		// What follows unix:// is the path, relative or not, as the
-		// docker CLI reads it (unix://run/d.sock is not /d.sock).
-		path, ok := strings.CutPrefix(host, "unix://")
-		if !ok {
-			path = u.Opaque
-		}
-		if path == "" {
-			break
-		}
-		return func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "unix", path) }, nil
-	case "tcp":
-		if u.Host == "" {
-			break
-		}
-		return func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", u.Host) }, nil
-	case "ssh":
-		if u.Host == "" {
-			break
-		}
-		return sshDialer(u), nil
-	}
-	return nil, fmt.Errorf("docker host %q is not unix:///path, tcp://host:port or ssh://user@host", redactHost(host))
-}
-
-// redactHost is host for a message: a password in it (ssh://u:pw@h,
-// which ssh would not use anyway) is replaced by xxxxx.
-func redactHost(host string) string {
-	if u, err := url.Parse(host); err == nil {
-		return u.Redacted()
-	}
-	if scheme, rest, ok := strings.Cut(host, "://"); ok {
-		if i := strings.LastIndex(rest, "@"); i >= 0 {
-			return scheme + "://xxxxx@" + rest[i+1:]
-		}
-	}
-	return host
 }
 
 // Close frees the client's idle connections.
