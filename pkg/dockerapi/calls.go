@@ -126,7 +126,10 @@ type ContainerConfig struct {
 
 // HostConfig is the part of a container create about the host.
 type HostConfig struct {
+	// Binds are "src:dst:mode" strings; a path with a colon in it
+	// cannot be one. Mounts can.
 	Binds          []string          `json:",omitempty"`
+	Mounts         []Mount           `json:",omitempty"`
 	NetworkMode    string            `json:",omitempty"`
 	Init           bool              `json:",omitempty"`
 	CapDrop        []string          `json:",omitempty"`
@@ -137,6 +140,20 @@ type HostConfig struct {
 	// PidsLimit bounds the container's processes; nil leaves the
 	// engine's default (none).
 	PidsLimit *int64 `json:",omitempty"`
+}
+
+// Mount is a bind mount of HostConfig.Mounts: host path Source at
+// Target in the container, each path whole, whatever it holds.
+type Mount struct {
+	Type     string // "bind"
+	Source   string
+	Target   string
+	ReadOnly bool `json:",omitempty"`
+}
+
+// Bind returns the bind mount of host path src at the same path.
+func Bind(src string, readOnly bool) Mount {
+	return Mount{Type: "bind", Source: src, Target: src, ReadOnly: readOnly}
 }
 
 // CreateContainer creates a container and returns its id.

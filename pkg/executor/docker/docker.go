@@ -245,10 +245,11 @@ func orCause(ctx context.Context, err error) error {
 // privileges, a read-only root with a private /tmp, a bound on
 // processes, no network unless asked.
 func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.ContainerConfig {
+	// Mounts, not Binds: a path may hold a colon.
 	ws := spec.Dir.Workspace()
-	binds := []string{ws + ":" + ws + ":rw"}
+	mounts := []dockerapi.Mount{dockerapi.Bind(ws, false)}
 	if spec.GitDir != "" {
-		binds = append(binds, spec.GitDir+":"+spec.GitDir+":ro")
+		mounts = append(mounts, dockerapi.Bind(spec.GitDir, true))
 	}
 	network := "none"
 	if e.opts.Network {
@@ -259,7 +260,7 @@ func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.
 		if st, err := os.Stat(m); err == nil && st.IsDir() {
 			tmpfs[m] = "ro,nosuid,nodev,noexec,mode=755"
 		} else if err == nil {
-			binds = append(binds, "/dev/null:"+m+":ro")
+			mounts = append(mounts, dockerapi.Mount{Type: "bind", Source: "/dev/null", Target: m, ReadOnly: true})
 		}
 	}
 	keeper := 65534 // nobody
@@ -278,7 +279,7 @@ func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.
 		WorkingDir: ws,
 		Labels:     map[string]string{LabelRun: spec.RunID, LabelRepo: spec.Repo},
 		HostConfig: dockerapi.HostConfig{
-			Binds:          binds,
+			Mounts:         mounts,
 			NetworkMode:    network,
 			Init:           true,
 			CapDrop:        []string{"ALL"},

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/dockerapi"
 	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker"
@@ -350,5 +351,35 @@ func TestDocker_SecretNotInEngineErrors(t *testing.T) {
 		if e != nil && strings.Contains(e.Error(), secret) {
 			t.Errorf("the error repeats the secret: %v", e)
 		}
+	}
+}
+
+// TestDocker_ColonInPaths: a data root or bare repository whose path
+// holds a colon (or a comma) is mounted like any other, not misread as
+// a mount's fields.
+func TestDocker_ColonInPaths(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "a:b,c=d")
+	git := filepath.Join(base, "repo:x.git")
+	root := datadir.Root(filepath.Join(git, "quire"))
+	id := fmt.Sprintf("docker-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	f := &fixture{root: root, spec: executor.RunSpec{RunID: id, Repo: "repo:x.git", Dir: root.Run(id), GitDir: git, Image: dockertest.Image}}
+	if err := os.MkdirAll(f.spec.Dir.Workspace(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(git, "to:ken")
+	for path, data := range map[string]string{root.DB(): "db", secret: "s3cret-value", filepath.Join(git, "HEAD"): "ref: refs/heads/main\n"} {
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := f.start(t, docker.Options{Masks: []string{string(root), secret}})
+	j := job(t, s)
+	defer j.Close()
+	ws := f.spec.Dir.Workspace()
+	if out := f.must(t, j, "cat '"+git+"/HEAD' '"+secret+"'; echo w > '"+ws+"/f' && cat '"+ws+"/f'"); out != "ref: refs/heads/main\nw\n" {
+		t.Errorf("bare repo, masked secret, workspace: %q", out)
+	}
+	if res, out, _, _ := f.sh(t.Context(), t, j, time.Minute, "ls -a '"+root.DB()+"'"); res.Exit == 0 {
+		t.Errorf("a job can see the database: %q", out)
 	}
 }
