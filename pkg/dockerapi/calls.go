@@ -120,8 +120,15 @@ type ContainerConfig struct {
 	WorkingDir string            `json:",omitempty"`
 	Env        []string          `json:",omitempty"`
 	Labels     map[string]string `json:",omitempty"`
-	HostConfig HostConfig
+	// Healthcheck overrides the image's; Test {"NONE"} disables it.
+	Healthcheck *Healthcheck `json:",omitempty"`
+	HostConfig  HostConfig
 	// NetworkDisabled is false: "none" is set through HostConfig.
+}
+
+// Healthcheck is a container's health check.
+type Healthcheck struct {
+	Test []string
 }
 
 // HostConfig is the part of a container create about the host.
@@ -232,13 +239,14 @@ func short(id string) string {
 }
 
 // ImportImage makes image ref ("name:tag") from rootfs, a tar stream of
-// a root file system, as "docker import" does.
-func (c *Client) ImportImage(ctx context.Context, rootfs io.Reader, ref string) error {
+// a root file system, as "docker import" does, with Dockerfile
+// instructions changes applied ("ENV A=1", "VOLUME /data").
+func (c *Client) ImportImage(ctx context.Context, rootfs io.Reader, ref string, changes ...string) error {
 	if err := ValidRef(ref); err != nil {
 		return err
 	}
 	name, tag := splitRef(ref)
-	q := url.Values{"fromSrc": {"-"}, "repo": {name}}
+	q := url.Values{"fromSrc": {"-"}, "repo": {name}, "changes": changes}
 	if tag != "" {
 		q.Set("tag", tag)
 	}

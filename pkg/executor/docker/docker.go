@@ -278,6 +278,9 @@ func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.
 		User:       strconv.Itoa(keeper) + ":" + strconv.Itoa(keeper),
 		WorkingDir: ws,
 		Labels:     map[string]string{LabelRun: spec.RunID, LabelRepo: spec.Repo},
+		// An image's health check would run its command beside the jobs,
+		// as the keeper's uid, out of reach of the kill at a job's end.
+		Healthcheck: &dockerapi.Healthcheck{Test: []string{"NONE"}},
 		HostConfig: dockerapi.HostConfig{
 			Mounts:         mounts,
 			NetworkMode:    network,

@@ -253,7 +253,7 @@ func (j *Job) waitExec(ctx context.Context, id string) (dockerapi.ExecState, err
 			return st, nil
 		}
 		if time.Now().After(deadline) {
-			return st, fmt.Errorf("docker executor: exec %s still runs %s after it was killed; the engine may be stuck", id[:12], closeTimeout)
+			return st, fmt.Errorf("docker executor: exec %s still runs %s after it was killed; the engine may be stuck", id, closeTimeout)
 		}
 		time.Sleep(pollEvery)
 	}

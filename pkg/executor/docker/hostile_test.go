@@ -383,3 +383,24 @@ func TestDocker_ColonInPaths(t *testing.T) {
 		t.Errorf("a job can see the database: %q", out)
 	}
 }
+
+// TestDocker_HostileImageConfig: what an image says of how to run it
+// (entrypoint, user, working directory, environment, a health check)
+// does not change how a job runs; an image's health check, which would
+// run as the keeper's uid beyond the reach of the kill at a job's end,
+// never runs.
+func TestDocker_HostileImageConfig(t *testing.T) {
+	f := newFixture(t)
+	f.spec.Image = dockertest.HostileImage(t)
+	s := f.start(t, docker.Options{})
+	j := job(t, s)
+	defer j.Close()
+	if out := f.must(t, j, "id -u; pwd; echo ${LD_PRELOAD-unset}"); out != fmt.Sprintf("%d\n%s\nunset\n", os.Getuid(), f.spec.Dir.Workspace()) {
+		t.Errorf("uid, directory, LD_PRELOAD: %q", out)
+	}
+	// The health check would have run within its 1 s interval.
+	f.must(t, j, "sleep 3")
+	if n := len(sleepers("7777")); n > 0 {
+		t.Errorf("the image's health check runs: %d sleeps", n)
+	}
+}
