@@ -1,6 +1,8 @@
 package dockerapi
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,8 +17,12 @@ type Image struct {
 	Env []string // the image's ENV, NAME=value
 }
 
-// InspectImage returns image ref and whether the engine has it.
+// InspectImage returns image ref and whether the engine has it. A ref
+// that is not an image reference (ValidRef) is an error.
 func (c *Client) InspectImage(ctx context.Context, ref string) (Image, bool, error) {
+	if err := ValidRef(ref); err != nil {
+		return Image{}, false, err
+	}
 	var out struct {
 		Config struct{ Env []string }
 	}
@@ -32,8 +38,12 @@ func (c *Client) InspectImage(ctx context.Context, ref string) (Image, bool, err
 
 // PullImage pulls ref and returns once it is on the engine. The engine
 // streams progress as JSON lines; an error line ends the pull with the
-// engine's reason.
+// engine's reason. A ref that is not an image reference (ValidRef) is an
+// error.
 func (c *Client) PullImage(ctx context.Context, ref string) error {
+	if err := ValidRef(ref); err != nil {
+		return err
+	}
 	name, tag := splitRef(ref)
 	q := url.Values{"fromImage": {name}}
 	if tag != "" {
@@ -47,31 +57,43 @@ func (c *Client) PullImage(ctx context.Context, ref string) error {
 	return readProgress(resp.Body)
 }
 
+// maxProgressLine bounds one JSON line of a pull's progress.
+const maxProgressLine = 1 << 20
+
 // readProgress reads the JSON lines of a pull or import to their end; an
-// error line is the engine's reason for failing.
+// error line is the engine's reason for failing. A line longer than
+// maxProgressLine is an error, not a growing buffer.
 func readProgress(r io.Reader) error {
-	dec := json.NewDecoder(r)
-	for {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxProgressLine)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
 		var m struct {
 			Error       string `json:"error"`
 			ErrorDetail struct {
 				Message string `json:"message"`
 			} `json:"errorDetail"`
 		}
-		err := dec.Decode(&m)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
+		if err := json.Unmarshal(line, &m); err != nil {
 			return fmt.Errorf("read progress: %w", err)
 		}
 		if m.ErrorDetail.Message != "" {
-			return errors.New(m.ErrorDetail.Message)
+			return errors.New(oneLine(m.ErrorDetail.Message, maxMessage))
 		}
 		if m.Error != "" {
-			return errors.New(m.Error)
+			return errors.New(oneLine(m.Error, maxMessage))
 		}
 	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("a line is longer than %d KiB", maxProgressLine>>10)
+		}
+		return fmt.Errorf("read progress: %w", err)
+	}
+	return nil
 }
 
 // splitRef splits "name:tag" (or "name@digest") for /images/create; the
@@ -98,13 +120,23 @@ type ContainerConfig struct {
 	WorkingDir string            `json:",omitempty"`
 	Env        []string          `json:",omitempty"`
 	Labels     map[string]string `json:",omitempty"`
-	HostConfig HostConfig
+	// Healthcheck overrides the image's; Test {"NONE"} disables it.
+	Healthcheck *Healthcheck `json:",omitempty"`
+	HostConfig  HostConfig
 	// NetworkDisabled is false: "none" is set through HostConfig.
+}
+
+// Healthcheck is a container's health check.
+type Healthcheck struct {
+	Test []string
 }
 
 // HostConfig is the part of a container create about the host.
 type HostConfig struct {
+	// Binds are "src:dst:mode" strings; a path with a colon in it
+	// cannot be one. Mounts can.
 	Binds          []string          `json:",omitempty"`
+	Mounts         []Mount           `json:",omitempty"`
 	NetworkMode    string            `json:",omitempty"`
 	Init           bool              `json:",omitempty"`
 	CapDrop        []string          `json:",omitempty"`
@@ -112,6 +144,23 @@ type HostConfig struct {
 	ReadonlyRootfs bool              `json:",omitempty"`
 	Tmpfs          map[string]string `json:",omitempty"`
 	AutoRemove     bool              `json:",omitempty"`
+	// PidsLimit bounds the container's processes; nil leaves the
+	// engine's default (none).
+	PidsLimit *int64 `json:",omitempty"`
+}
+
+// Mount is a bind mount of HostConfig.Mounts: host path Source at
+// Target in the container, each path whole, whatever it holds.
+type Mount struct {
+	Type     string // "bind"
+	Source   string
+	Target   string
+	ReadOnly bool `json:",omitempty"`
+}
+
+// Bind returns the bind mount of host path src at the same path.
+func Bind(src string, readOnly bool) Mount {
+	return Mount{Type: "bind", Source: src, Target: src, ReadOnly: readOnly}
 }
 
 // CreateContainer creates a container and returns its id.
@@ -190,10 +239,14 @@ func short(id string) string {
 }
 
 // ImportImage makes image ref ("name:tag") from rootfs, a tar stream of
-// a root file system, as "docker import" does.
-func (c *Client) ImportImage(ctx context.Context, rootfs io.Reader, ref string) error {
+// a root file system, as "docker import" does, with Dockerfile
+// instructions changes applied ("ENV A=1", "VOLUME /data").
+func (c *Client) ImportImage(ctx context.Context, rootfs io.Reader, ref string, changes ...string) error {
+	if err := ValidRef(ref); err != nil {
+		return err
+	}
 	name, tag := splitRef(ref)
-	q := url.Values{"fromSrc": {"-"}, "repo": {name}}
+	q := url.Values{"fromSrc": {"-"}, "repo": {name}, "changes": changes}
 	if tag != "" {
 		q.Set("tag", tag)
 	}

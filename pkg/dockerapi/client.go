@@ -18,10 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -40,28 +40,35 @@ const maxAPIVersion = "1.47"
 // DefaultHost is the engine when neither DOCKER_HOST nor config names one.
 const DefaultHost = "unix:///var/run/docker.sock"
 
+// DefaultCallTimeout bounds each API call that is not a stream (a pull,
+// an import, an exec's output), the handshake of an exec's stream
+// included: an engine that takes a request and never answers fails the
+// call instead of hanging the run.
+const DefaultCallTimeout = 2 * time.Minute
+
+// maxAnswer bounds an engine's JSON answer, and maxHeader the headers
+// of an exec's stream: a broken or hostile engine costs an error, not
+// the hook's memory.
+const (
+	maxAnswer = 16 << 20
+	maxHeader = 1 << 20
+)
+
+// maxMessage bounds an engine's error message as quire-hook repeats it.
+const maxMessage = 1024
+
 // pingTimeout bounds the first contact with the engine, so that an engine
 // that does not answer fails the run at once instead of hanging it.
 const pingTimeout = 10 * time.Second
 
 // Client talks to one engine. Make it with Dial.
 type Client struct {
-	host    string // as given, for messages
+	host    string // as given but for a password, for messages
 	dial    func(ctx context.Context) (net.Conn, error)
 	http    *http.Client
 	version string // negotiated API version, without the "v"
-}
-
-// Host returns host to use: explicit when set (config's docker_host),
-// else $DOCKER_HOST, else DefaultHost.
-func Host(explicit string) string {
-	if explicit != "" {
-		return explicit
-	}
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		return h
-	}
-	return DefaultHost
+	// callTimeout bounds each call but streams; see DefaultCallTimeout.
+	callTimeout time.Duration
 }
 
 // Dial connects to the engine at host (unix:///path, tcp://host:port or
@@ -72,7 +79,7 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{host: host, dial: dial}
+	c := &Client{host: redactHost(host), dial: dial, callTimeout: DefaultCallTimeout}
 	c.http = &http.Client{Transport: &http.Transport{
 		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
 		MaxIdleConns:        4,
@@ -84,37 +91,9 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 	defer cancel()
 	if err := c.negotiate(pctx); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("docker engine at %s does not answer: %w; start it or set DOCKER_HOST (or docker_host in config.lua)", host, err)
+		return nil, fmt.Errorf("docker engine at %s does not answer: %w; start it or set DOCKER_HOST (or docker_host in config.lua)", c.host, err)
 	}
 	return c, nil
-}
-
-// dialer returns how to open a connection to host.
-func dialer(host string) (func(ctx context.Context) (net.Conn, error), error) {
-	u, err := url.Parse(host)
-	if err != nil {
-		return nil, fmt.Errorf("docker host %q: %w; use unix:///path, tcp://host:port or ssh://user@host", host, err)
-	}
-	var d net.Dialer
-	switch u.Scheme {
-	case "unix":
-		path := u.Path
-		if path == "" {
-			path = u.Opaque
-		}
-		return func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "unix", path) }, nil
-	case "tcp":
-		if u.Host == "" {
-			break
-		}
-		return func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", u.Host) }, nil
-	case "ssh":
-		if u.Host == "" {
-			break
-		}
-		return sshDialer(u), nil
-	}
-	return nil, fmt.Errorf("docker host %q is not unix:///path, tcp://host:port or ssh://user@host", host)
 }
 
 // Close frees the client's idle connections.
@@ -122,10 +101,19 @@ func (c *Client) Close() {
 	c.http.CloseIdleConnections()
 }
 
+// SetCallTimeout sets the bound of each call but streams; 0 or less
+// keeps DefaultCallTimeout. Call it before the client is used.
+func (c *Client) SetCallTimeout(d time.Duration) {
+	if d > 0 {
+		c.callTimeout = d
+	}
+}
+
 // Version returns the negotiated API version, such as "1.41".
 func (c *Client) Version() string { return c.version }
 
-// HostName returns the engine address the client was made with.
+// HostName returns the engine address the client was made with, a
+// password in it replaced by xxxxx.
 func (c *Client) HostName() string { return c.host }
 
 // negotiate asks the engine its API versions and picks the newest both
@@ -175,7 +163,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("engine answered %d: %s", e.Status, e.Message)
+	return fmt.Sprintf("engine answered %d: %s", e.Status, oneLine(e.Message, maxMessage))
 }
 
 // IsNotFound reports whether err is the engine's 404.
@@ -193,21 +181,56 @@ func (c *Client) path(p string) string {
 }
 
 // do sends a request with body in (JSON, nil for none) and decodes the
-// answer into out (nil to drop it).
+// answer, at most maxAnswer bytes, into out (nil to drop it), all
+// within the call timeout.
 func (c *Client) do(ctx context.Context, method, p string, query url.Values, in, out any) error {
+	ctx, cancel := c.withCallTimeout(ctx)
+	defer cancel()
 	resp, err := c.send(ctx, method, p, query, in)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	body := &limitReader{r: resp.Body, n: maxAnswer}
 	if out == nil {
-		_, err = io.Copy(io.Discard, resp.Body)
-		return err
+		_, err = io.Copy(io.Discard, body)
+	} else {
+		err = json.NewDecoder(body).Decode(out)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, p, err)
+	if err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, p, orCause(ctx, err))
 	}
 	return nil
+}
+
+// withCallTimeout bounds ctx by the call timeout, with a cause that
+// says so.
+func (c *Client) withCallTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, c.callTimeout,
+		fmt.Errorf("the engine at %s gave no answer within %s", c.host, c.callTimeout))
+}
+
+// orCause prefers the cause of ctx, when it ended, over err.
+func orCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+// limitReader reads at most n bytes of r; more is an error.
+type limitReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, fmt.Errorf("the answer is larger than %d MiB", maxAnswer>>20)
+	}
+	n, err := l.r.Read(p[:min(int64(len(p)), l.n)])
+	l.n -= int64(n)
+	return n, err
 }
 
 // send sends a request and returns a 2xx response, whose body the caller
@@ -223,7 +246,7 @@ func (c *Client) send(ctx context.Context, method, p string, query url.Values, i
 		if errors.As(err, &ue) {
 			err = ue.Err // it repeats the method and a made-up URL
 		}
-		return nil, fmt.Errorf("%s %s: %w", method, p, err)
+		return nil, fmt.Errorf("%s %s: %w", method, p, orCause(ctx, err))
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
@@ -258,20 +281,25 @@ func (c *Client) request(ctx context.Context, method, p string, query url.Values
 // readError turns an error answer into an *Error.
 func readError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	b = bytes.TrimSpace(b)
 	var m struct {
 		Message string `json:"message"`
 	}
-	msg := strings.TrimSpace(string(b))
+	msg := string(b)
 	if json.Unmarshal(b, &m) == nil && m.Message != "" {
 		msg = m.Message
 	}
-	return &Error{Status: resp.StatusCode, Message: msg}
+	return &Error{Status: resp.StatusCode, Message: oneLine(msg, maxMessage)}
 }
 
 // hijack sends a request that upgrades the connection to a raw stream
 // (exec start, attach) and returns the connection, positioned after the
-// response headers, and a reader over what the engine already sent.
+// response headers, and a reader over what the engine already sent. The
+// handshake is bounded by the call timeout and its headers by maxHeader;
+// the stream is not.
 func (c *Client) hijack(ctx context.Context, p string, in any) (net.Conn, *bufio.Reader, error) {
+	ctx, cancel := c.withCallTimeout(ctx)
+	defer cancel()
 	req, err := c.request(ctx, "POST", p, nil, in)
 	if err != nil {
 		return nil, nil, err
@@ -280,20 +308,25 @@ func (c *Client) hijack(ctx context.Context, p string, in any) (net.Conn, *bufio
 	req.Header.Set("Upgrade", "tcp")
 	conn, err := c.dial(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("POST %s: %w", p, err)
+		return nil, nil, fmt.Errorf("POST %s: %w", p, orCause(ctx, err))
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if err := req.Write(conn); err != nil {
 		conn.Close()
-		return nil, nil, fmt.Errorf("POST %s: %w", p, err)
+		return nil, nil, fmt.Errorf("POST %s: %w", p, orCause(ctx, err))
 	}
-	br := bufio.NewReader(conn)
+	lr := &io.LimitedReader{R: conn, N: maxHeader}
+	br := bufio.NewReader(lr)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		conn.Close()
-		return nil, nil, fmt.Errorf("POST %s: %w", p, err)
+		if lr.N <= 0 {
+			err = fmt.Errorf("the answer's headers are larger than %d KiB", maxHeader>>10)
+		}
+		return nil, nil, fmt.Errorf("POST %s: %w", p, orCause(ctx, err))
 	}
+	lr.N = math.MaxInt64 // the stream itself is not bounded
 	if resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != http.StatusOK {
 		defer conn.Close()
 		return nil, nil, readError(resp)

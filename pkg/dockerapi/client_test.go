@@ -1,6 +1,9 @@
 package dockerapi
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSplitRef(t *testing.T) {
 	for ref, want := range map[string][2]string{
@@ -38,6 +41,18 @@ func TestDialer(t *testing.T) {
 	for _, host := range []string{"http://x", "tcp://", "ssh://", "/var/run/docker.sock"} {
 		if _, err := dialer(host); err == nil {
 			t.Errorf("%s: accepted", host)
+		}
+	}
+}
+
+func TestHostWarning(t *testing.T) {
+	for host, warn := range map[string]bool{
+		"tcp://10.0.0.5:2375": true, "tcp://build.example:2375": true, "tcp://[::1]:2375": false,
+		"tcp://127.0.0.1:2375": false, "tcp://localhost:2375": false, "unix:///var/run/docker.sock": false,
+		"ssh://ci@build.example": false,
+	} {
+		if got := HostWarning(host); (got != "") != warn || warn && !strings.Contains(got, "ssh://") {
+			t.Errorf("HostWarning(%s) = %q", host, got)
 		}
 	}
 }

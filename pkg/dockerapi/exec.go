@@ -99,7 +99,10 @@ func (s *Stream) Demux(stdout, stderr io.Writer) error {
 				}
 				n -= m
 			}
-			if err != nil {
+			if err != nil && n > 0 {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF // the frame is not whole
+				}
 				return fmt.Errorf("read exec output: %w", err)
 			}
 		}

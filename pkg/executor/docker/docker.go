@@ -77,7 +77,19 @@ type Options struct {
 	// root kept there) is covered by an empty read-only tmpfs, or
 	// /dev/null for a file.
 	Masks []string
+	// PidsLimit bounds the processes (threads included) of the run's
+	// container, so that a fork bomb cannot exhaust the host; 0 is
+	// DefaultPidsLimit, -1 none.
+	PidsLimit int64
+	// CallTimeout bounds each engine API call but streams; 0 is
+	// dockerapi.DefaultCallTimeout.
+	CallTimeout time.Duration
 }
+
+// DefaultPidsLimit is the run container's bound on processes and
+// threads: far above what a build uses (a parallel Go or C++ build on
+// many cores stays in the low thousands), far below the host's pid_max.
+const DefaultPidsLimit = 8192
 
 // Executor runs each run in a container. Make it with New.
 type Executor struct {
@@ -97,6 +109,9 @@ func New(o Options) (*Executor, error) {
 	}
 	if o.PullTimeout == 0 {
 		o.PullTimeout = DefaultPullTimeout
+	}
+	if o.PidsLimit == 0 {
+		o.PidsLimit = DefaultPidsLimit
 	}
 	return &Executor{opts: o, uid: os.Getuid(), gid: os.Getgid()}, nil
 }
@@ -126,11 +141,16 @@ func (e *Executor) Start(ctx context.Context, spec executor.RunSpec) (executor.S
 	if spec.Image == "" {
 		return nil, ErrNoImage
 	}
+	// ci.image comes from the push: only a reference reaches the engine.
+	if err := dockerapi.ValidRef(spec.Image); err != nil {
+		return nil, fmt.Errorf("ci.image: %w", err)
+	}
 	host := dockerapi.Host(e.opts.Host)
 	cli, err := dockerapi.Dial(ctx, host)
 	if err != nil {
 		return nil, err
 	}
+	cli.SetCallTimeout(e.opts.CallTimeout)
 	img, err := e.ensureImage(ctx, cli, spec.Image)
 	if err != nil {
 		cli.Close()
@@ -222,13 +242,14 @@ func orCause(ctx context.Context, err error) error {
 // containerConfig is the run's container: the workspace at its own path
 // and the bare repo read-only, nothing else of the host; an init over a
 // keeper as a uid other than the jobs'; no capabilities, no new
-// privileges, a read-only root with a private /tmp, no network unless
-// asked.
+// privileges, a read-only root with a private /tmp, a bound on
+// processes, no network unless asked.
 func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.ContainerConfig {
+	// Mounts, not Binds: a path may hold a colon.
 	ws := spec.Dir.Workspace()
-	binds := []string{ws + ":" + ws + ":rw"}
+	mounts := []dockerapi.Mount{dockerapi.Bind(ws, false)}
 	if spec.GitDir != "" {
-		binds = append(binds, spec.GitDir+":"+spec.GitDir+":ro")
+		mounts = append(mounts, dockerapi.Bind(spec.GitDir, true))
 	}
 	network := "none"
 	if e.opts.Network {
@@ -239,12 +260,16 @@ func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.
 		if st, err := os.Stat(m); err == nil && st.IsDir() {
 			tmpfs[m] = "ro,nosuid,nodev,noexec,mode=755"
 		} else if err == nil {
-			binds = append(binds, "/dev/null:"+m+":ro")
+			mounts = append(mounts, dockerapi.Mount{Type: "bind", Source: "/dev/null", Target: m, ReadOnly: true})
 		}
 	}
 	keeper := 65534 // nobody
 	if jobUID == keeper {
 		keeper--
+	}
+	var pids *int64
+	if e.opts.PidsLimit > 0 {
+		pids = &e.opts.PidsLimit
 	}
 	return dockerapi.ContainerConfig{
 		Image:      spec.Image,
@@ -253,14 +278,18 @@ func (e *Executor) containerConfig(spec executor.RunSpec, jobUID int) dockerapi.
 		User:       strconv.Itoa(keeper) + ":" + strconv.Itoa(keeper),
 		WorkingDir: ws,
 		Labels:     map[string]string{LabelRun: spec.RunID, LabelRepo: spec.Repo},
+		// An image's health check would run its command beside the jobs,
+		// as the keeper's uid, out of reach of the kill at a job's end.
+		Healthcheck: &dockerapi.Healthcheck{Test: []string{"NONE"}},
 		HostConfig: dockerapi.HostConfig{
-			Binds:          binds,
+			Mounts:         mounts,
 			NetworkMode:    network,
 			Init:           true,
 			CapDrop:        []string{"ALL"},
 			SecurityOpt:    []string{"no-new-privileges"},
 			ReadonlyRootfs: true,
 			Tmpfs:          tmpfs,
+			PidsLimit:      pids,
 		},
 	}
 }
@@ -303,14 +332,25 @@ func (s *Session) Container() (id, image string) { return s.id, s.image }
 
 // Job implements executor.Session.
 func (s *Session) Job(ctx context.Context, jobID string) (executor.Job, error) {
-	st, err := s.cli.InspectContainer(ctx, s.id)
-	if err != nil {
+	if err := s.running(ctx); err != nil {
 		return nil, fmt.Errorf("job %s: %w", jobID, err)
 	}
-	if !st.Running {
-		return nil, fmt.Errorf("job %s: the run's container %s is no longer running (exit %d%s); see docker logs %s", jobID, s.name, st.ExitCode, errSuffix(st.Error), s.name)
-	}
 	return &Job{s: s}, nil
+}
+
+// running returns an error unless the run's container still runs.
+func (s *Session) running(ctx context.Context) error {
+	st, err := s.cli.InspectContainer(ctx, s.id)
+	if dockerapi.IsNotFound(err) {
+		return fmt.Errorf("the run's container %s is gone: something else removed it", s.name)
+	}
+	if err != nil {
+		return err
+	}
+	if !st.Running {
+		return fmt.Errorf("the run's container %s is no longer running (exit %d%s); see docker logs %s", s.name, st.ExitCode, errSuffix(st.Error), s.name)
+	}
+	return nil
 }
 
 func errSuffix(e string) string {

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,34 +18,6 @@ import (
 // when its process exited while something it left holds its output.
 const pollEvery = 100 * time.Millisecond
 
-// killAllScript kills every process of the caller's uid in the
-// container but itself, again until none is left alive or a bound.
-// kill -1 never reaches pid 1 nor the caller, and the init and keeper
-// run as another uid. Its status cannot say whether any was killed
-// (it succeeds when it only met processes it may not signal), so the
-// script counts survivors in /proc, with builtins only: a fork would be
-// one more process of the uid.
-const killAllScript = `U=
-while read -r k v _; do [ "$k" = Uid: ] && U=$v && break; done </proc/$$/status
-n=0
-while :; do
-  kill -9 -1 2>/dev/null
-  left=
-  for d in /proc/[0-9]*; do
-    p=${d#/proc/}
-    { [ "$p" = 1 ] || [ "$p" = $$ ]; } && continue
-    s= u=
-    { while read -r k v _; do
-        case $k in State:) s=$v ;; Uid:) u=$v; break ;; esac
-      done; } 2>/dev/null <$d/status
-    [ "$u" = "$U" ] && [ "$s" != Z ] && left=$p
-  done
-  [ -z "$left" ] && exit 0
-  n=$((n+1))
-  [ $n -lt 100 ] || { echo "process $left survives kill -9"; exit 1; }
-  sleep 0.05 2>/dev/null || sleep 1
-done`
-
 // Job is one job's scope in the run's container. It implements
 // executor.Job.
 type Job struct {
@@ -59,6 +29,9 @@ type Job struct {
 // into p.Stdout and p.Stderr as it arrives.
 func (j *Job) Exec(ctx context.Context, p executor.Proc) (executor.Result, error) {
 	cli := j.s.cli
+	if err := noNUL(p); err != nil {
+		return executor.Result{Exit: 127, StartErr: fmt.Errorf("start %s in the container: %w", p.Argv[0], err)}, nil
+	}
 	argv, wrapped := p.Argv, !hasHome(p.Env)
 	if wrapped {
 		argv = unsetHome(argv, p.Env)
@@ -114,10 +87,12 @@ wait:
 			res.TimedOut = true
 			timeout = nil
 			j.killExec(bg, id)
+			grace = afterKill(grace)
 		case <-ctxDone:
 			cause = context.Cause(ctx)
 			ctxDone = nil
 			j.killExec(bg, id)
+			grace = afterKill(grace)
 		case <-tick.C:
 			if exited {
 				continue
@@ -143,11 +118,58 @@ wait:
 		return res, err
 	}
 	res.Exit = exitCode(st.ExitCode)
+	if res.Exit == -int(syscall.SIGKILL) && !res.TimedOut && cause == nil {
+		if err := j.s.killedWithContainer(bg); err != nil {
+			return res, fmt.Errorf("docker executor: %w", err)
+		}
+	}
 	if msg := startFailure(st.ExitCode, wrapped, outHead.head, errHead.head); msg != "" {
 		res.Exit = 127
 		res.StartErr = fmt.Errorf("start %s in the container: %s", p.Argv[0], msg)
 	}
 	return res, cause
+}
+
+// killedWithContainer tells an exec killed by the container's end
+// (someone removed or stopped it) from one killed in a container that
+// lives on (the OOM killer, the job itself): it returns why the
+// container ended, or nil when it still runs PipeGrace later.
+func (s *Session) killedWithContainer(ctx context.Context) error {
+	for range executor.PipeGrace / pollEvery {
+		if err := s.running(ctx); err != nil {
+			return err
+		}
+		time.Sleep(pollEvery)
+	}
+	return nil
+}
+
+// afterKill is the pipe grace once an exec was killed: its process is
+// dead, and its stream ends at the latest PipeGrace later, also when
+// the engine no longer answers (a frozen engine would hold it open).
+func afterKill(grace <-chan time.Time) <-chan time.Time {
+	if grace != nil {
+		return grace
+	}
+	return time.After(executor.PipeGrace)
+}
+
+// noNUL refuses what no process can be given, a NUL byte in an argument
+// or the environment, before the engine does: its runtime's message
+// repeats the variable, value (a secret) included, escaped so that
+// redaction may no longer recognise it. The message names neither.
+func noNUL(p executor.Proc) error {
+	for _, kv := range p.Env {
+		if strings.Contains(kv, "\x00") {
+			return errors.New("an environment variable holds a NUL byte")
+		}
+	}
+	for i, a := range p.Argv {
+		if strings.Contains(a, "\x00") {
+			return fmt.Errorf("argument %d holds a NUL byte", i)
+		}
+	}
+	return nil
 }
 
 // execErr is an Exec fault: the cause of ctx when it ended, else err.
@@ -201,30 +223,10 @@ func (j *Job) waitExec(ctx context.Context, id string) (dockerapi.ExecState, err
 			return st, nil
 		}
 		if time.Now().After(deadline) {
-			return st, fmt.Errorf("docker executor: exec %s still runs %s after it was killed; the engine may be stuck", id[:12], closeTimeout)
+			return st, fmt.Errorf("docker executor: exec %s still runs %s after it was killed; the engine may be stuck", id, closeTimeout)
 		}
 		time.Sleep(pollEvery)
 	}
-}
-
-// killExec kills exec id's process group. When the engine runs on this
-// host, the exec's pid (the engine's, which is this host's) is in the
-// container's cgroup and its group is killed from here; otherwise every
-// process of the job in the container is killed, as at the job's end.
-func (j *Job) killExec(ctx context.Context, id string) {
-	if st, err := j.s.cli.InspectExec(ctx, id); err == nil && st.Pid > 0 && j.s.inContainer(st.Pid) {
-		if syscall.Kill(-st.Pid, syscall.SIGKILL) == nil {
-			return
-		}
-	}
-	j.s.killAll(ctx)
-}
-
-// inContainer reports whether host pid is a process of the session's
-// container, by its cgroup.
-func (s *Session) inContainer(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
-	return err == nil && bytes.Contains(b, []byte(s.id))
 }
 
 // Close implements executor.Job: whatever the job left running in the
@@ -233,20 +235,6 @@ func (j *Job) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	return j.s.killAll(ctx)
-}
-
-// killAll kills every process of the jobs' uid in the container and
-// returns once none is left.
-func (s *Session) killAll(ctx context.Context) error {
-	var out bytes.Buffer
-	code, err := s.run(ctx, []string{"sh", "-c", killAllScript}, &out)
-	if err != nil {
-		return fmt.Errorf("kill what the job left in container %s: %w", s.name, err)
-	}
-	if code != 0 {
-		return fmt.Errorf("kill what the job left in container %s: exit %d: %s", s.name, code, strings.TrimSpace(out.String()))
-	}
-	return nil
 }
 
 // run runs argv in the container as the jobs' user and returns its exit

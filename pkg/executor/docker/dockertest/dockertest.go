@@ -192,3 +192,31 @@ func writeGoRootfs(w io.Writer, goroot string) error {
 	}
 	return tw.Close()
 }
+
+// HostileImage returns the ref of the test image with a configuration a
+// hostile pusher might pick (an entrypoint, user, working directory,
+// environment and a health check of its own, a volume), importing it the
+// first time; it skips tb as Engine does. Its health check runs "sleep
+// 7777" every second.
+func HostileImage(tb testing.TB) string {
+	tb.Helper()
+	c := Engine(tb)
+	const ref = "quire-test/hostile:1"
+	goMu.Lock()
+	defer goMu.Unlock()
+	if _, ok, err := c.InspectImage(tb.Context(), ref); err != nil {
+		tb.Fatal(err)
+	} else if ok {
+		return ref
+	}
+	rootfs, err := busyboxRootfs()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.ImportImage(tb.Context(), rootfs, ref,
+		`ENTRYPOINT ["/bin/false"]`, "USER 0:0", "WORKDIR /nonexistent", "ENV LD_PRELOAD=/nonexistent.so PATH=/bin",
+		"VOLUME /data", "HEALTHCHECK --interval=1s --timeout=30s CMD sleep 7777"); err != nil {
+		tb.Fatalf("import %s: %v", ref, err)
+	}
+	return ref
+}
