@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quire-ci/quire-hook/internal/gittest"
 	"github.com/quire-ci/quire-hook/pkg/store"
@@ -47,7 +49,46 @@ func newRepo(t *testing.T) *repo {
 	if out, code := r.inProcess("", "--git-dir", r.Bare, "install"); code != 0 {
 		t.Fatalf("install: exit %d: %s", code, out)
 	}
+	// An async worker (its working directory is the bare repo) may still
+	// write the last run's git note after the run's row is final; the
+	// repository must outlive it.
+	t.Cleanup(func() { waitWorkers(t, r.Bare) })
 	return r
+}
+
+// waitWorkers waits until no process works in dir, for 30 s at most.
+func waitWorkers(t *testing.T, dir string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pids := workersIn(dir)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("processes %v still work in %s 30 s after the test", pids, dir)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// workersIn lists the processes, other than this one, whose working
+// directory is dir.
+func workersIn(dir string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd")); err == nil && cwd == dir {
+			if st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); !strings.Contains(string(st), ") Z ") {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
 }
 
 // quire runs the binary with stdin and returns its combined output and
