@@ -6,6 +6,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/quire-ci/quire-hook/pkg/dockerapi"
 	seam "github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker"
 )
@@ -34,7 +35,10 @@ func (c *Config) parseDocker(key string, v lua.LValue) error {
 	case "docker_host":
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "unix" && u.Scheme != "tcp" && u.Scheme != "ssh") || (u.Scheme != "unix" && u.Host == "") {
-			return fmt.Errorf("docker_host %q is not unix:///path/docker.sock, tcp://host:port or ssh://user@host", s)
+			return fmt.Errorf("docker_host %q is not unix:///path/docker.sock, tcp://host:port or ssh://user@host", dockerapi.RedactHost(s))
+		}
+		if w := dockerapi.HostWarning(s); w != "" {
+			c.Warnings = append(c.Warnings, w)
 		}
 		c.Docker.Host = s
 	}

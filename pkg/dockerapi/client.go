@@ -79,7 +79,7 @@ func Dial(ctx context.Context, host string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{host: redactHost(host), dial: dial, callTimeout: DefaultCallTimeout}
+	c := &Client{host: RedactHost(host), dial: dial, callTimeout: DefaultCallTimeout}
 	c.http = &http.Client{Transport: &http.Transport{
 		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
 		MaxIdleConns:        4,

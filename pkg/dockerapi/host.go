@@ -25,7 +25,7 @@ func Host(explicit string) string {
 func dialer(host string) (func(ctx context.Context) (net.Conn, error), error) {
 	u, err := url.Parse(host)
 	if err != nil {
-		return nil, fmt.Errorf("docker host %q is not a URL; use unix:///path, tcp://host:port or ssh://user@host", redactHost(host))
+		return nil, fmt.Errorf("docker host %q is not a URL; use unix:///path, tcp://host:port or ssh://user@host", RedactHost(host))
 	}
 	var d net.Dialer
 	switch u.Scheme {
@@ -51,13 +51,16 @@ func dialer(host string) (func(ctx context.Context) (net.Conn, error), error) {
 		}
 		return sshDialer(u), nil
 	}
-	return nil, fmt.Errorf("docker host %q is not unix:///path, tcp://host:port or ssh://user@host", redactHost(host))
+	return nil, fmt.Errorf("docker host %q is not unix:///path, tcp://host:port or ssh://user@host", RedactHost(host))
 }
 
-// redactHost is host for a message: a password in it (ssh://u:pw@h,
+// RedactHost is host for a message: a password in it (ssh://u:pw@h,
 // which ssh would not use anyway) is replaced by xxxxx.
-func redactHost(host string) string {
+func RedactHost(host string) string {
 	if u, err := url.Parse(host); err == nil {
+		if _, ok := u.User.Password(); !ok {
+			return host
+		}
 		return u.Redacted()
 	}
 	if scheme, rest, ok := strings.Cut(host, "://"); ok {
@@ -82,5 +85,5 @@ func HostWarning(host string) string {
 	if ip := net.ParseIP(h); h == "localhost" || ip != nil && ip.IsLoopback() {
 		return ""
 	}
-	return fmt.Sprintf("docker host %s is plain TCP without TLS: whoever reaches it is root on that machine, and the environment of every sh call, secrets included, crosses the network unencrypted; use ssh://user@host or a unix socket", redactHost(host))
+	return fmt.Sprintf("docker host %s is plain TCP without TLS: whoever reaches it is root on that machine, and the environment of every sh call, secrets included, crosses the network unencrypted; use ssh://user@host or a unix socket", RedactHost(host))
 }
