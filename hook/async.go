@@ -84,11 +84,10 @@ func asyncWorkerCommand(g *globals) *cli.Command {
 // asyncWorker executes the runs an async hook queued, one after another.
 func (g *globals) asyncWorker(c *cli.Context) error {
 	ctx := c.Context
-	runs, env, err := async.Decode(g.io.Env)
+	runs, err := async.Decode(g.io.Stdin)
 	if err != nil {
 		return fmt.Errorf("async-worker is started by an async post-receive, not by hand (%w)", err)
 	}
-	g.io.Env = env
 	fmt.Fprintf(g.io.Stderr, "quire: %s async worker %d: %d run(s)\n", time.Now().UTC().Format(time.RFC3339), os.Getpid(), len(runs))
 	r, err := g.openRepo(g.gitDir)
 	if err != nil {

@@ -333,7 +333,7 @@ ci.job("a", {"quire/push"}, function(q) q.sh("true") end)`)
 		t.Fatal(err)
 	}
 	queued := fmt.Sprintf(`[{"run_id":%q,"commit":%q,"ref":"refs/heads/main","pushed_at":%q}]`, run.ID, sha, now.UTC().Format(time.RFC3339Nano))
-	out, code := runBin(t, append(r.Env, "QUIRE_ASYNC_RUNS="+queued), r.Bare, "", "--git-dir", r.Bare, "async-worker")
+	out, code := runBin(t, r.Env, r.Bare, queued, "--git-dir", r.Bare, "async-worker")
 	if code != 0 {
 		t.Fatalf("worker: exit %d\n%s", code, out)
 	}

@@ -16,9 +16,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"time"
 
@@ -26,9 +26,12 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
-// EnvVar carries the worker's runs; the worker drops it from the
-// environment its jobs see.
-const EnvVar = "QUIRE_ASYNC_RUNS"
+// maxHandover bounds what the worker reads from its standard input.
+const maxHandover = 64 << 20
+
+// handoverTimeout bounds how long the hook waits for the worker to read
+// its runs.
+const handoverTimeout = 30 * time.Second
 
 // Run is one run handed to the worker.
 type Run struct {
@@ -44,13 +47,14 @@ type Run struct {
 type Worker struct {
 	Bin  string   // the quire-hook binary; "" for this one
 	Args []string // its arguments: global flags, then the worker command
-	Env  []string // its environment, without EnvVar
+	Env  []string // its environment
 	Dir  string   // its working directory
 	Log  string   // the file its output is appended to
 }
 
-// Start starts the worker detached, with runs in its environment, and
-// returns its pid.
+// Start starts the worker detached, writes runs to its standard input
+// (not its environment: Linux refuses a variable over 128 KiB, and refs
+// and push options are the pusher's to make long), and returns its pid.
 func (w Worker) Start(runs []Run) (int, error) {
 	bin := w.Bin
 	if bin == "" {
@@ -68,15 +72,29 @@ func (w Worker) Start(runs []Run) (int, error) {
 		return 0, fmt.Errorf("open %s: %w", w.Log, err)
 	}
 	defer log.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("create the worker's input: %w", err)
+	}
+	defer pw.Close()
 	cmd := exec.Command(bin, w.Args...)
 	cmd.Dir = w.Dir
-	cmd.Env = append(without(w.Env, EnvVar), EnvVar+"="+string(data))
-	cmd.Stdout, cmd.Stderr = log, log // stdin is /dev/null
+	cmd.Env = w.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pr.Close()
+	if err != nil {
 		return 0, fmt.Errorf("start %s: %w", bin, err)
 	}
 	pid := cmd.Process.Pid
+	// A worker that dies before reading it all decodes nothing and runs
+	// nothing: the runs stay the hook's, failed below or orphaned.
+	_ = pw.SetWriteDeadline(time.Now().Add(handoverTimeout))
+	if _, err := pw.Write(data); err != nil {
+		_ = cmd.Process.Kill()
+		return 0, fmt.Errorf("hand the runs to worker %d: %w", pid, err)
+	}
 	return pid, cmd.Process.Release()
 }
 
@@ -117,19 +135,17 @@ func Queue(ctx context.Context, rn *runner.Runner, pushes []runner.Push, w Worke
 	return runs, warnings, nil
 }
 
-// Decode reads the worker's runs from env and returns env without
-// them, for the jobs.
-func Decode(env []string) (runs []Run, rest []string, err error) {
-	val := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, EnvVar+"="); ok {
-			val = v
-		}
+// Decode reads the worker's runs from r, its standard input.
+func Decode(r io.Reader) ([]Run, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxHandover))
+	if err != nil {
+		return nil, fmt.Errorf("read the runs: %w", err)
 	}
-	if err := json.Unmarshal([]byte(val), &runs); err != nil {
-		return nil, env, fmt.Errorf("%s: %w", EnvVar, err)
+	var runs []Run
+	if err := json.Unmarshal(data, &runs); err != nil || len(runs) == 0 {
+		return nil, fmt.Errorf("no runs on standard input (%d bytes)", len(data))
 	}
-	return runs, without(env, EnvVar), nil
+	return runs, nil
 }
 
 // Adopt makes this process the owner of the runs. The worker does it
@@ -156,14 +172,4 @@ func Abort(ctx context.Context, s *store.Store, runs []Run, why string) {
 	for _, r := range runs {
 		_, _ = s.AbortRun(ctx, r.RunID, store.RunFailed, store.FailInternal, why, time.Now().UnixMilli())
 	}
-}
-
-func without(env []string, name string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

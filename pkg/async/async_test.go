@@ -56,15 +56,23 @@ func TestQueue(t *testing.T) {
 	worker := filepath.Join(dir, "worker")
 	script := "#!/bin/sh\n" +
 		"{ echo \"args $*\"; echo \"sid $(ps -o sid= -p $$ | tr -d ' ') pid $$\"; " +
-		"env | grep '^" + async.EnvVar + "=' ; env | grep -c '^KEEP=me$'; echo done; } > " + out + "\n" +
+		"env | grep -c '^KEEP=me$'; echo done; } > " + out + ".tmp\n" +
+		"cat > " + out + ".runs; mv " + out + ".tmp " + out + "\n" +
 		"echo to the log\n"
 	if err := os.WriteFile(worker, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	log := datadir.Root(rn.DataRoot).AsyncLog()
 	w := async.Worker{Bin: worker, Args: []string{"--git-dir", "/r.git", "async-worker"},
-		Env: []string{"KEEP=me", async.EnvVar + "=stale", "PATH=" + os.Getenv("PATH")}, Dir: dir, Log: log}
-	runs, warnings, err := async.Queue(t.Context(), rn, pushes(), w)
+		Env: []string{"KEEP=me", "PATH=" + os.Getenv("PATH")}, Dir: dir, Log: log}
+	// Push options are the pusher's to make long: 300 KB of them would
+	// not fit in one environment variable (Linux caps one at 128 KiB).
+	ps := pushes()
+	big := strings.Repeat("o", 60_000)
+	for i := range ps {
+		ps[i].Options = append(ps[i].Options, big, big, big)
+	}
+	runs, warnings, err := async.Queue(t.Context(), rn, ps, w)
 	if err != nil || len(warnings) != 0 {
 		t.Fatalf("Queue: %v %v", err, warnings)
 	}
@@ -84,18 +92,19 @@ func TestQueue(t *testing.T) {
 		t.Errorf("the worker lost the environment:\n%s", got)
 	}
 
-	// The worker's side: decode what it was handed, without the stale value.
-	env := append([]string{"KEEP=me"}, lines[2])
-	handed, rest, err := async.Decode(env)
+	// The worker's side: decode what it was handed on its stdin.
+	f, err := os.Open(out + ".runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	handed, err := async.Decode(f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(handed) != 2 || handed[0].RunID != runs[0].RunID || handed[0].Previous != strings.Repeat("b", 40) ||
-		handed[0].Options[0] != "fast" || !handed[0].PushedAt.Equal(runs[0].PushedAt) {
-		t.Errorf("decoded %+v, want %+v", handed, runs)
-	}
-	if len(rest) != 1 || rest[0] != "KEEP=me" {
-		t.Errorf("env for the jobs: %q", rest)
+		handed[0].Options[0] != "fast" || len(handed[1].Options) != 3 || handed[1].Options[2] != big || !handed[0].PushedAt.Equal(runs[0].PushedAt) {
+		t.Errorf("decoded %d runs, want %d with all their options", len(handed), len(runs))
 	}
 	// Until the worker adopts them, the runs are the worker's.
 	for _, r := range runs {
@@ -140,7 +149,7 @@ func TestQueue_WorkerDoesNotStart(t *testing.T) {
 }
 
 func TestDecode_NotByHand(t *testing.T) {
-	if _, _, err := async.Decode([]string{"HOME=/"}); err == nil || !strings.Contains(err.Error(), async.EnvVar) {
-		t.Errorf("error %v, want one naming %s", err, async.EnvVar)
+	if _, err := async.Decode(strings.NewReader("")); err == nil || !strings.Contains(err.Error(), "no runs on standard input") {
+		t.Errorf("error %v, want one saying no runs came", err)
 	}
 }
