@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -84,5 +86,33 @@ func TestRunner_ReportersHearOfOrphans(t *testing.T) {
 	}
 	if own.ID != o.run.ID {
 		t.Errorf("then told of %s, want the run %s", own.ID, o.run.ID)
+	}
+}
+
+// slotProbe is a Reporter that checks whether the data root's run slot
+// is free while it is told of a run.
+type slotProbe struct{ free []bool }
+
+func (p *slotProbe) RunEnded(_ context.Context, e Ended) {
+	f, err := os.OpenFile(datadir.Root(e.DataRoot).Slot(0), os.O_RDWR, 0)
+	if err != nil {
+		p.free = append(p.free, false)
+		return
+	}
+	defer f.Close()
+	free := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+	p.free = append(p.free, free)
+}
+
+// Reporters are told once the run's turn is free: a dead webhook (up to
+// ~35 s) must not hold up the next run of the data root or the ref.
+func TestRunner_ReportersAfterTheTurn(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, `ci.job("a", {"quire/push"}, function(q) end)`)
+	probe := &slotProbe{}
+	h.Reporters = []Reporter{probe}
+	h.run()
+	if len(probe.free) != 1 || !probe.free[0] {
+		t.Errorf("slot free while reporting: %v, want [true]", probe.free)
 	}
 }

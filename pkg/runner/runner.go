@@ -98,12 +98,14 @@ type Result struct {
 	Error       string
 	RunDir      string
 
-	queued  time.Time
-	began   time.Time    // when it got its turn; zero while it waits
-	waited  bool         // whether it had to wait for its turn
-	row     store.Run    // as Enqueue recorded it
-	secrets *redact.Set  // the secrets the run resolved, once its jobs run
-	session *openSession // the executor's, once the workspace exists
+	queued   time.Time
+	began    time.Time    // when it got its turn; zero while it waits
+	waited   bool         // whether it had to wait for its turn
+	row      store.Run    // as Enqueue recorded it
+	secrets  *redact.Set  // the secrets the run resolved, once its jobs run
+	session  *openSession // the executor's, once the workspace exists
+	orphans  []string     // runs of this repo its reconcile ended, to report
+	reported bool         // finish recorded its end: the Reporters hear of it
 }
 
 // cleanupTimeout bounds the records written after a run was cancelled.
@@ -147,8 +149,22 @@ func (r *Runner) Enqueue(ctx context.Context, push Push) (Result, error) {
 }
 
 // Execute waits for the run's turn in the data root, then runs it. A
-// newer push to the same ref supersedes it, waiting or running.
+// newer push to the same ref supersedes it, waiting or running. Once the
+// run has ended and its turn is free for the next, the Reporters hear of
+// the runs its reconcile ended and then of it: a slow notification never
+// holds up the next run of the ref.
 func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) (Result, error) {
+	res, err := r.execute(ctx, res, push, src)
+	for _, id := range res.orphans {
+		r.reportRun(ctx, id, nil)
+	}
+	if err == nil && res.reported {
+		r.reportRun(ctx, res.RunID, res.secrets)
+	}
+	return res, err
+}
+
+func (r *Runner) execute(ctx context.Context, res Result, push Push, src fs.FS) (Result, error) {
 	now := res.queued
 	runDir := datadir.RunDir(res.RunDir)
 	ws := runDir.Workspace()
@@ -170,7 +186,7 @@ func (r *Runner) Execute(ctx context.Context, res Result, push Push, src fs.FS) 
 	// Only now, holding the turn: a run whose hook died while this one
 	// waited must be ended, and its processes killed, before any job
 	// of this one starts.
-	r.reconcile(ctx, push.Repo)
+	res.orphans = r.reconcile(ctx, push.Repo)
 	go r.watch(ctx, cancel, res.row)
 
 	if err := os.MkdirAll(res.RunDir, 0o755); err != nil {
@@ -265,21 +281,23 @@ func (r *Runner) endedElsewhere(res Result, row store.Run) Result {
 }
 
 // reconcile ends the runs whose hook died; a failure is a warning, as
-// this run matters more. The Reporters hear of those of repo (its git
-// notes and notifications; a run of another repository sharing the data
-// root is reported by that repository's next run or by nobody, as this
-// hook does not know its bare repository).
-func (r *Runner) reconcile(ctx context.Context, repo string) {
+// this run matters more. It returns those of repo, for the Reporters
+// (git notes and notifications; a run of another repository sharing the
+// data root is reported by nobody, as this hook cannot reach its bare
+// repository).
+func (r *Runner) reconcile(ctx context.Context, repo string) []string {
 	orphans, err := EndOrphans(ctx, r.Store, datadir.Root(r.DataRoot))
+	var ids []string
 	for _, o := range orphans {
 		r.Progress.Infof("%s", o)
 		if o.Run.Repo == repo {
-			r.reportRun(ctx, o.Run.ID, nil)
+			ids = append(ids, o.Run.ID)
 		}
 	}
 	if err != nil {
 		r.Progress.Failf("warning: %v", err)
 	}
+	return ids
 }
 
 // stopped reports whether the run has ended before its jobs did (its
@@ -348,7 +366,7 @@ func (r *Runner) finish(ctx context.Context, res Result, state store.RunState, k
 		}
 		r.pointers(r.Progress.Failf, res.RunID)
 	}
-	r.report(ctx, res)
+	res.reported = true
 	return res, nil
 }
 
@@ -368,9 +386,6 @@ type Ended struct {
 	DataRoot string
 	Progress *Progress // for one-line warnings to the pusher
 }
-
-// report tells the Reporters that res ended, in order.
-func (r *Runner) report(ctx context.Context, res Result) { r.reportRun(ctx, res.RunID, res.secrets) }
 
 // reportRun tells the Reporters that run id ended; secrets are those the
 // run resolved (nil: none, as for a run reconcile ended, whose records
