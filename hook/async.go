@@ -2,6 +2,7 @@ package hook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -121,7 +122,10 @@ func (g *globals) asyncWorker(c *cli.Context) error {
 			Commit: plumbing.NewHash(a.Commit), Ref: a.Ref, Previous: a.Previous,
 			Trigger: row.Trigger, Options: a.Options, PushedAt: a.PushedAt,
 		})
-		if err != nil || !ok {
+		if !ok && err == nil {
+			err = errors.New("the commit has no .quire/ci.lua")
+		}
+		if err != nil {
 			async.Abort(ctx, s, []async.Run{a}, fmt.Sprintf("prepare run: %v", err))
 			continue
 		}

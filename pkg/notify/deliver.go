@@ -58,7 +58,9 @@ func (r *Reporter) webhook(ctx context.Context, e runner.Ended, rec report.Recor
 	}
 	tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
+	// A redirect would carry the body and its signature to another
+	// host: the answer to a POST is taken as it is.
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	backoff := or(r.Backoff, DefaultBackoff)
 	var o outcome
 	for o.attempts < Attempts {
@@ -111,6 +113,9 @@ func (r *Reporter) post(ctx context.Context, client *http.Client, url string, bo
 	if resp.StatusCode/100 == 2 {
 		return false, nil
 	}
+	if resp.StatusCode/100 == 3 {
+		return true, fmt.Errorf("answered %s; redirects are not followed (they would carry the body and its signature elsewhere): give the final URL", resp.Status)
+	}
 	final = resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests
 	return final, fmt.Errorf("answered %s", resp.Status)
 }
@@ -141,6 +146,10 @@ func (r *Reporter) runCommand(ctx context.Context, argv []string, stdin []byte, 
 	// A child that keeps the output pipes open must not hold us.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
+	if cmd.Process != nil {
+		// What it left in the background does not outlive the delivery.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	switch {
 	case err == nil:
 		return nil

@@ -78,6 +78,14 @@ func hang(_ int, _ http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// redirect answers 307 to every attempt, pointing at url.
+func redirect(url string) func(int, http.ResponseWriter, *http.Request) bool {
+	return func(_ int, w http.ResponseWriter, r *http.Request) bool {
+		http.Redirect(w, r, url, http.StatusTemporaryRedirect)
+		return true
+	}
+}
+
 // status answers code to every attempt.
 func status(code int) func(int, http.ResponseWriter, *http.Request) bool {
 	return func(_ int, w http.ResponseWriter, _ *http.Request) bool {
@@ -150,6 +158,12 @@ func TestReporter_Webhook(t *testing.T) {
 	dead := newReceiver(t, "", nil)
 	deadURL := dead.URL + "/gone"
 	dead.Close()
+	elsewhere := newReceiver(t, "", nil)
+	t.Cleanup(func() {
+		if n := elsewhere.attempts(); n != 0 {
+			t.Errorf("a redirect was followed: the other host got %d requests", n)
+		}
+	})
 	for _, c := range []struct {
 		name      string
 		rc        *receiver
@@ -162,6 +176,9 @@ func TestReporter_Webhook(t *testing.T) {
 		{name: "NotFoundIsFinal", rc: newReceiver(t, "", status(404)), attempts: 1, wantError: "answered 404 Not Found"},
 		{name: "Timeout", rc: newReceiver(t, "", hang), timeout: 50 * time.Millisecond, attempts: 3, wantError: "no answer within 50ms"},
 		{name: "Refused", url: deadURL, attempts: 3, wantError: "connection refused"},
+		// A redirect would re-send the body and its signature to
+		// wherever it points: it is a final failure, not followed.
+		{name: "RedirectNotFollowed", rc: newReceiver(t, "", redirect(elsewhere.URL)), attempts: 1, wantError: "redirects are not followed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			url := c.url

@@ -174,7 +174,7 @@ func (l *runLogs) end(run store.Run, gone bool) error {
 			msg += " in " + d
 		}
 		if run.Error != "" {
-			msg += ": " + firstLine(run.Error)
+			msg += ": " + Printable(firstLine(run.Error))
 		}
 		l.p.header("run", msg)
 	}

@@ -104,6 +104,20 @@ func TestLogs_Print(t *testing.T) {
 			t.Errorf("got %v, want an error listing the jobs", err)
 		}
 	})
+	// The run's error may be ci.lua's own words (error("\27]52;...")):
+	// escaped, like every other text a pusher wrote.
+	t.Run("RunErrorEscaped", func(t *testing.T) {
+		bad := f.run("01a00000-0000-7000-8000-000000000021", "repo.git", "refs/heads/main", store.RunActive, 1_700_000_000_000)
+		f.must(f.store.FinishRun(ctx, bad.ID, store.RunFailed, store.FailPipeline, "boom \x1b]52;c;aGk=\x07 done", at(bad, 10)))
+		bad, _ = f.store.GetRun(ctx, bad.ID)
+		var b bytes.Buffer
+		if err := (report.Logs{Store: f.store, Root: f.root, Run: bad}).Print(ctx, &b); err != nil && !errors.Is(err, report.ErrRunFailed) {
+			t.Fatal(err)
+		}
+		if out := b.String(); strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, `boom \x1b]52;c;aGk=\x07 done`) {
+			t.Errorf("the run's error reached the terminal raw:\n%q", out)
+		}
+	})
 	t.Run("FollowFailed", func(t *testing.T) {
 		out, err := print(t, report.Logs{Follow: true})
 		if !errors.Is(err, report.ErrRunFailed) {
