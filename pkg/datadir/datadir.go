@@ -21,6 +21,9 @@ package datadir
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 )
@@ -105,4 +108,25 @@ func (j JobDir) JobLog() string { return filepath.Join(string(j), "job.log") }
 // ShLog is the CRI log of the job's seq-th sh call (seq from 1).
 func (j JobDir) ShLog(seq int) string {
 	return filepath.Join(string(j), "sh-"+strconv.Itoa(seq)+".log")
+}
+
+// RemoveAll removes path and what it holds, as os.RemoveAll does, also
+// where a job left directories without write permission (Go's module
+// cache is read-only, and any job may chmod -w): on a permission error
+// it makes every directory under path writable by its owner, without
+// following symlinks, and tries again.
+func RemoveAll(path string) error {
+	err := os.RemoveAll(path)
+	if err == nil || !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	_ = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			if info, err := d.Info(); err == nil && info.Mode().Perm()&0o700 != 0o700 {
+				_ = os.Chmod(p, info.Mode().Perm()|0o700)
+			}
+		}
+		return nil
+	})
+	return os.RemoveAll(path)
 }

@@ -1,6 +1,11 @@
 package datadir
 
 import (
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -47,5 +52,82 @@ func TestRefLockStable(t *testing.T) {
 	}
 	if len(got) != len("/d/locks/")+24+len(".lock") {
 		t.Fatalf("ref lock %q: want 24 hex digits", got)
+	}
+}
+
+const removeAsEnv = "QUIRE_TEST_REMOVE_AS_NOBODY"
+
+// A job may leave directories it cannot write (Go's module cache is
+// read-only): the hook, not root here, must still remove the run's
+// tree, or gc and keep_runs stop at it for good. As root, which may
+// remove anything, the test runs itself again as nobody.
+func TestRemoveAll_ReadOnlyDirectories(t *testing.T) {
+	if dir := os.Getenv(removeAsEnv); dir != "" {
+		if err := RemoveAll(filepath.Join(dir, "run")); err != nil {
+			t.Fatalf("RemoveAll: %v", err)
+		}
+		return
+	}
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	ro := filepath.Join(run, "workspace", "pkg", "mod", "x@v1")
+	if err := os.MkdirAll(ro, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ro, "go.mod"), []byte("module x\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", filepath.Join(run, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{ro, filepath.Dir(ro)} {
+		if err := os.Chmod(d, 0o555); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if os.Getuid() != 0 {
+		if err := RemoveAll(run); err != nil {
+			t.Fatalf("RemoveAll: %v", err)
+		}
+	} else {
+		const nobody = 65534
+		if err := filepath.WalkDir(run, func(p string, _ fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, nobody, nobody)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+		// nobody must reach a copy of this test binary: t.TempDir's
+		// directories are the test user's alone.
+		bin := filepath.Join(dir, "test.bin")
+		data, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{filepath.Dir(dir), dir} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command(bin, "-test.run=^TestRemoveAll_ReadOnlyDirectories$")
+		cmd.Env = append(os.Environ(), removeAsEnv+"="+dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("as nobody: %v\n%s", err, out)
+		}
+	}
+	if _, err := os.Lstat(run); !os.IsNotExist(err) {
+		t.Errorf("%s still there: %v", run, err)
+	}
+	if _, err := os.Stat("/etc/passwd"); err != nil {
+		t.Errorf("the symlink's target was touched: %v", err)
 	}
 }

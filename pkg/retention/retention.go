@@ -247,7 +247,7 @@ func readDirNames(dir string) ([]string, error) {
 // could not be removed.
 func removeTree(dir string) (int64, error) {
 	n := treeSize(dir)
-	return n, os.RemoveAll(dir)
+	return n, datadir.RemoveAll(dir)
 }
 
 // treeSize is the bytes the regular files under dir hold, as far as

@@ -132,7 +132,7 @@ func EndOrphans(ctx context.Context, s *store.Store, root datadir.Root) ([]Orpha
 			o.Removed += n
 			o.ReapErr = errors.Join(o.ReapErr, err)
 		}
-		o.WorkspaceErr = os.RemoveAll(runDir.Workspace())
+		o.WorkspaceErr = datadir.RemoveAll(runDir.Workspace())
 		o.LogsErr = dropUnrecordedLogs(ctx, s, r.ID, runDir)
 		orphans = append(orphans, o)
 	}

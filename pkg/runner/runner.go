@@ -225,7 +225,7 @@ func (r *Runner) execute(ctx context.Context, res Result, push Push, src fs.FS) 
 	}()
 
 	if _, err := workspace.Materialize(ctx, r.GitDir, plumbing.NewHash(push.SHA), ws); err != nil {
-		_ = os.RemoveAll(ws)
+		_ = datadir.RemoveAll(ws)
 		if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
 			return r.finish(ctx, res, state, kind, msg, now)
 		}
@@ -332,7 +332,9 @@ func (r *Runner) stopped(ctx context.Context, err error) (state store.RunState, 
 func (r *Runner) finish(ctx context.Context, res Result, state store.RunState, kind store.FailureKind, msg string, started time.Time) (Result, error) {
 	r.closeSession(ctx, res.session)
 	if !r.Settings.KeepWorkspace {
-		_ = os.RemoveAll(datadir.RunDir(res.RunDir).Workspace())
+		if err := datadir.RemoveAll(datadir.RunDir(res.RunDir).Workspace()); err != nil {
+			r.Progress.Failf("warning: remove the workspace of run %s: %v", res.RunID, err)
+		}
 	}
 	msg = res.secrets.String(msg)
 	res.State, res.FailureKind, res.Error = state, kind, msg
