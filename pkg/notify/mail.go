@@ -75,7 +75,7 @@ func (r *Reporter) mail(e runner.Ended, rec report.Record, redact func(string) s
 	header("X-Quire-Run", run.ID)
 	b.WriteString("\r\n")
 
-	body := strings.ReplaceAll(redact(r.mailBody(e, rec, event)), "\n", "\r\n")
+	body := strings.ReplaceAll(redact(r.mailBody(e, rec, redact, event)), "\n", "\r\n")
 	qp := quotedprintable.NewWriter(&b)
 	_, _ = qp.Write([]byte(body))
 	_ = qp.Close()
@@ -84,7 +84,7 @@ func (r *Reporter) mail(e runner.Ended, rec report.Record, redact func(string) s
 
 // mailBody is the text of a mail: what ran, how each job ended, the end
 // of the failing log, and the commands that show more.
-func (r *Reporter) mailBody(e runner.Ended, rec report.Record, event string) string {
+func (r *Reporter) mailBody(e runner.Ended, rec report.Record, redact func(string) string, event string) string {
 	run := rec.Run
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run %s of %s %s: %s.\n", run.ID, clean(run.Repo), clean(run.Ref), outcomeText(rec, event))
@@ -101,7 +101,10 @@ func (r *Reporter) mailBody(e runner.Ended, rec report.Record, event string) str
 	fmt.Fprintf(&b, "trigger  %s\n", run.Trigger)
 	fmt.Fprintf(&b, "duration %s\n", report.Span(run.StartedAtMS, run.FinishedAtMS))
 	b.WriteString("\n")
-	for _, l := range strings.Split(strings.TrimRight(commitMessage(e.GitDir, run), "\n"), "\n") {
+	// The message comes fresh from git, not from a redacted record: it is
+	// redacted whole before its lines are cleaned, or a secret holding a
+	// tab or a control character would no longer match.
+	for _, l := range strings.Split(strings.TrimRight(redact(commitMessage(e.GitDir, run)), "\n"), "\n") {
 		fmt.Fprintf(&b, "    %s\n", clean(l))
 	}
 	if len(rec.Jobs) > 0 {

@@ -166,3 +166,28 @@ func TestReporter_EmailFails(t *testing.T) {
 		t.Errorf("progress:\n%s", out)
 	}
 }
+
+// The commit message comes from git (or the run's subject), not from a
+// redacted record; a secret in it holding a tab is redacted before the
+// tab is cleaned away, or it would no longer match.
+func TestReporter_EmailRedactsBeforeCleaning(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	const tabbed = "tab\tsecret-with-a-tab"
+	run := f.record(runSpec{
+		id: "0192a0b0-0000-7000-8000-000000000009", state: store.RunFailed, kind: store.FailJob,
+		ref: "refs/heads/main", subject: "deploy " + tabbed,
+	})
+	rep := f.reporter(config.Notify{On: []string{"failed"}, Email: []string{"ops@example.com"}})
+	rep.Sendmail = sendmail(t, dir)
+	e := f.ended(run)
+	must(t, e.Secrets.Add("tabbed", tabbed))
+	rep.RunEnded(t.Context(), e)
+	mails := files(t, dir, "mail.")
+	if len(mails) != 1 {
+		t.Fatalf("%d mails, want 1; progress:\n%s", len(mails), f.out.String())
+	}
+	if strings.Contains(mails[0], "secret-with-a-tab") {
+		t.Errorf("the mail holds the tabbed secret:\n%s", mails[0])
+	}
+}
