@@ -97,9 +97,10 @@ func TestFeedback_WriteFails(t *testing.T) {
 
 func TestFeedback_Superseded(t *testing.T) {
 	rn := newRunner(t)
-	// A worker that exits at once leaves the runs pending, as a newer
-	// push finds them.
-	w := async.Worker{Bin: "/bin/true", Log: datadir.Root(rn.DataRoot).AsyncLog(), Dir: t.TempDir()}
+	// A worker that takes its runs and exits leaves them pending, as a
+	// newer push finds them. (It must read them: one that exits before
+	// the hand-over is over fails it, and its runs are recorded failed.)
+	w := async.Worker{Bin: "/bin/sh", Args: []string{"-c", "cat >/dev/null"}, Log: datadir.Root(rn.DataRoot).AsyncLog(), Dir: t.TempDir()}
 	runs, _, err := async.Queue(t.Context(), rn, pushes()[:1], w)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("Queue: %v %v", runs, err)
