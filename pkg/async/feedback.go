@@ -33,7 +33,7 @@ func Feedback(ctx context.Context, s *store.Store, repo string, w io.Writer, atM
 				r.ID, report.Printable(r.Ref), gitrepo.ShortSHA(r.SHA), outcome(o), r.ID)
 		}
 		if more > 0 {
-			fmt.Fprintf(&b, "quire: and %d more: quire-hook runs --repo %s\n", more, shellWord(report.Printable(repo)))
+			fmt.Fprintf(&b, "quire: and %d more: quire-hook runs --repo %s\n", more, report.ShellWord(report.Printable(repo)))
 		}
 		_, err := w.Write(b.Bytes())
 		return err
@@ -59,12 +59,4 @@ func outcome(o store.Outcome) string {
 		return string(r.State)
 	}
 	return report.RunState(r)
-}
-
-// shellWord quotes s for a shell command line unless it needs none.
-func shellWord(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/+-@") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

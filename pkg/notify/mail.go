@@ -134,7 +134,7 @@ func (r *Reporter) mailBody(e runner.Ended, rec report.Record, redact func(strin
 	}
 	cmd := "quire-hook"
 	if e.GitDir != "" {
-		cmd += " --git-dir " + shellWord(e.GitDir)
+		cmd += " --git-dir " + report.ShellWord(e.GitDir)
 	}
 	fmt.Fprintf(&b, "\nmore on the server:\n  %s show %s\n  %s logs %s\n", cmd, run.ID, cmd, run.ID)
 	if r.URL != "" {
@@ -225,20 +225,4 @@ func or2(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// shellWord quotes s for a POSIX shell when it holds anything but
-// characters safe in a word.
-func shellWord(s string) string {
-	safe := s != ""
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-+:,@%=", c)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -159,3 +159,20 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// ShellWord quotes s for a POSIX shell when it holds anything but
+// characters safe in a word, so that a command printed for the operator
+// (quire-hook logs --git-dir '/srv/my repos/x.git') can be pasted.
+func ShellWord(s string) string {
+	safe := s != ""
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-+:,@%=", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

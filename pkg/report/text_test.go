@@ -140,3 +140,16 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+func TestShellWord(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"/srv/git/x.git", "/srv/git/x.git"},
+		{"/srv/my repos/x.git", "'/srv/my repos/x.git'"},
+		{"/srv/it's.git", `'/srv/it'\''s.git'`},
+		{"", "''"},
+	} {
+		if got := report.ShellWord(c.in); got != c.want {
+			t.Errorf("ShellWord(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/redact"
+	"github.com/quire-ci/quire-hook/pkg/report"
 )
 
 // Progress writes one line per event to the pusher (git shows the hook's
@@ -169,26 +170,10 @@ func timing(res Result, queued, end time.Time) string {
 func (r *Runner) pointers(printf func(format string, args ...any), runID string) {
 	cmd := "quire-hook"
 	if r.GitDir != "" {
-		cmd += " --git-dir " + shellWord(r.GitDir)
+		cmd += " --git-dir " + report.ShellWord(r.GitDir)
 	}
 	printf("logs: %s logs %s", cmd, runID)
 	if r.URL != "" {
 		printf("web: %s/runs/%s", strings.TrimRight(r.URL, "/"), runID)
 	}
-}
-
-// shellWord quotes s for a POSIX shell when it holds anything but
-// characters safe in a word.
-func shellWord(s string) string {
-	safe := s != ""
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-+:,@%=", c)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -110,20 +110,6 @@ func TestRunner_ProgressPointers(t *testing.T) {
 	})
 }
 
-func TestShellWord(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct{ in, want string }{
-		{"/srv/git/x.git", "/srv/git/x.git"},
-		{"/srv/my repos/x.git", "'/srv/my repos/x.git'"},
-		{"/srv/it's.git", `'/srv/it'\''s.git'`},
-		{"", "''"},
-	} {
-		if got := shellWord(c.in); got != c.want {
-			t.Errorf("shellWord(%q) = %s, want %s", c.in, got, c.want)
-		}
-	}
-}
-
 func TestTiming(t *testing.T) {
 	t.Parallel()
 	queued := time.Unix(1000, 0)
