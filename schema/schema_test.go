@@ -12,7 +12,7 @@ func TestMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrations: %v", err)
 	}
-	wantNames := []string{"0001_initial.sql", "0002_sh_events.sql", "0003_views.sql", "0004_sh_events_open.sql", "0005_runs_pusher.sql", "0006_sh_events_log_truncated.sql", "0007_failure_kind_executor.sql", "0008_notifications.sql", "0009_runs_reported.sql"}
+	wantNames := []string{"0001_initial.sql", "0002_sh_events.sql", "0003_views.sql", "0004_sh_events_open.sql", "0005_runs_pusher.sql", "0006_sh_events_log_truncated.sql", "0007_failure_kind_executor.sql", "0008_notifications.sql", "0009_runs_reported.sql", "0010_pipeline_jobs.sql"}
 	if got, want := len(ms), len(wantNames); got != want {
 		t.Fatalf("got %d migrations, want %d", got, want)
 	}

@@ -181,7 +181,7 @@ func (h *harness) prepare(sha string, spec pushSpec) (*Runner, Push, fs.FS, *byt
 func (h *harness) collect(res Result, sha, progress string) *outcome {
 	t := h.t
 	t.Helper()
-	o := &outcome{t: t, res: res, sha: sha, progress: progress, bare: h.repo.Bare,
+	o := &outcome{t: t, store: h.store, res: res, sha: sha, progress: progress, bare: h.repo.Bare,
 		dataRoot: h.dataRoot, runDir: res.RunDir, jobs: map[string]store.Job{}}
 	var err error
 	if o.run, err = h.store.GetRun(t.Context(), res.RunID); err != nil {
@@ -208,6 +208,7 @@ func (h *harness) collect(res Result, sha, progress string) *outcome {
 // outcome is what one run recorded.
 type outcome struct {
 	t        *testing.T
+	store    *store.Store
 	res      Result
 	run      store.Run
 	jobs     map[string]store.Job

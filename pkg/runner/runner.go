@@ -215,6 +215,10 @@ func (r *Runner) execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		}
 		return r.finish(ctx, res, store.RunFailed, store.FailPipeline, err.Error(), now)
 	}
+	if err := r.Store.RecordPipeline(ctx, res.RunID, pipelineJobs(p)); err != nil {
+		p.Close()
+		return r.finish(ctx, res, store.RunFailed, store.FailInternal, err.Error(), now)
+	}
 	var e *execution
 	defer func() {
 		// A job stuck in an uninterruptible Lua call still owns the
@@ -439,4 +443,14 @@ func (r *Runner) closeSession(ctx context.Context, o *openSession) {
 			r.Progress.Failf("warning: close the %s executor's session: %v", r.Executor.Name(), err)
 		}
 	})
+}
+
+// pipelineJobs is what the store keeps of p's jobs: ids and inputs, in
+// declaration order.
+func pipelineJobs(p *pipeline.Pipeline) []store.PipelineJob {
+	jobs := make([]store.PipelineJob, len(p.Jobs))
+	for i, j := range p.Jobs {
+		jobs[i] = store.PipelineJob{JobID: j.ID, Inputs: j.Inputs}
+	}
+	return jobs
 }

@@ -164,6 +164,21 @@ ci.job("d", {"b"}, function(q) q.sh({"true"}) end)
 	t.Run("IndependentJobRuns", func(t *testing.T) {
 		o.wantState("c", "complete")
 	})
+	t.Run("Pipeline", func(t *testing.T) {
+		// The declared graph is recorded, skipped jobs included, for
+		// the web UI's job graph.
+		got, err := o.store.ListPipeline(t.Context(), o.run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var desc []string
+		for _, j := range got {
+			desc = append(desc, j.JobID+"<"+strings.Join(j.Inputs, ","))
+		}
+		if want := []string{"a<quire/push", "b<a", "c<quire/push", "d<b"}; !slices.Equal(desc, want) {
+			t.Errorf("pipeline_jobs = %q, want %q", desc, want)
+		}
+	})
 	t.Run("Order", func(t *testing.T) {
 		if want := []string{"a", "b", "c", "d"}; !slices.Equal(o.order, want) {
 			t.Errorf("rows in order %v, want %v", o.order, want)

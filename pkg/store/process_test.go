@@ -144,7 +144,7 @@ func TestStore_ManyProcesses(t *testing.T) {
 			t.Errorf("%s: got %d rows, want %d", table, got, want)
 		}
 	}
-	if got := queryRows(t, s, "PRAGMA user_version")[0]["user_version"]; got != "9" {
-		t.Errorf("user_version: got %s, want 9", got)
+	if got := queryRows(t, s, "PRAGMA user_version")[0]["user_version"]; got != "10" {
+		t.Errorf("user_version: got %s, want 10", got)
 	}
 }

@@ -44,7 +44,20 @@ type RunFilter struct {
 	Ref   string
 	State RunState
 	Limit int // 0: no limit
+	// Before, when its ID is set, selects only the runs listed after it
+	// (older: queued earlier, or at the same millisecond with a smaller
+	// id), for paging by cursor.
+	Before RunCursor
 }
+
+// RunCursor is a run's place in the newest-first order of ListRuns.
+type RunCursor struct {
+	QueuedAtMS int64
+	ID         string
+}
+
+// Cursor is r's place in the order of ListRuns.
+func (r Run) Cursor() RunCursor { return RunCursor{QueuedAtMS: r.QueuedAtMS, ID: r.ID} }
 
 const runColumns = `id, repo, ref_name, sha, trigger, pushed_at_ms, queued_at_ms,
 	started_at_ms, finished_at_ms, state, failure_kind, error, container_id,
@@ -281,6 +294,10 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 			where = append(where, c.column+" = ?")
 			args = append(args, c.value)
 		}
+	}
+	if f.Before.ID != "" {
+		where = append(where, "(queued_at_ms, id) < (?, ?)")
+		args = append(args, f.Before.QueuedAtMS, f.Before.ID)
 	}
 	query := `SELECT ` + runColumns + ` FROM runs`
 	if len(where) > 0 {

@@ -25,14 +25,14 @@ func TestStore_Open(t *testing.T) {
 		for pragma, want := range map[string]string{
 			"journal_mode": "wal",
 			"foreign_keys": "1",
-			"user_version": "9",
+			"user_version": "10",
 		} {
 			rows := queryRows(t, s, "PRAGMA "+pragma)
 			if got := rows[0][pragma]; got != want {
 				t.Errorf("PRAGMA %s: got %q, want %q", pragma, got, want)
 			}
 		}
-		if got, want := known, 9; got != want {
+		if got, want := known, 10; got != want {
 			t.Errorf("got %d migrations, want %d (update this test)", got, want)
 		}
 	})
@@ -56,8 +56,8 @@ func TestStore_Open(t *testing.T) {
 		if _, err := s.GetRun(ctx, "run-1"); err != nil {
 			t.Errorf("GetRun after reopen: %v", err)
 		}
-		if got := queryRows(t, s, "PRAGMA user_version")[0]["user_version"]; got != "9" {
-			t.Errorf("user_version: got %s, want 9", got)
+		if got := queryRows(t, s, "PRAGMA user_version")[0]["user_version"]; got != "10" {
+			t.Errorf("user_version: got %s, want 10", got)
 		}
 	})
 
@@ -74,7 +74,7 @@ func TestStore_Open(t *testing.T) {
 		s.Close()
 
 		_, err = Open(ctx, path)
-		want := "database " + path + " has schema version 999, newer than this quire-hook (9); upgrade quire-hook"
+		want := "database " + path + " has schema version 999, newer than this quire-hook (10); upgrade quire-hook"
 		if err == nil || err.Error() != want {
 			t.Fatalf("got error %v, want %q", err, want)
 		}
