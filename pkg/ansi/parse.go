@@ -76,9 +76,11 @@ func (p *parser) text(t []byte) {
 	switch {
 	case p.capped:
 	case n > 0 && p.segs[n-1].style == p.style:
-	case n == MaxSpans-1:
+	case n >= MaxSpans-1:
 		p.capped = true
-		p.segs = append(p.segs, seg{start: len(p.buf), end: len(p.buf)})
+		if p.segs[n-1].style != (Style{}) {
+			p.segs = append(p.segs, seg{start: len(p.buf), end: len(p.buf)})
+		}
 	default:
 		p.segs = append(p.segs, seg{style: p.style, start: len(p.buf), end: len(p.buf)})
 	}

@@ -193,6 +193,18 @@ func TestParse_SpanCap(t *testing.T) {
 			t.Errorf("end = %+v, want %+v", end, want)
 		}
 	})
+	t.Run("AlternatingWithDefault", func(t *testing.T) {
+		// Span MaxSpans-2 is in the default style: it takes the rest.
+		line := strings.Repeat("d\x1b[31mr\x1b[0m", MaxSpans)
+		spans, _ := Parse([]byte(line), Style{})
+		if len(spans) != MaxSpans-1 {
+			t.Fatalf("len(spans) = %d, want %d", len(spans), MaxSpans-1)
+		}
+		last := spans[len(spans)-1]
+		if want := 2*MaxSpans - (MaxSpans - 2); last.Style != (Style{}) || len(last.Text) != want {
+			t.Errorf("last span = %+v, %d bytes; want the default style, %d bytes", last.Style, len(last.Text), want)
+		}
+	})
 	t.Run("RepeatedBoldOneSpan", func(t *testing.T) {
 		line := []byte(strings.Repeat("\x1b[1m", 1_000_000) + "x")
 		spans, _ := Parse(line, Style{})

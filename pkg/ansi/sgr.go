@@ -11,7 +11,7 @@ const maxParam = 1 << 16
 // param is one SGR parameter; colon says it is a sub-parameter, joined
 // to the one before it by ':' (as in 38:2::255:0:0) rather than ';'.
 type param struct {
-	n     int
+	n     int32
 	colon bool
 }
 
@@ -26,7 +26,7 @@ func applySGR(s Style, b []byte) Style {
 	for _, c := range b {
 		switch {
 		case c >= '0' && c <= '9':
-			cur.n = min(cur.n*10+int(c-'0'), maxParam)
+			cur.n = min(cur.n*10+int32(c-'0'), maxParam)
 		case c == ';' || c == ':':
 			if n < maxParams {
 				ps[n] = cur
@@ -51,7 +51,7 @@ func applySGR(s Style, b []byte) Style {
 			i = j
 			continue
 		}
-		switch code := ps[i].n; {
+		switch code := int(ps[i].n); {
 		case code == 38 || code == 48 || code == 58:
 			c, used, ok := extendedColor(ps[i+1 : n])
 			i += 1 + used
@@ -127,12 +127,12 @@ func extendedColor(args []param) (c Color, used int, ok bool) {
 		if len(args) < 2 {
 			return 0, len(args), false
 		}
-		return indexColor(args[1].n)
+		return indexColor(int(args[1].n))
 	case 2:
 		if len(args) < 4 {
 			return 0, len(args), false
 		}
-		c, ok := rgbColor(args[1].n, args[2].n, args[3].n)
+		c, ok := rgbColor(int(args[1].n), int(args[2].n), int(args[3].n))
 		return c, 4, ok
 	default:
 		return 0, 1, false
@@ -161,11 +161,11 @@ func applySubParams(s Style, g []param) Style {
 		var ok bool
 		switch {
 		case sub[0].n == 5 && len(sub) == 2:
-			c, _, ok = indexColor(sub[1].n)
+			c, _, ok = indexColor(int(sub[1].n))
 		case sub[0].n == 2 && len(sub) == 4:
-			c, ok = rgbColor(sub[1].n, sub[2].n, sub[3].n)
+			c, ok = rgbColor(int(sub[1].n), int(sub[2].n), int(sub[3].n))
 		case sub[0].n == 2 && len(sub) >= 5:
-			c, ok = rgbColor(sub[2].n, sub[3].n, sub[4].n)
+			c, ok = rgbColor(int(sub[2].n), int(sub[3].n), int(sub[4].n))
 		}
 		switch {
 		case !ok:

@@ -33,13 +33,13 @@ func (c Color) Index() (n uint8, ok bool) {
 // value is the default style (what SGR 0 resets to). Styles are
 // comparable with ==.
 type Style struct {
-	FG, BG    Color
-	Bold      bool
-	Dim       bool
-	Italic    bool
-	Underline bool
-	Inverse   bool
-	Strike    bool
+	FG, BG    Color // foreground and background (SGR 30-49, 90-107, 38, 48)
+	Bold      bool  // SGR 1, off with 22
+	Dim       bool  // SGR 2, off with 22
+	Italic    bool  // SGR 3, off with 23
+	Underline bool  // SGR 4 (any style of underline), off with 24
+	Inverse   bool  // SGR 7: FG and BG swapped when shown, off with 27
+	Strike    bool  // SGR 9, off with 29
 }
 
 // Span is a run of text, valid UTF-8 without control characters other
