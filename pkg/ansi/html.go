@@ -12,16 +12,22 @@ import (
 // for the default style. It writes no element but span and no attribute
 // but class, so the page needs CSS, and nothing else, to show it.
 func HTML(spans []Span) template.HTML {
-	var b strings.Builder
+	size := 0
 	for _, s := range spans {
-		class := s.Class()
-		if class != "" {
+		size += len(s.Text) + len(`<span class="fg-inv bg-inv bold dim italic underline strike"></span>`)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	var class [64]byte
+	for _, s := range spans {
+		c := s.appendClass(class[:0])
+		if len(c) > 0 {
 			b.WriteString(`<span class="`)
-			b.WriteString(template.HTMLEscapeString(class))
+			b.Write(c) // only fixed names: nothing to escape
 			b.WriteString(`">`)
 		}
 		b.WriteString(template.HTMLEscapeString(s.Text))
-		if class != "" {
+		if len(c) > 0 {
 			b.WriteString(`</span>`)
 		}
 	}

@@ -74,8 +74,14 @@ func init() {
 // the page's colours ("fg-inv", "bg-inv"). CSS styles every name Class
 // returns.
 func (s Style) Class() string {
+	var b [64]byte
+	return string(s.appendClass(b[:0]))
+}
+
+// appendClass appends what Class returns to out.
+func (s Style) appendClass(out []byte) []byte {
 	if s == (Style{}) {
-		return ""
+		return out
 	}
 	fg, bg := "", ""
 	if n, ok := s.FG.Index(); ok {
@@ -93,33 +99,27 @@ func (s Style) Class() string {
 			bg = bgClass[n]
 		}
 	}
-	var b [64]byte
-	out := b[:0]
-	add := func(name string) {
+	first := len(out)
+	for _, name := range [...]string{
+		fg, bg,
+		pick(s.Bold, "bold"), pick(s.Dim, "dim"), pick(s.Italic, "italic"),
+		pick(s.Underline, "underline"), pick(s.Strike, "strike"),
+	} {
 		if name == "" {
-			return
+			continue
 		}
-		if len(out) > 0 {
+		if len(out) > first {
 			out = append(out, ' ')
 		}
 		out = append(out, name...)
 	}
-	add(fg)
-	add(bg)
-	if s.Bold {
-		add("bold")
+	return out
+}
+
+// pick returns name if on, else "".
+func pick(on bool, name string) string {
+	if on {
+		return name
 	}
-	if s.Dim {
-		add("dim")
-	}
-	if s.Italic {
-		add("italic")
-	}
-	if s.Underline {
-		add("underline")
-	}
-	if s.Strike {
-		add("strike")
-	}
-	return string(out)
+	return ""
 }
