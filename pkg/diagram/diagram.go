@@ -170,16 +170,33 @@ var niceSteps = []int64{
 // maxTicks intervals.
 func niceStep(span int64, maxTicks int64) int64 {
 	for _, s := range niceSteps {
-		if span/s <= maxTicks {
+		if (span-1)/s+1 <= maxTicks {
 			return s
 		}
 	}
-	day := niceSteps[len(niceSteps)-1]
-	step := day
-	for span/step > maxTicks {
-		step += day
+	// Past a day, the step is a whole number of days of the form 1, 2 or
+	// 5 times a power of ten.
+	const day = 86400000
+	days := int64(1)
+	for (span-1)/(days*day)+1 > maxTicks {
+		switch d := days; {
+		case isPow10(d):
+			days = 2 * d
+		case isPow10(d / 2):
+			days = d / 2 * 5
+		default:
+			days = d / 5 * 10
+		}
 	}
-	return step
+	return days * day
+}
+
+// isPow10 reports whether n is 1, 10, 100, ...
+func isPow10(n int64) bool {
+	for n >= 10 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
 }
 
 // formatMS writes a duration for an axis tick or a <title>: "0", "250 ms",
