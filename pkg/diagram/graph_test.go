@@ -1,0 +1,256 @@
+package diagram
+
+import (
+	"fmt"
+	"html/template"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// graphNodes returns the node groups of a graph and their ids.
+func graphNodes(tb testing.TB, out template.HTML) (els []*element, nodes []*element) {
+	tb.Helper()
+	els = checkSafe(tb, []byte(out))
+	return els, named(els, "g", "node")
+}
+
+// nodeX returns the x of each node's box, by its id; boxes and ids are
+// drawn in the same order.
+func nodeX(tb testing.TB, out template.HTML) map[string]string {
+	tb.Helper()
+	els := checkSafe(tb, []byte(out))
+	rects := named(els, "rect", "")
+	ids := named(els, "text", "id")
+	if len(rects) != len(ids) {
+		tb.Fatalf("%d boxes but %d ids", len(rects), len(ids))
+	}
+	xs := map[string]string{}
+	for i, r := range rects {
+		xs[ids[i].Text] = r.Attr["x"]
+	}
+	return xs
+}
+
+func TestGraph(t *testing.T) {
+	t.Run("Golden", func(t *testing.T) {
+		out := Graph([]Node{
+			{ID: "lint", State: "complete", Label: "2.1 s", Href: "/runs/7/jobs/lint"},
+			{ID: "build", State: "complete", Label: "12.3 s", Href: "/runs/7/jobs/build"},
+			{ID: "test", State: "failed", Label: "40 s", Needs: []string{"build"}, Href: "/runs/7/jobs/test"},
+			{ID: "package", State: "skipped", Needs: []string{"build", "lint"}},
+			{ID: "deploy", State: "pending", Needs: []string{"test", "package"}},
+		})
+		checkSafe(t, []byte(out))
+		golden(t, "graph.svg", []byte(out))
+	})
+
+	t.Run("Levels", func(t *testing.T) {
+		tests := []struct {
+			name  string
+			nodes []Node
+			want  map[string]int // level of each id
+		}{
+			{"Chain", []Node{
+				{ID: "c", Needs: []string{"b"}}, {ID: "b", Needs: []string{"a"}}, {ID: "a"},
+			}, map[string]int{"a": 0, "b": 1, "c": 2}},
+			{"Diamond", []Node{
+				{ID: "a"}, {ID: "b", Needs: []string{"a"}}, {ID: "c", Needs: []string{"a", "b"}},
+				{ID: "d", Needs: []string{"c", "a"}},
+			}, map[string]int{"a": 0, "b": 1, "c": 2, "d": 3}},
+			{"UnknownNeed", []Node{
+				{ID: "a", Needs: []string{"nope"}}, {ID: "b", Needs: []string{"a", "gone"}},
+			}, map[string]int{"a": 0, "b": 1}},
+			{"Cycle", []Node{
+				{ID: "a", Needs: []string{"c"}}, {ID: "b", Needs: []string{"a"}},
+				{ID: "c", Needs: []string{"b"}}, {ID: "d", Needs: []string{"c"}},
+			}, map[string]int{"a": 0, "b": 0, "c": 0, "d": 1}},
+			{"CycleOffTheStack", []Node{
+				// a is on the cycle u→a→b→u although DFS reaches b first
+				// through c.
+				{ID: "u", Needs: []string{"c", "a"}}, {ID: "c", Needs: []string{"b"}},
+				{ID: "b", Needs: []string{"u"}}, {ID: "a", Needs: []string{"b"}},
+			}, map[string]int{"u": 0, "c": 0, "b": 0, "a": 0}},
+			{"SelfNeed", []Node{
+				{ID: "a", Needs: []string{"a"}}, {ID: "b", Needs: []string{"a"}},
+			}, map[string]int{"a": 0, "b": 1}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				xs := nodeX(t, Graph(tt.nodes))
+				for id, lv := range tt.want {
+					want := strconv.Itoa(padding + lv*(nodeW+colGap))
+					if got := xs[id]; got != want {
+						t.Errorf("x of %s = %s, want %s (level %d)", id, got, want, lv)
+					}
+				}
+			})
+		}
+	})
+
+	t.Run("RowsInInputOrder", func(t *testing.T) {
+		els := checkSafe(t, []byte(Graph([]Node{{ID: "x"}, {ID: "y"}, {ID: "z"}})))
+		rects := named(els, "rect", "")
+		for i, want := range []string{"8", "66", "124"} {
+			if got := rects[i].Attr["y"]; got != want {
+				t.Errorf("y of node %d = %s, want %s", i, got, want)
+			}
+		}
+		if got, want := els[0].Attr["viewBox"], "0 0 196 178"; got != want {
+			t.Errorf("viewBox = %q, want %q", got, want)
+		}
+	})
+
+	t.Run("Counts", func(t *testing.T) {
+		nodes := []Node{
+			{ID: "a"}, {ID: "b", Needs: []string{"a", "a", "zz"}},
+			{ID: "c", Needs: []string{"a", "b"}, Href: "/c"},
+		}
+		els, groups := graphNodes(t, Graph(nodes))
+		if got, want := len(groups), 3; got != want {
+			t.Errorf("nodes = %d, want %d", got, want)
+		}
+		if got, want := len(named(els, "path", "edge")), 3; got != want {
+			t.Errorf("edges = %d, want %d", got, want)
+		}
+		if got, want := len(named(els, "a", "")), 1; got != want {
+			t.Errorf("links = %d, want %d", got, want)
+		}
+	})
+
+	t.Run("StateInWordsAndClass", func(t *testing.T) {
+		els := checkSafe(t, []byte(Graph([]Node{
+			{ID: "a", State: "failed", Label: "3 s"}, {ID: "b", State: `x" onclick="y`},
+		})))
+		rects := named(els, "rect", "")
+		if got, want := rects[0].Attr["class"], "st-failed"; got != want {
+			t.Errorf("class = %q, want %q", got, want)
+		}
+		if got, want := rects[1].Attr["class"], "st-unknown"; got != want {
+			t.Errorf("class of a made-up state = %q, want %q", got, want)
+		}
+		if got, want := named(els, "text", "info")[0].Text, "failed · 3 s"; got != want {
+			t.Errorf("info = %q, want %q", got, want)
+		}
+	})
+
+	t.Run("Hostile", func(t *testing.T) {
+		for i, p := range payloads {
+			t.Run(strconv.Itoa(i), func(t *testing.T) {
+				out := Graph([]Node{
+					{ID: p, State: p, Label: p, Href: "/x?q=" + p},
+					{ID: "b", Needs: []string{p}, Href: p},
+				})
+				els := checkSafe(t, []byte(out))
+				if got := len(named(els, "path", "edge")); got != 1 {
+					t.Errorf("edges = %d, want 1", got)
+				}
+				title := named(els, "title", "")[0].Text
+				if want := clean(p, maxTitleRunes); !strings.HasPrefix(title, want) {
+					t.Errorf("edge title = %.80q, want it to start with %.80q", title, want)
+				}
+				id := named(els, "text", "id")[0].Text
+				if w := textWidth(id, idPx); w > nodeW-2*textPad {
+					t.Errorf("id %q is %vpx wide, more than the box", id, w)
+				}
+			})
+		}
+	})
+
+	t.Run("DroppedHrefs", func(t *testing.T) {
+		for _, h := range []string{"javascript:alert(1)", "//evil.example", "https://evil.example", "data:text/html,x", ` /x`} {
+			els := checkSafe(t, []byte(Graph([]Node{{ID: "a", Href: h}})))
+			if got := len(named(els, "a", "")); got != 0 {
+				t.Errorf("Href %q gave %d links, want 0", h, got)
+			}
+		}
+	})
+
+	t.Run("EscapedHref", func(t *testing.T) {
+		els := checkSafe(t, []byte(Graph([]Node{{ID: "a", Href: `/x?q="'><img/src=x/onerror=alert(1)>`}})))
+		links := named(els, "a", "")
+		if len(links) != 1 {
+			t.Fatalf("links = %d, want 1", len(links))
+		}
+		if h := links[0].Attr["href"]; strings.ContainsAny(h, `"'<>`) {
+			t.Errorf("href %q keeps markup characters", h)
+		}
+	})
+
+	t.Run("Empty", func(t *testing.T) {
+		for _, nodes := range [][]Node{nil, {}} {
+			els := checkSafe(t, []byte(Graph(nodes)))
+			if len(els) != 1 {
+				t.Errorf("empty graph has %d elements, want only <svg>", len(els))
+			}
+		}
+	})
+
+	t.Run("Many", func(t *testing.T) {
+		nodes := manyNodes(300)
+		els, groups := graphNodes(t, Graph(nodes))
+		if got := len(groups); got != 300 {
+			t.Errorf("nodes = %d, want 300", got)
+		}
+		if got, want := len(named(els, "path", "edge")), 270; got != want {
+			t.Errorf("edges = %d, want %d", got, want)
+		}
+	})
+
+	t.Run("LongCycle", func(t *testing.T) {
+		// Every node needs the next, the last needs the first: one cycle
+		// of 5000, all level 0, drawn in one column.
+		var nodes []Node
+		const n = 5000
+		for i := range n {
+			nodes = append(nodes, Node{ID: fmt.Sprint(i), Needs: []string{fmt.Sprint((i + 1) % n)}})
+		}
+		levels := graphLevels(nodes)
+		for i, lv := range levels {
+			if lv != 0 {
+				t.Fatalf("level of node %d = %d, want 0", i, lv)
+			}
+		}
+	})
+}
+
+// manyNodes is a graph of n jobs in ten levels, each needing one job of
+// the level before.
+func manyNodes(n int) []Node {
+	nodes := make([]Node, n)
+	per := n / 10
+	for i := range nodes {
+		nodes[i] = Node{ID: fmt.Sprintf("job-%03d", i), State: "complete", Label: "1.2 s", Href: fmt.Sprintf("/runs/1/jobs/job-%03d", i)}
+		if i >= per {
+			nodes[i].Needs = []string{fmt.Sprintf("job-%03d", i-per)}
+		}
+	}
+	return nodes
+}
+
+var escapeBaseline = sync.OnceValue(func() float64 {
+	nodes := manyNodes(300)
+	r := testing.Benchmark(func(b *testing.B) {
+		for b.Loop() {
+			for _, n := range nodes {
+				sink = template.HTMLEscapeString(n.ID)
+			}
+		}
+	})
+	return float64(r.NsPerOp())
+})
+
+var sink string
+
+// BenchmarkGraph draws 300 jobs and reports the time against a baseline
+// of only escaping their ids, measured in the same run.
+func BenchmarkGraph(b *testing.B) {
+	base := escapeBaseline()
+	nodes := manyNodes(300)
+	b.ReportAllocs()
+	for b.Loop() {
+		sink = string(Graph(nodes))
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/base, "x-escape")
+}
