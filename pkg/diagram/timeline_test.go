@@ -49,7 +49,7 @@ func TestTimeline(t *testing.T) {
 			i           int
 			x, w, class string
 		}{
-			{0, "168", "256", "st-complete"},   // build, 0-4 s
+			{0, "168", "256", "st-complete"},     // build, 0-4 s
 			{1, "174.4", "185.6", "st-complete"}, // make all, 0.1-3 s
 			{2, "360", "57.6", "st-failed"},      // make check, 3-3.9 s
 			{3, "424", "320", "st-active"},       // test, running 4-9 s
