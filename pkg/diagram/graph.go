@@ -2,6 +2,7 @@ package diagram
 
 import (
 	"html/template"
+	"slices"
 	"strconv"
 )
 
@@ -49,7 +50,7 @@ func Graph(nodes []Node) template.HTML {
 	// nodes of that column came before it.
 	type pos struct{ x, y float64 }
 	at := make([]pos, len(nodes))
-	rows := map[int]int{}
+	rows := make([]int, len(nodes)) // nodes so far in each level
 	maxLevel, maxRows := 0, 0
 	for i, lv := range levels {
 		at[i] = pos{
@@ -70,13 +71,13 @@ func Graph(nodes []Node) template.HTML {
 	// the node, as a cubic curve; a need listed twice is drawn once.
 	index := nodeIndex(nodes)
 	for i, n := range nodes {
-		seen := map[int]bool{}
+		var drawn []int
 		for _, need := range n.Needs {
 			j, ok := index[need]
-			if !ok || seen[j] {
+			if !ok || slices.Contains(drawn, j) {
 				continue
 			}
-			seen[j] = true
+			drawn = append(drawn, j)
 			x1, y1 := at[j].x+nodeW, at[j].y+nodeH/2
 			x2, y2 := at[i].x, at[i].y+nodeH/2
 			c := max((x2-x1)/2, colGap/2)
