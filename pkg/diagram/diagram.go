@@ -5,8 +5,8 @@
 //
 // Every text it draws (job ids, states, labels, commands, run ids) was
 // written by whoever can push, so the package renders only through
-// html/template, drops control bytes and invalid UTF-8 (the output is always
-// well-formed XML), clips long texts with an ellipsis and puts the full
+// html/template, replaces control bytes and invalid UTF-8 with U+FFFD (the
+// output is always well-formed XML), clips long texts with an ellipsis and puts the full
 // text, bounded, in a <title> child. Links are kept only when they are
 // relative to the site ("/..." or "?..."). The inline pictures carry no
 // style attributes or <style> elements, so they work under a
@@ -77,15 +77,25 @@ func clean(s string, maxRunes int) string {
 	return string(out)
 }
 
+// describe is the state of a job or call in words, then its label:
+// "failed · 12.3 s".
+func describe(state, label string) string {
+	if label == "" {
+		return clean(state, 40)
+	}
+	return clean(state, 40) + " · " + clean(label, 200)
+}
+
 // title is the full text of a hostile string for a <title> child.
 func title(s string) string { return clean(s, maxTitleRunes) }
 
 // clip cleans s and shortens it so that it fits in width pixels at the
 // given font size, ending with an ellipsis when it was shortened.
 func clip(s string, width, fontPx float64) string {
-	// No glyph is narrower than a third of the font size, so more runes
-	// than that can never fit: this bounds the work for any length.
-	maxRunes := int(width/(fontPx/3)) + 1
+	// No glyph of the table is narrower than a quarter of the font size,
+	// so more runes than that never fit: this bounds the work for any
+	// length.
+	maxRunes := int(width/(fontPx/4)) + 1
 	s = clean(s, maxRunes)
 	if textWidth(s, fontPx) <= width {
 		return s

@@ -184,6 +184,7 @@ func TestClip(t *testing.T) {
 		want     string
 	}{
 		{"Fits", "build", 100, "build"},
+		{"NarrowFits", strings.Repeat("i", 12), 40, strings.Repeat("i", 12)},
 		{"Clipped", "abcdefghijklmnopqrstuvwxyz", 60, "abcdefg…"},
 		{"Wide", strings.Repeat("W", 100), 50, "WWW…"},
 		{"Huge", strings.Repeat("i", 10<<20), 30, "iiiiii…"},

@@ -92,10 +92,7 @@ func Graph(nodes []Node) template.HTML {
 	}
 
 	for i, n := range nodes {
-		info := clean(n.State, 40)
-		if n.Label != "" {
-			info += " · " + clean(n.Label, 200)
-		}
+		info := describe(n.State, n.Label)
 		data.Nodes = append(data.Nodes, graphNode{
 			X: at[i].x, Y: at[i].y, W: nodeW, H: nodeH,
 			TX: at[i].x + textPad, IDY: at[i].y + 19, InfoY: at[i].y + 36,

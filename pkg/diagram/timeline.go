@@ -89,10 +89,7 @@ func Timeline(bars []Bar, nowMS int64) template.HTML {
 
 	for i, b := range bars {
 		y := float64(padding + tlAxisH + i*tlRowH)
-		info := clean(b.State, 40)
-		if b.Label != "" {
-			info += " · " + clean(b.Label, 200)
-		}
+		info := describe(b.State, b.Label)
 		row := timelineRow{
 			TextY: y + tlRowH/2 + 4,
 			Row:   clip(b.Row, tlLabelW-8, tlTextPx),
@@ -138,10 +135,7 @@ func barEnd(b Bar, nowMS, parentEnd int64) int64 {
 func timelineBar(b Bar, nowMS, parentEnd int64, y, h float64, xAt func(int64) float64, t0 int64) *drawnBar {
 	end := barEnd(b, nowMS, parentEnd)
 	x1, x2 := xAt(b.Start), xAt(end)
-	info := clean(b.State, 40)
-	if b.Label != "" {
-		info += " · " + clean(b.Label, 200)
-	}
+	info := describe(b.State, b.Label)
 	took := formatMS(end - b.Start)
 	if b.End == 0 {
 		took += " so far"
