@@ -1,6 +1,10 @@
 package diagram
 
-import "html/template"
+import (
+	"html/template"
+	"math"
+	"strconv"
+)
 
 // Point is one run of a job in a trend chart.
 type Point struct {
@@ -25,12 +29,16 @@ const (
 	trPlotH  = 160
 	trTicks  = 4
 	trMinBar = 2
+	// trLegendH is the room below the plot for the legend.
+	trLegendH = 22
 )
 
 // Trend draws a job's durations as an inline SVG bar chart: points
 // oldest first, of which the last TrendRuns are shown, oldest on the left;
 // each bar with class st-<state> and a <title> giving the run id, the
-// duration and the state; a y axis with round ticks in ms, s, min or h.
+// duration and the state; a y axis with round ticks in ms, s, min or h;
+// below, a legend that counts the states in words ("complete 47",
+// "failed 3"), so they are not told by colour alone.
 func Trend(points []Point) template.HTML {
 	if len(points) == 0 {
 		return template.HTML(emptySVG)
@@ -55,7 +63,7 @@ func Trend(points []Point) template.HTML {
 
 	data := trendData{
 		W:     2*padding + trAxisW + len(points)*trSlot,
-		H:     2*padding + trPlotH + 4,
+		H:     2*padding + trPlotH + trLegendH,
 		AxisX: padding + trAxisW - 6,
 		GridX: padding + trAxisW,
 	}
@@ -77,7 +85,49 @@ func Trend(points []Point) template.HTML {
 			Href:  safeHref(p.Href),
 		})
 	}
+	data.Legend = trendLegend(points, plotBottom+trLegendH-4)
+	if n := len(data.Legend); n > 0 {
+		data.W = max(data.W, int(data.Legend[n-1].End)+padding)
+	}
 	return template.HTML(render(trendTmpl, data))
+}
+
+// legendOrder is the order of the states in a legend; any state not
+// known is counted as "other".
+var legendOrder = []string{"complete", "failed", "aborted", "skipped", "superseded", "active", "pending", "other"}
+
+// trendLegend counts the points by state and lays out one swatch and
+// "<state> <count>" for each state present, on a line at baseline y.
+func trendLegend(points []Point, y float64) []legendItem {
+	counts := map[string]int{}
+	for _, p := range points {
+		if states[p.State] {
+			counts[p.State]++
+		} else {
+			counts["other"]++
+		}
+	}
+	var items []legendItem
+	x := float64(padding)
+	for _, st := range legendOrder {
+		if counts[st] == 0 {
+			continue
+		}
+		text := st + " " + strconv.Itoa(counts[st])
+		it := legendItem{
+			X: x, Y: y - 9, TX: x + 14, TY: y,
+			Class: stateClass(st), Text: text,
+		}
+		x += 14 + math.Ceil(textWidth(text, 11)) + 12
+		it.End = x - 12
+		items = append(items, it)
+	}
+	return items
+}
+
+type legendItem struct {
+	X, Y, TX, TY, End float64
+	Class, Text       string
 }
 
 // durationOf is a point's duration, within [0, maxSpanMS].
@@ -103,6 +153,7 @@ type trendData struct {
 	W, H, AxisX, GridX, GridX2 int
 	Ticks                      []tick
 	Bars                       []drawnBar
+	Legend                     []legendItem
 }
 
 var trendTmpl = template.Must(template.New("trend").Parse(
@@ -112,4 +163,7 @@ var trendTmpl = template.Must(template.New("trend").Parse(
 		`<text x="{{$.AxisX}}" y="{{.At}}" dy="3">{{.Text}}</text>{{end}}</g>` +
 		`<g class="points">{{range .Bars}}{{if .Href}}<a href="{{.Href}}">{{end}}` +
 		`<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Fill}}"><title>{{.Title}}</title></rect>` +
-		`{{if .Href}}</a>{{end}}{{end}}</g></svg>`))
+		`{{if .Href}}</a>{{end}}{{end}}</g>` +
+		`<g class="legend" font-size="11">{{range .Legend}}` +
+		`<rect class="swatch {{.Class}}" x="{{.X}}" y="{{.Y}}" width="10" height="10" fill="#8a8f98"></rect>` +
+		`<text x="{{.TX}}" y="{{.TY}}">{{.Text}}</text>{{end}}</g></svg>`))

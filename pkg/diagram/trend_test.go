@@ -7,6 +7,29 @@ import (
 	"testing"
 )
 
+// trendBars returns the bars of a trend chart, without the legend's
+// swatches.
+func trendBars(els []*element) []*element {
+	var bars []*element
+	for _, r := range named(els, "rect", "") {
+		if !hasClass(r, "swatch") {
+			bars = append(bars, r)
+		}
+	}
+	return bars
+}
+
+// legend returns the texts of a trend chart's legend.
+func legend(els []*element) string {
+	var texts []string
+	for _, e := range named(els, "text", "") {
+		if e.Attr["dy"] == "" {
+			texts = append(texts, e.Text)
+		}
+	}
+	return strings.Join(texts, ",")
+}
+
 func TestTrend(t *testing.T) {
 	points := []Point{
 		{RunID: "r1", DurationMS: 61_000, State: "complete", Href: "/runs/r1"},
@@ -23,7 +46,7 @@ func TestTrend(t *testing.T) {
 
 	t.Run("Bars", func(t *testing.T) {
 		els := checkSafe(t, []byte(Trend(points)))
-		rects := named(els, "rect", "")
+		rects := trendBars(els)
 		if len(rects) != len(points) {
 			t.Fatalf("bars = %d, want %d", len(rects), len(points))
 		}
@@ -46,13 +69,22 @@ func TestTrend(t *testing.T) {
 		}
 		var ticks []string
 		for _, e := range named(els, "text", "") {
-			ticks = append(ticks, e.Text)
+			if e.Attr["dy"] != "" {
+				ticks = append(ticks, e.Text)
+			}
 		}
 		if got, want := strings.Join(ticks, ","), "0,30 s,1 min,1 min 30 s"; got != want {
 			t.Errorf("ticks = %s, want %s", got, want)
 		}
 		if got, want := len(named(els, "a", "")), 3; got != want {
 			t.Errorf("links = %d, want %d", got, want)
+		}
+		if got, want := legend(els), "complete 2,failed 1,aborted 1"; got != want {
+			t.Errorf("legend = %q, want %q", got, want)
+		}
+		swatches := named(els, "rect", "swatch")
+		if got, want := swatches[1].Attr["class"], "swatch st-failed"; got != want {
+			t.Errorf("swatch class = %q, want %q", got, want)
 		}
 	})
 
@@ -81,11 +113,15 @@ func TestTrend(t *testing.T) {
 					{RunID: p, DurationMS: -5, State: p, Href: p},
 					{RunID: "x", DurationMS: 1<<63 - 1, State: "complete", Href: "/r?id=" + p},
 				})))
-				if got := len(named(els, "rect", "")); got != 2 {
-					t.Errorf("bars = %d, want 2", got)
+				bars := trendBars(els)
+				if got := len(bars); got != 2 {
+					t.Fatalf("bars = %d, want 2", got)
 				}
-				if got := named(els, "rect", "")[0].Attr["class"]; got != "st-unknown" {
+				if got := bars[0].Attr["class"]; got != "st-unknown" {
 					t.Errorf("class = %q, want st-unknown", got)
+				}
+				if got, want := legend(els), "complete 1,other 1"; got != want {
+					t.Errorf("legend = %q, want %q", got, want)
 				}
 			})
 		}
