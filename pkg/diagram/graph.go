@@ -94,8 +94,7 @@ func Graph(nodes []Node) template.HTML {
 	for i, n := range nodes {
 		info := describe(n.State, n.Label)
 		data.Nodes = append(data.Nodes, graphNode{
-			X: at[i].x, Y: at[i].y, W: nodeW, H: nodeH,
-			TX: at[i].x + textPad, IDY: at[i].y + 19, InfoY: at[i].y + 36,
+			Translate: num(at[i].x) + " " + num(at[i].y),
 			Class: stateClass(n.State),
 			ID:    clip(n.ID, nodeW-2*textPad, idPx),
 			Info:  clip(info, nodeW-2*textPad, infoPx),
@@ -223,10 +222,12 @@ type graphData struct {
 type graphEdge struct{ D, Title string }
 
 type graphNode struct {
-	X, Y, W, H, TX, IDY, InfoY float64
-	Class, ID, Info, Title     string
-	Href                       string
-	Level                      int
+	// Translate places the node; what is inside it is drawn at fixed
+	// offsets, which keeps the template's actions (its cost) few.
+	Translate              string
+	Class, ID, Info, Title string
+	Href                   string
+	Level                  int
 }
 
 var graphTmpl = template.Must(template.New("graph").Parse(
@@ -235,9 +236,9 @@ var graphTmpl = template.Must(template.New("graph").Parse(
 		`{{range .Edges}}<path class="edge" d="{{.D}}"><title>{{.Title}}</title></path>{{end}}</g>` +
 		`<g class="nodes">{{range .Nodes}}` +
 		`{{if .Href}}<a href="{{.Href}}">{{end}}` +
-		`<g class="node" data-level="{{.Level}}"><title>{{.Title}}</title>` +
-		`<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" rx="6" ry="6" fill="#f2f3f5" stroke="#8a8f98"></rect>` +
-		`<text class="id" x="{{.TX}}" y="{{.IDY}}" font-size="13" font-weight="bold">{{.ID}}</text>` +
-		`<text class="info" x="{{.TX}}" y="{{.InfoY}}" font-size="11">{{.Info}}</text></g>` +
+		`<g class="node" data-level="{{.Level}}" transform="translate({{.Translate}})"><title>{{.Title}}</title>` +
+		`<rect class="{{.Class}}" width="` + strconv.Itoa(nodeW) + `" height="` + strconv.Itoa(nodeH) + `" rx="6" ry="6" fill="#f2f3f5" stroke="#8a8f98"></rect>` +
+		`<text class="id" x="` + strconv.Itoa(textPad) + `" y="19" font-size="` + strconv.Itoa(idPx) + `" font-weight="bold">{{.ID}}</text>` +
+		`<text class="info" x="` + strconv.Itoa(textPad) + `" y="36" font-size="` + strconv.Itoa(infoPx) + `">{{.Info}}</text></g>` +
 		`{{if .Href}}</a>{{end}}` +
 		`{{end}}</g></svg>`))

@@ -16,21 +16,24 @@ func graphNodes(tb testing.TB, out template.HTML) (els []*element, nodes []*elem
 	return els, named(els, "g", "node")
 }
 
-// nodeX returns the x of each node's box, by its id; boxes and ids are
-// drawn in the same order.
-func nodeX(tb testing.TB, out template.HTML) map[string]string {
+// nodeXY returns where each node is placed ("x y"), by its id; nodes and
+// ids are drawn in the same order.
+func nodeXY(tb testing.TB, out template.HTML) map[string]string {
 	tb.Helper()
-	els := checkSafe(tb, []byte(out))
-	rects := named(els, "rect", "")
-	ids := named(els, "text", "id")
-	if len(rects) != len(ids) {
-		tb.Fatalf("%d boxes but %d ids", len(rects), len(ids))
+	_, groups := graphNodes(tb, out)
+	ids := named(checkSafe(tb, []byte(out)), "text", "id")
+	if len(groups) != len(ids) {
+		tb.Fatalf("%d nodes but %d ids", len(groups), len(ids))
 	}
-	xs := map[string]string{}
-	for i, r := range rects {
-		xs[ids[i].Text] = r.Attr["x"]
+	at := map[string]string{}
+	for i, g := range groups {
+		xy, ok := strings.CutPrefix(g.Attr["transform"], "translate(")
+		if !ok {
+			tb.Fatalf("node %d is placed by %q", i, g.Attr["transform"])
+		}
+		at[ids[i].Text] = strings.TrimSuffix(xy, ")")
 	}
-	return xs
+	return at
 }
 
 func TestGraph(t *testing.T) {
@@ -78,10 +81,10 @@ func TestGraph(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				xs := nodeX(t, Graph(tt.nodes))
+				at := nodeXY(t, Graph(tt.nodes))
 				for id, lv := range tt.want {
 					want := strconv.Itoa(padding + lv*(nodeW+colGap))
-					if got := xs[id]; got != want {
+					if got, _, _ := strings.Cut(at[id], " "); got != want {
 						t.Errorf("x of %s = %s, want %s (level %d)", id, got, want, lv)
 					}
 				}
@@ -90,11 +93,12 @@ func TestGraph(t *testing.T) {
 	})
 
 	t.Run("RowsInInputOrder", func(t *testing.T) {
-		els := checkSafe(t, []byte(Graph([]Node{{ID: "x"}, {ID: "y"}, {ID: "z"}})))
-		rects := named(els, "rect", "")
-		for i, want := range []string{"8", "66", "124"} {
-			if got := rects[i].Attr["y"]; got != want {
-				t.Errorf("y of node %d = %s, want %s", i, got, want)
+		out := Graph([]Node{{ID: "x"}, {ID: "y"}, {ID: "z"}})
+		els := checkSafe(t, []byte(out))
+		at := nodeXY(t, out)
+		for id, want := range map[string]string{"x": "8 8", "y": "8 66", "z": "8 124"} {
+			if got := at[id]; got != want {
+				t.Errorf("node %s at %q, want %q", id, got, want)
 			}
 		}
 		if got, want := els[0].Attr["viewBox"], "0 0 196 178"; got != want {
