@@ -95,12 +95,12 @@ func Graph(nodes []Node) template.HTML {
 		info := describe(n.State, n.Label)
 		data.Nodes = append(data.Nodes, graphNode{
 			Translate: num(at[i].x) + " " + num(at[i].y),
-			Class: stateClass(n.State),
-			ID:    clip(n.ID, nodeW-2*textPad, idPx),
-			Info:  clip(info, nodeW-2*textPad, infoPx),
-			Title: title(n.ID) + " — " + title(info),
-			Href:  safeHref(n.Href),
-			Level: levels[i],
+			Class:     stateClass(n.State),
+			ID:        clip(n.ID, nodeW-2*textPad, idPx),
+			Info:      clip(info, nodeW-2*textPad, infoPx),
+			Title:     title(n.ID) + " — " + title(info),
+			Href:      safeHref(n.Href),
+			Level:     levels[i],
 		})
 	}
 	return template.HTML(render(graphTmpl, data))
