@@ -32,6 +32,8 @@ const (
 	// fontFamily is the family the width table approximates.
 	fontFamily = "Verdana,Geneva,DejaVu Sans,sans-serif"
 	ellipsis   = "…"
+	// padding is the margin around every picture, in pixels.
+	padding = 8
 )
 
 // states are the run and job states that have a class in the stylesheet.

@@ -28,7 +28,6 @@ const (
 	nodeH   = 46
 	colGap  = 56
 	rowGap  = 12
-	padding = 8
 	idPx    = 13
 	infoPx  = 11
 	textPad = 10
@@ -44,7 +43,8 @@ func Graph(nodes []Node) template.HTML {
 	if len(nodes) == 0 {
 		return template.HTML(emptySVG)
 	}
-	levels := graphLevels(nodes)
+	index := nodeIndex(nodes)
+	levels := graphLevels(nodes, index)
 
 	// Place each node: its column from its level, its row from how many
 	// nodes of that column came before it.
@@ -69,7 +69,6 @@ func Graph(nodes []Node) template.HTML {
 
 	// Edges go from the right middle of the need to the left middle of
 	// the node, as a cubic curve; a need listed twice is drawn once.
-	index := nodeIndex(nodes)
 	for i, n := range nodes {
 		var drawn []int
 		for _, need := range n.Needs {
@@ -120,8 +119,7 @@ func nodeIndex(nodes []Node) map[string]int {
 // graphLevels returns the dependency level of each node. Nodes on a cycle
 // (found as strongly connected components, Tarjan's algorithm) are level
 // 0; what remains is acyclic, so the longest-path recursion ends.
-func graphLevels(nodes []Node) []int {
-	index := nodeIndex(nodes)
+func graphLevels(nodes []Node, index map[string]int) []int {
 	needs := make([][]int, len(nodes))
 	for i, n := range nodes {
 		for _, id := range n.Needs {

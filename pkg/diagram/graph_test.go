@@ -226,7 +226,7 @@ func TestGraph(t *testing.T) {
 		for i := range n {
 			nodes = append(nodes, Node{ID: fmt.Sprint(i), Needs: []string{fmt.Sprint((i + 1) % n)}})
 		}
-		levels := graphLevels(nodes)
+		levels := graphLevels(nodes, nodeIndex(nodes))
 		for i, lv := range levels {
 			if lv != 0 {
 				t.Fatalf("level of node %d = %d, want 0", i, lv)
