@@ -88,6 +88,15 @@ func describe(state, label string) string {
 	return clean(state, 40) + " · " + clean(label, 200)
 }
 
+// joinTitle is a title naming a thing and then describing it, without a
+// dangling dash when there is nothing to describe.
+func joinTitle(name, info string) string {
+	if info == "" {
+		return name
+	}
+	return name + " — " + info
+}
+
 // title is the full text of a hostile string for a <title> child.
 func title(s string) string { return clean(s, maxTitleRunes) }
 

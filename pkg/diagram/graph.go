@@ -97,7 +97,7 @@ func Graph(nodes []Node) template.HTML {
 			Class:     stateClass(n.State),
 			ID:        clip(n.ID, nodeW-2*textPad, idPx),
 			Info:      clip(info, nodeW-2*textPad, infoPx),
-			Title:     title(n.ID) + " — " + title(info),
+			Title:     joinTitle(title(n.ID), info),
 			Href:      safeHref(n.Href),
 			Level:     levels[i],
 		})

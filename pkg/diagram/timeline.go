@@ -143,7 +143,7 @@ func timelineBar(b Bar, nowMS, parentEnd int64, y, h float64, xAt func(int64) fl
 	return &drawnBar{
 		X: round1(x1), Y: round1(y), W: round1(max(x2-x1, tlMinW)), H: h,
 		Class: stateClass(b.State),
-		Title: title(b.Row) + " — " + title(info) + " (at " + formatMS(b.Start-t0) + ", " + took + ")",
+		Title: joinTitle(title(b.Row), info) + " (at " + formatMS(b.Start-t0) + ", " + took + ")",
 		Href:  safeHref(b.Href),
 	}
 }

@@ -136,6 +136,21 @@ func TestTimeline(t *testing.T) {
 		}
 	})
 
+	t.Run("Titles", func(t *testing.T) {
+		els := checkSafe(t, []byte(Timeline([]Bar{
+			{Row: "build", Start: t0, End: t0 + 1500, State: "failed", Label: "exit 1"},
+			{Row: "lint", Start: t0 + 500, End: t0 + 700},
+		}, t0)))
+		var got []string
+		for _, e := range named(els, "title", "") {
+			got = append(got, e.Text)
+		}
+		want := "build — failed · exit 1 (at 0, 1.5 s)|lint (at 500 ms, 200 ms)"
+		if strings.Join(got, "|") != want {
+			t.Errorf("titles = %q, want %q", strings.Join(got, "|"), want)
+		}
+	})
+
 	t.Run("Empty", func(t *testing.T) {
 		if els := checkSafe(t, []byte(Timeline(nil, 5))); len(els) != 1 {
 			t.Errorf("empty time line has %d elements, want only <svg>", len(els))
