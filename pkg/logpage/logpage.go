@@ -12,12 +12,18 @@
 // not started yet). Everything read is hostile: Content is raw bytes
 // (control bytes, invalid UTF-8, markup) for the caller to escape.
 //
+// A page costs what its lines cost: each file is read from its offset
+// in the cursor, and a file is opened only once the time of its next
+// record says it has the page's next line, so a page of a job of many sh
+// calls opens the few files it shows (and looks at the others' next
+// timestamp).
+//
 // Pages end where reading again from their cursor yields exactly the
 // lines not returned yet. Lines are joined per stream, so while a long
 // line of one stream is open (see crilog.Follower.Resume) a page runs on
-// past its size until no line is open; if that takes more than
-// overrunLines lines or overrunBytes bytes (only a log built to do it
-// does), the open lines are cut there and returned as pieces with
+// past its size until no line is open; if that takes more than 1,000
+// lines or 4 MiB (only a log built to do it does), the open lines are
+// cut there and returned as pieces with
 // Partial set, their rest following on the next page, as lines longer
 // than 1 MiB always are.
 package logpage

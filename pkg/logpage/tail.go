@@ -3,8 +3,7 @@ package logpage
 import (
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
+	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
 )
@@ -44,15 +43,15 @@ func Follow(files []string, from Cursor) (*Tail, error) {
 // every line returned.
 func (t *Tail) Next(maxLines, maxBytes int) (Page, error) {
 	maxLines, maxBytes = max(1, maxLines), max(1, maxBytes)
-	// Each file is opened, and asked for more after it had nothing, at
-	// most once a call: not once a line.
+	// Each file is looked at, and asked for more after it had nothing,
+	// at most once a call: not once a line.
 	for _, s := range t.src {
-		if err := s.open(t.ended); err != nil {
+		if err := s.prepare(t.ended); err != nil {
 			return Page{}, err
 		}
-		s.idle = false
 	}
-	var p Page
+	defer t.release()
+	p := Page{Lines: make([]Line, 0, min(maxLines, 1024))}
 	size := 0
 	for {
 		full := len(p.Lines) >= maxLines || size >= maxBytes
@@ -127,19 +126,45 @@ func (t *Tail) cursor() Cursor {
 }
 
 // pick returns the index of the file whose next complete line is the
-// oldest, the first file on equal times, or -1 if no file has one.
+// oldest, the first file on equal times, or -1 if no file has one. A
+// file not opened yet takes part with the time of its next record, a
+// lower bound of its next line's (timestamps do not decrease within a
+// file), and is opened only when that time is the oldest: a page of a
+// job of many sh calls opens the few files it shows.
 func (t *Tail) pick() (int, error) {
-	best := -1
-	for i, s := range t.src {
-		e, err := s.peek(t.ended)
-		if err != nil {
+	for {
+		best := -1
+		var bestTime time.Time
+		for i, s := range t.src {
+			at, ok, err := s.key(t.ended)
+			if err != nil {
+				return -1, err
+			}
+			if ok && (best < 0 || at.Before(bestTime)) {
+				best, bestTime = i, at
+			}
+		}
+		if best < 0 || t.src[best].next != nil {
+			return best, nil
+		}
+		if err := t.src[best].open(t.ended); err != nil {
 			return -1, err
 		}
-		if e != nil && (best < 0 || e.Time.Before(t.src[best].next.Time)) {
-			best = i
+	}
+}
+
+// release closes the files that have nothing more now and no line open,
+// so that a Tail over a job of many sh calls keeps few files open; they
+// are opened again once they grow.
+func (t *Tail) release() {
+	for _, s := range t.src {
+		if s.f != nil && s.next == nil && s.idle {
+			if off, ok := s.f.Resume(); ok && s.clean && off == s.off {
+				s.f.Close()
+				s.f = nil
+			}
 		}
 	}
-	return best, nil
 }
 
 // emit appends e, a line of file i, to p and returns its size.
@@ -150,89 +175,4 @@ func (t *Tail) emit(p *Page, i int, e crilog.Entry) int {
 		Partial: e.Partial, Content: e.Content,
 	})
 	return len(e.Content)
-}
-
-// source is one file of a Tail, with its next line read ahead so that
-// files can be merged by time.
-type source struct {
-	path string
-	f    *crilog.Follower // nil until the file exists
-
-	next      *crilog.Entry // the line read ahead, if any
-	nextOff   int64         // the resume offset after it, if nextClean
-	nextClean bool
-	done      bool // the file has ended and every line is taken
-	idle      bool // it had no complete line in this call of Next
-
-	off   int64 // the resume offset after the lines taken, if clean
-	clean bool  // no line is open after the lines taken
-}
-
-// open opens the file if it exists now and is not open yet. Once ended,
-// a file that does not exist is done: it is empty.
-func (s *source) open(ended bool) error {
-	if s.f != nil || s.done {
-		return nil
-	}
-	f, err := crilog.FollowAt(s.path, s.off)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		s.done = ended
-		return nil
-	case err != nil:
-		return err
-	}
-	s.f = f
-	return nil
-}
-
-// peek returns the next complete line without taking it, or nil if
-// there is none yet (or, ended, none left).
-func (s *source) peek(ended bool) (*crilog.Entry, error) {
-	if s.next != nil || s.done || s.idle || s.f == nil {
-		return s.next, nil
-	}
-	if ended {
-		s.f.End()
-	}
-	e, err := s.f.Next()
-	switch {
-	case errors.Is(err, crilog.ErrNotYet):
-		s.idle = true
-		return nil, nil
-	case errors.Is(err, io.EOF):
-		s.done = true
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	s.next = &e
-	s.nextOff, s.nextClean = s.f.Resume()
-	return s.next, nil
-}
-
-// take returns the line peek returned and moves past it.
-func (s *source) take() crilog.Entry {
-	e := *s.next
-	s.next = nil
-	s.clean = s.nextClean
-	if s.clean {
-		s.off = s.nextOff
-	}
-	return e
-}
-
-// cut returns what is left of the lines open after the lines taken: the
-// line read ahead, which ends one of them or comes after, and the open
-// lines' pieces. The file is clean afterwards.
-func (s *source) cut() []crilog.Entry {
-	var out []crilog.Entry
-	if s.next != nil {
-		out = append(out, s.take())
-	}
-	if s.f != nil {
-		out = append(out, s.f.Cut()...)
-		s.off, s.clean = s.f.Resume()
-	}
-	return out
 }

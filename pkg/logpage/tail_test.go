@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +171,59 @@ func writeJob(tb testing.TB, files []string) map[string]string {
 		written[k] = strings.ReplaceAll(v, "\r\n", "\n")
 	}
 	return written
+}
+
+func TestTail_ManyFiles(t *testing.T) {
+	// A job of many sh calls, one after the other: pages open the few
+	// files they show, and a Tail keeps few open between polls.
+	dir := t.TempDir()
+	files := []string{writeRaw(t, dir, "job.log", record(0, 0, "stdout", 'F', "job starts")+record(59, 0, "stdout", 'F', "job ends"))}
+	var want []string
+	for i := range 300 {
+		var data strings.Builder
+		for j := range 3 {
+			data.WriteString(record(1+i/6, (i%6)*1000+j, "stdout", 'F', fmt.Sprintf("sh-%d %d", i+1, j)))
+			want = append(want, fmt.Sprintf("sh-%d %d", i+1, j))
+		}
+		files = append(files, writeRaw(t, dir, fmt.Sprintf("sh-%d.log", i+1), data.String()))
+	}
+	files = append(files, filepath.Join(dir, "sh-301.log"))
+	want = append([]string{"job starts"}, append(want, "job ends")...)
+
+	whole := readAll(t, files)
+	var got []string
+	for _, l := range whole {
+		got = append(got, string(l.Content))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("merged: %q\nwant %q", got, want)
+	}
+	if paged := readPaged(t, files, 25, 1<<20); !slices.Equal(show(paged), show(whole)) {
+		t.Fatal("paged differs from whole")
+	}
+
+	tail, err := Follow(files, Cursor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tail.Close()
+	for n := 0; n < len(want); {
+		p, err := tail.Next(10, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Lines) == 0 {
+			t.Fatalf("no lines after %d of %d", n, len(want))
+		}
+		n += len(p.Lines)
+		open := 0
+		for _, s := range tail.src {
+			if s.f != nil {
+				open++
+			}
+		}
+		if open > 3 {
+			t.Fatalf("%d files open after a poll", open)
+		}
+	}
 }

@@ -21,7 +21,7 @@ func WriteText(w io.Writer, files []string) error {
 	defer t.Close()
 	t.End()
 	for _, s := range t.src {
-		if err := s.open(true); err != nil {
+		if err := s.prepare(true); err != nil {
 			return fmt.Errorf("write log text: %w", err)
 		}
 	}
