@@ -117,6 +117,35 @@ func TestFollowAt(t *testing.T) {
 		}
 	})
 
+	t.Run("InsideARecordBeingWritten", func(t *testing.T) {
+		// The offset is inside a record whose newline is not written
+		// yet: the record is skipped once it is, whatever it holds.
+		path := writeRaw(t, "2026-01-01T00:00:00Z stdout F hel")
+		f, err := FollowAt(path, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if e, err := f.Next(); !errors.Is(err, ErrNotYet) {
+			t.Fatalf("Next = %q, %v; want ErrNotYet", e.Content, err)
+		}
+		fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest := "lo\n2026-01-01T00:00:01Z stderr F next\n"
+		fh.WriteString(rest)
+		fh.Close()
+		e, err := f.Next()
+		if err != nil || string(e.Content) != "next" {
+			t.Fatalf("Next = %q, %v; want next", e.Content, err)
+		}
+		want := int64(len("2026-01-01T00:00:00Z stdout F hel") + len(rest))
+		if off, ok := f.Resume(); off != want || !ok {
+			t.Fatalf("Resume = %d, %v; want %d, true", off, ok, want)
+		}
+	})
+
 	t.Run("Negative", func(t *testing.T) {
 		if _, err := FollowAt(writeRaw(t, interleaved), -1); err == nil {
 			t.Fatal("FollowAt(-1) did not fail")

@@ -54,6 +54,9 @@ func (c Cursor) offset(i int) int64 {
 // beyond 2^50 are errors. An offset that points inside a record is not:
 // reading moves it to the next record.
 func ParseCursor(s string, nfiles int) (Cursor, error) {
+	if nfiles < 0 {
+		return Cursor{}, fmt.Errorf("parse cursor: a log of %d files", nfiles)
+	}
 	if s == "" {
 		return Cursor{Offsets: make([]int64, nfiles)}, nil
 	}

@@ -65,6 +65,7 @@ func TestParseCursor(t *testing.T) {
 			want   string
 		}{
 			{"-1", 1, "not a decimal number"},
+			{"", -1, "a log of -1 files"},
 			{"1.-5", 1, "not a decimal number"},
 			{"+1", 1, "not a decimal number"},
 			{"1.2.3", 1, "2 offsets for a log of 1 files"},

@@ -216,6 +216,9 @@ func TestRead(t *testing.T) {
 		if _, err := Read([]string{dir}, Cursor{}, 10, 1000); err == nil {
 			t.Error("a directory for a log did not fail")
 		}
+		if p, err := Read(nil, Cursor{}, 10, 1000); err != nil || len(p.Lines) != 0 || !p.EOF {
+			t.Errorf("no files: %+v, %v; want an empty last page", p, err)
+		}
 		p, err := Read([]string{bad}, Cursor{Offsets: []int64{1 << 40}}, 10, 1000)
 		if err != nil || len(p.Lines) != 0 || !p.EOF {
 			t.Errorf("past the end: %+v, %v; want an empty last page", p, err)
