@@ -36,6 +36,15 @@ type Reader struct {
 	n     int64 // records read so far
 	open  [2]openLine
 	eof   bool
+
+	// off is the offset of the next record's start: the start offset
+	// plus the bytes of every record consumed whole (offset.go).
+	off int64
+	// recLen counts the bytes of the record being read, carried or not.
+	recLen int64
+	// align makes the next read skip to a record start first: reading
+	// began at an offset inside a record (offset.go).
+	align bool
 }
 
 // errNotYet is what a following Reader returns when no whole line has
@@ -147,6 +156,12 @@ func (r *Reader) appendLimited(dst, src []byte) []byte {
 func (r *Reader) readRecord() ([]byte, error) {
 	if !r.carry {
 		r.raw = r.raw[:0]
+		r.recLen = 0
+	}
+	if r.align {
+		if err := r.skipToRecord(); err != nil {
+			return nil, err
+		}
 	}
 	r.carry, r.cut = false, false
 	keep := -1
@@ -155,6 +170,7 @@ func (r *Reader) readRecord() ([]byte, error) {
 	}
 	for {
 		chunk, err := r.br.ReadSlice('\n')
+		r.recLen += int64(len(chunk))
 		if err == nil {
 			chunk = chunk[:len(chunk)-1]
 		}
@@ -169,6 +185,7 @@ func (r *Reader) readRecord() ([]byte, error) {
 		switch {
 		case err == nil:
 			r.n++
+			r.off += r.recLen
 			return r.raw, nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
@@ -182,6 +199,7 @@ func (r *Reader) readRecord() ([]byte, error) {
 			}
 			r.n++
 			r.cut = true
+			r.off += r.recLen
 			return r.raw, nil
 		default:
 			return nil, fmt.Errorf("read record %d: %w", r.n+1, err)
