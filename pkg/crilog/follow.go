@@ -38,9 +38,9 @@ type Follower struct {
 // Follow opens the log at path for following. A log that does not exist
 // (yet) is an error wrapping fs.ErrNotExist.
 func Follow(path string) (*Follower, error) {
-	f, err := os.Open(path)
+	f, err := OpenLog(path)
 	if err != nil {
-		return nil, fmt.Errorf("open log %s: %w", path, err)
+		return nil, err
 	}
 	r := NewReader(f)
 	r.follow, r.split, r.maxRecord = true, followMaxLine, followMaxRecord

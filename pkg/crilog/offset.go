@@ -32,9 +32,9 @@ func FollowAt(path string, off int64) (*Follower, error) {
 	if off < 0 {
 		return nil, fmt.Errorf("follow log %s: negative offset %d", path, off)
 	}
-	f, err := os.Open(path)
+	f, err := OpenLog(path)
 	if err != nil {
-		return nil, fmt.Errorf("open log %s: %w", path, err)
+		return nil, err
 	}
 	fl, err := followAt(path, f, off)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // Tail returns the last n lines of the log at path, both streams, joined
@@ -20,9 +19,9 @@ func Tail(path string, n, maxLineBytes int) ([]Entry, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	f, err := OpenLog(path)
 	if err != nil {
-		return nil, fmt.Errorf("open log %s: %w", path, err)
+		return nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
@@ -45,13 +44,13 @@ func (s *source) prepare(ended bool) error {
 		return nil
 	}
 	s.lazy = false
-	f, err := os.Open(s.path)
+	f, err := crilog.OpenLog(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.done = ended
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("open log %s: %w", s.path, err)
+		return err
 	}
 	defer f.Close()
 	st, err := f.Stat()

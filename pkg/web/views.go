@@ -1,0 +1,91 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/quire-ci/quire-hook/pkg/store"
+)
+
+// runView is a run as the pages show it.
+type runView struct {
+	ID, ShortID, Repo, Ref, RefShort, SHA, ShortSHA, Trigger string
+	State                                                    store.RunState
+	FailureKind, Error, Pusher, Author, Subject              string
+	QueuedUTC, StartedUTC, FinishedUTC, Ago, Took            string
+	URL, APIURL, BadgeURL                                    string
+}
+
+// view is r as the pages show it; repo is its web name.
+func (s *Server) view(r store.Run, repo string, now time.Time) runView {
+	v := runView{
+		ID: r.ID, ShortID: short(r.ID, 13), Repo: repo, Ref: r.Ref, RefShort: shortRef(r.Ref),
+		SHA: r.SHA, ShortSHA: short(r.SHA, 10), Trigger: r.Trigger, State: r.State,
+		FailureKind: string(r.FailureKind), Error: r.Error, Pusher: r.Pusher, Author: r.Author,
+		Subject: r.Subject, QueuedUTC: utc(r.QueuedAtMS), StartedUTC: utc(r.StartedAtMS),
+		FinishedUTC: utc(r.FinishedAtMS), Ago: ago(r.QueuedAtMS, now),
+		Took:   took(r.StartedAtMS, r.FinishedAtMS, now),
+		URL:    s.url("/runs/" + url.PathEscape(r.ID)),
+		APIURL: s.url("/api/runs/" + url.PathEscape(r.ID)),
+	}
+	v.BadgeURL = s.url("/badge/" + escapePath(repo) + "/" + escapePath(shortBranch(r.Ref)) + ".svg")
+	return v
+}
+
+// shortBranch is a branch's name without refs/heads/; other refs whole.
+func shortBranch(ref string) string {
+	if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok {
+		return b
+	}
+	return ref
+}
+
+// escapePath escapes each segment of a slash-separated path.
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+// runIDPattern is what a run id (a UUIDv7, or a prefix of at least 4
+// characters of one) may look like in a URL; anything else names no run.
+var runIDPattern = regexp.MustCompile(`^[0-9A-Za-z-]{4,64}$`)
+
+// found is a run and where it is recorded.
+type found struct {
+	src  *source
+	cat  *catalog
+	run  store.Run
+	repo string // its web name
+}
+
+// findRun looks run id (or a unique prefix) up in every data root.
+func (s *Server) findRun(ctx context.Context, id string) (found, error) {
+	if !runIDPattern.MatchString(id) {
+		return found{}, fmt.Errorf("no run has the id %q: %w", short(id, 80), store.ErrNotFound)
+	}
+	cat := s.opts.Sources.catalog(ctx)
+	for _, src := range cat.sources {
+		if src.store == nil {
+			continue
+		}
+		r, err := src.store.GetRun(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case errors.Is(err, store.ErrAmbiguous):
+			return found{}, badf("%v", err)
+		case err != nil:
+			return found{}, err
+		}
+		return found{src: src, cat: cat, run: r, repo: cat.name(src.root, r.Repo)}, nil
+	}
+	return found{}, fmt.Errorf("no run has the id %s: %w", id, store.ErrNotFound)
+}
