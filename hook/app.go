@@ -154,6 +154,7 @@ func App(o IO) *cli.App {
 			cancelCommand(g),
 			reconcileCommand(g),
 			gcCommand(g),
+			serveCommand(g),
 			demoCommand(g),
 			completionCommand(),
 			manCommand(),

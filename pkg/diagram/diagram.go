@@ -36,10 +36,13 @@ const (
 	padding = 8
 )
 
-// states are the run and job states that have a class in the stylesheet.
+// states are the run and job states that have a class in the stylesheet,
+// and the two the web UI gives a declared job without a row: waiting
+// (its run goes on) and not-run (its run ended first).
 var states = map[string]bool{
 	"pending": true, "active": true, "complete": true, "failed": true,
 	"skipped": true, "aborted": true, "superseded": true,
+	"waiting": true, "not-run": true,
 }
 
 // stateClass returns the class of a state: "st-<state>" for a known state,

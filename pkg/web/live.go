@@ -283,4 +283,3 @@ func (s *Server) ansiCSS(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, ansi.CSS())
 	}
 }
-
