@@ -88,7 +88,7 @@ func TestExamples_Systemd(t *testing.T) {
 		// verify checks that ExecStart's binary exists: use the built one.
 		tmp := t.TempDir()
 		var units []string
-		for _, name := range []string{"quire-gc.service", "quire-gc.timer", "quire-reconcile.service", "quire-reconcile.timer"} {
+		for _, name := range []string{"quire-gc.service", "quire-gc.timer", "quire-reconcile.service", "quire-reconcile.timer", "quire-serve.service"} {
 			data, err := os.ReadFile(filepath.Join(dir, name))
 			if err != nil {
 				t.Fatal(err)
