@@ -47,6 +47,9 @@ func OpenReader(ctx context.Context, path string) (*Store, error) {
 		if _, ok := err.(*SchemaVersionError); ok {
 			return nil, err
 		}
+		if sqlite.ErrCode(err).ToPrimary() == sqlite.ResultCantOpen {
+			return nil, fmt.Errorf("open store %s: %w; a reader too needs write access to the directory, for SQLite's quire.db-shm (the database itself is not written)", path, err)
+		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return s, nil
