@@ -260,14 +260,16 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 // forward before each write: a client that keeps reading gets it all,
 // one that stops is cut after streamWriteTimeout.
 type deadlineWriter struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	wrote bool // whether anything was written
 }
 
 func (d *deadlineWriter) Header() http.Header    { return d.w.Header() }
 func (d *deadlineWriter) WriteHeader(status int) { d.w.WriteHeader(status) }
 func (d *deadlineWriter) Write(p []byte) (int, error) {
 	d.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	d.wrote = true
 	return d.w.Write(p)
 }
 

@@ -267,6 +267,13 @@ func (s *Server) logText(w http.ResponseWriter, r *http.Request) {
 	// would cut it.
 	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w)}
 	if err := logpage.WriteText(dw, t.files); err != nil {
+		if !dw.wrote {
+			// Nothing sent yet (a file that is a link, say): an error
+			// page, not a 200 with the error in it.
+			h.Del("Content-Disposition")
+			s.fail(w, r, err)
+			return
+		}
 		fmt.Fprintf(dw, "\nquire-hook: %v\n", err)
 	}
 }
