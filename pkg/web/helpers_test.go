@@ -32,7 +32,7 @@ var (
 	idComplete   = runID(1)
 	idFailed     = runID(2)
 	idSuperseded = runID(3)
-	idActive     = runID(4)
+	idActive     = runID(4) // queued now, the newest
 	idPending    = runID(5)
 	idOld        = runID(6) // no pipeline_jobs rows, as before they were kept
 	idTeam2      = runID(7)
@@ -103,12 +103,14 @@ func newFixture(t *testing.T, opts web.Options) *fixture {
 	mk(f.st1, idOld, "refs/tags/v1", f.t0+3000, store.RunFailed)
 	mk(f.st1, idPending, "refs/heads/dev", f.t0+5000, store.RunPending)
 	mk(f.st2, idTeam2, "refs/heads/main", f.t0+6000, store.RunFailed)
-	// The active run is owned by this process, so it is not "gone".
+	// The active run is owned by this process, so it is not "gone": it
+	// was queued after the process started (proc.Owns).
+	now := time.Now().UnixMilli()
 	must(t, f.st1.CreateRun(ctx, store.Run{ID: idActive, Repo: "tools.git", Ref: "refs/heads/main",
-		SHA: "89abcdef0123456789abcdef0123456789abcdef", Trigger: "push", PushedAtMS: f.t0 + 4000,
-		QueuedAtMS: f.t0 + 4000, State: store.RunPending, OwnerPID: os.Getpid(), OwnerHost: host,
+		SHA: "89abcdef0123456789abcdef0123456789abcdef", Trigger: "push", PushedAtMS: now,
+		QueuedAtMS: now, State: store.RunPending, OwnerPID: os.Getpid(), OwnerHost: host,
 		Subject: hostile}))
-	must(t, f.st1.StartRun(ctx, idActive, f.t0+4010, ""))
+	must(t, f.st1.StartRun(ctx, idActive, now+1, ""))
 
 	// The complete run: build (outputs, two sh calls), test (failed),
 	// deploy declared and never run.
@@ -153,7 +155,7 @@ func newFixture(t *testing.T, opts web.Options) *fixture {
 
 	// The active run: build running, test waiting.
 	must(t, f.st1.RecordPipeline(ctx, idActive, []store.PipelineJob{{JobID: "build"}, {JobID: "test", Inputs: []string{"build"}}}))
-	must(t, f.st1.StartJob(ctx, idActive, "build", f.t0+4100))
+	must(t, f.st1.StartJob(ctx, idActive, "build", now+2))
 
 	if opts.Sources == nil {
 		opts.Sources = &web.Sources{ReposDirs: []string{f.reposDir}}

@@ -174,7 +174,7 @@ func TestPages_BasePath(t *testing.T) {
 // TestPages_RunsPaging pages the runs of two data roots two at a time.
 func TestPages_RunsPaging(t *testing.T) {
 	f := newFixture(t, web.Options{})
-	all := []string{idTeam2, idPending, idActive, idOld, idSuperseded, idFailed, idComplete}
+	all := []string{idActive, idTeam2, idPending, idOld, idSuperseded, idFailed, idComplete}
 	var got []string
 	next := "/runs?limit=2"
 	for pages := 0; next != ""; pages++ {
