@@ -160,6 +160,13 @@ func newFixture(t *testing.T, opts web.Options) *fixture {
 	if opts.Sources == nil {
 		opts.Sources = &web.Sources{ReposDirs: []string{f.reposDir}}
 	}
+	f.start(t, opts)
+	return f
+}
+
+// start starts a server with opts on f; a Poll of 0 is 20 ms.
+func (f *fixture) start(t testing.TB, opts web.Options) {
+	t.Helper()
 	if opts.Poll == 0 {
 		opts.Poll = 20 * time.Millisecond
 	}
@@ -172,7 +179,6 @@ func newFixture(t *testing.T, opts web.Options) *fixture {
 		f.hs.Close()
 		opts.Sources.Close()
 	})
-	return f
 }
 
 // gitInit makes a bare repository at dir.
