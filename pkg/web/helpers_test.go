@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,9 @@ import (
 // hostile is text a pusher controls: markup, an attribute break-out,
 // control bytes, an escape sequence and invalid UTF-8.
 const hostile = "\"'><img src=x onerror=alert(1)><script>alert(1)</script><svg onload=alert(2)>\x01\x1b[31m\xff"
+
+// hostileJob is a job id that is markup.
+const hostileJob = `j"><img src=x onerror=alert(3)>`
 
 // hostileRef is a branch name git accepts (no space, no control byte)
 // that breaks out of an attribute.
@@ -149,6 +153,15 @@ func newFixture(t *testing.T, opts web.Options) *fixture {
 	testDir := f.root1.Run(idComplete).Job("test")
 	writeLog(t, testDir.JobLog(), func(w *crilog.Writer) { must(t, w.Line("stderr", []byte(hostile))) })
 
+	// The failed run's pipeline declared a job whose id is markup, which
+	// the hook would refuse: the database is what the server reads.
+	must(t, f.st1.RecordPipeline(ctx, idFailed, []store.PipelineJob{{JobID: hostileJob, Inputs: []string{hostile}},
+		{JobID: "after", Inputs: []string{hostileJob}}}))
+	must(t, f.st1.StartJob(ctx, idFailed, hostileJob, f.t0+1100))
+	must(t, f.st1.AddShEvent(ctx, store.ShEvent{RunID: idFailed, JobID: hostileJob, Seq: 1, StartedAtMS: f.t0 + 1200,
+		FinishedAtMS: f.t0 + 1300, ExitCode: 2, Cmd: hostile}))
+	must(t, f.st1.FinishJob(ctx, idFailed, hostileJob, store.JobFailed, &one, hostile, jsonText(t, map[string]string{hostile: hostile}), f.t0+1400))
+
 	// The old run has jobs but no pipeline_jobs rows.
 	must(t, f.st1.StartJob(ctx, idOld, "lint", f.t0+3100))
 	must(t, f.st1.FinishJob(ctx, idOld, "lint", store.JobFailed, &one, "", "", f.t0+3200))
@@ -208,6 +221,14 @@ func writeLog(t testing.TB, path string, fn func(w *crilog.Writer)) {
 	must(t, err)
 	fn(w)
 	must(t, w.Close())
+}
+
+// jsonText is v as JSON.
+func jsonText(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	must(t, err)
+	return string(b)
 }
 
 func must(t testing.TB, err error) {
