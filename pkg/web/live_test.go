@@ -240,3 +240,25 @@ func TestLive_Limits(t *testing.T) {
 		t.Errorf("read the rest: %v", err)
 	}
 }
+
+// TestLive_Head: HEAD of a stream answers its headers and holds no
+// stream open.
+func TestLive_Head(t *testing.T) {
+	f := newFixture(t, web.Options{MaxStreams: 1})
+	for _, u := range []string{"/runs/" + idActive + "/events", "/runs/" + idActive + "/log/events?job=build"} {
+		done := make(chan response, 1)
+		go func() { done <- f.do(t, "HEAD", u) }()
+		select {
+		case r := <-done:
+			if r.status != 200 || r.header.Get("Content-Type") != "text/event-stream" {
+				t.Errorf("HEAD %s: %d %q", u, r.status, r.header.Get("Content-Type"))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("HEAD %s hangs", u)
+		}
+	}
+	s := f.openSSE(t, "/runs/"+idActive+"/events")
+	if s.status != 200 {
+		t.Errorf("a stream after HEADs: %d, want 200 (a HEAD holds a stream)", s.status)
+	}
+}
