@@ -24,6 +24,7 @@ func keys(t *testing.T, v any) []string {
 }
 
 func TestAPI_Runs(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	want := []string{idActive, idTeam2, idPending, idOld, idSuperseded, idFailed, idComplete}
 	var got []string
@@ -67,6 +68,7 @@ func TestAPI_Runs(t *testing.T) {
 }
 
 func TestAPI_Run(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	r := f.get(t, "/api/runs/"+idComplete, 200)
 	checkHeaders(t, r, "application/json; charset=utf-8")
@@ -105,6 +107,7 @@ func TestAPI_Run(t *testing.T) {
 }
 
 func TestBadge(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	ctx := t.Context()
 	must(t, f.st2.CreateRun(ctx, store.Run{ID: runID(20), Repo: "tools.git", Ref: "refs/heads/release",

@@ -22,6 +22,7 @@ func htpasswdLine(t *testing.T, user, pass string) string {
 }
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "htpasswd")
 	must(t, os.WriteFile(file, []byte("# users\n\n"+htpasswdLine(t, "alice", "s3cret")), 0o600))
 	a, err := web.NewAuth(file)
@@ -82,6 +83,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestNewAuth_Refuses(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := htpasswdLine(t, "alice", "pw")
 	for _, tt := range []struct {

@@ -127,6 +127,7 @@ func (f *fixture) liveCall(t *testing.T) (*crilog.Writer, func()) {
 // TestLive_Log follows a log while it is written, then resumes with
 // Last-Event-ID.
 func TestLive_Log(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	w, finish := f.liveCall(t)
 	const n = 300
@@ -187,6 +188,7 @@ func checkSeq(t *testing.T, got []string, from, to int) {
 // TestLive_Run: the run's stream says update when a row changes and end
 // when the run ends.
 func TestLive_Run(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	page := f.get(t, "/runs/"+idActive, 200).body
 	i := strings.Index(page, `data-live="`)
@@ -218,6 +220,7 @@ func TestLive_Run(t *testing.T) {
 
 // TestLive_Limits: too many streams get 503, and Stop ends the open ones.
 func TestLive_Limits(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{MaxStreams: 1})
 	u := "/runs/" + idActive + "/events"
 	s := f.openSSE(t, u)
@@ -244,6 +247,7 @@ func TestLive_Limits(t *testing.T) {
 // TestLive_Head: HEAD of a stream answers its headers and holds no
 // stream open.
 func TestLive_Head(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{MaxStreams: 1})
 	for _, u := range []string{"/runs/" + idActive + "/events", "/runs/" + idActive + "/log/events?job=build"} {
 		done := make(chan response, 1)

@@ -75,6 +75,7 @@ func textOf(n *html.Node) string {
 
 // TestLogs_Paging reads a 2,500-line log page by page.
 func TestLogs_Paging(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	next := "/runs/" + idComplete + "/log?job=build&sh=2"
 	var got []string
@@ -109,6 +110,7 @@ func TestLogs_Paging(t *testing.T) {
 // TestLogs_Lines checks the merged job log, streams, colours and a long
 // line.
 func TestLogs_Lines(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	lines, _ := parseLog(t, f.get(t, "/runs/"+idComplete+"/log?job=build", 200).body)
 	srcs := map[string]int{}
@@ -154,6 +156,7 @@ func TestLogs_Lines(t *testing.T) {
 
 // TestLogs_Downloads: .cri is the file, .txt the decoded lines.
 func TestLogs_Downloads(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	path := f.root1.Run(idComplete).Job("build").ShLog(2)
 	file, err := os.ReadFile(path)
@@ -188,6 +191,7 @@ func TestLogs_Downloads(t *testing.T) {
 // TestLogs_NotAFile: a log that is a symbolic link or a FIFO is never
 // read, whatever the view.
 func TestLogs_NotAFile(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	ctx := t.Context()
 	secret := filepath.Join(f.dir, "secret")

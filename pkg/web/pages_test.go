@@ -13,6 +13,7 @@ import (
 // text is markup, and checks the headers, the text and that the markup
 // came out as text only.
 func TestPages_Hostile(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	log := "/runs/" + idComplete + "/log?job=build"
 	tests := []struct {
@@ -67,6 +68,7 @@ func checkHeaders(t *testing.T, r response, contentType string) {
 // TestPages_NotFound asks for what does not exist or escapes the data
 // root.
 func TestPages_NotFound(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	run := "/runs/" + idComplete
 	for _, tt := range []struct {
@@ -128,6 +130,7 @@ func TestPages_NotFound(t *testing.T) {
 
 // TestPages_Methods: the server is read-only.
 func TestPages_Methods(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	for _, m := range []string{"POST", "PUT", "DELETE", "PATCH", "OPTIONS"} {
 		for _, p := range []string{"/", "/runs", "/api/runs", "/runs/" + idComplete} {
@@ -150,6 +153,7 @@ func TestPages_Methods(t *testing.T) {
 
 // TestPages_BasePath serves under /ci.
 func TestPages_BasePath(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{BasePath: "/ci/"})
 	for _, p := range []string{"/ci/", "/ci/runs", "/ci/runs/" + idComplete, "/ci/runs/" + idComplete + "/log?job=build",
 		"/ci/trends?repo=team1/tools.git"} {
@@ -174,6 +178,7 @@ func TestPages_BasePath(t *testing.T) {
 
 // TestPages_RunsPaging pages the runs of two data roots two at a time.
 func TestPages_RunsPaging(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{})
 	all := []string{idActive, idTeam2, idPending, idOld, idSuperseded, idFailed, idComplete}
 	var got []string

@@ -39,6 +39,7 @@ func addRun(t *testing.T, st *store.Store, id, repo string, at int64) {
 }
 
 func TestSources_Repos(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, web.Options{Sources: nil})
 	f.srv.Stop()
 	f.hs.Close()
@@ -88,6 +89,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // TestSources_Shared serves repositories that share one data root
 // ($QUIRE_DATA_DIR), with runs.repo their path under $QUIRE_REPOS_ROOT.
 func TestSources_Shared(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	repos := filepath.Join(dir, "repos")
 	a := gitInit(t, filepath.Join(repos, "a.git"))
