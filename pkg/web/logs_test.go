@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/quire-ci/quire-hook/pkg/crilog"
 	"github.com/quire-ci/quire-hook/pkg/store"
 	"github.com/quire-ci/quire-hook/pkg/web"
 )
@@ -206,12 +207,24 @@ func TestLogs_NotAFile(t *testing.T) {
 	must(t, os.Symlink(secret, dir.JobLog()))
 	must(t, os.Symlink(secret, dir.ShLog(1)))
 	must(t, syscall.Mkfifo(dir.ShLog(2), 0o644))
+	// A job directory that is a link to another directory of logs (some
+	// other repository's, say).
+	other := filepath.Join(f.dir, "other")
+	must(t, os.MkdirAll(other, 0o755))
+	writeLog(t, filepath.Join(other, "sh-1.log"), func(w *crilog.Writer) { must(t, w.Line("stdout", []byte("TOPSECRET"))) })
+	writeLog(t, filepath.Join(other, "job.log"), func(w *crilog.Writer) { must(t, w.Line("stdout", []byte("TOPSECRET"))) })
+	must(t, f.st1.StartJob(ctx, idOld, "linked", f.t0+3300))
+	must(t, f.st1.AddShEvent(ctx, store.ShEvent{RunID: idOld, JobID: "linked", Seq: 1,
+		StartedAtMS: f.t0 + 3400, FinishedAtMS: f.t0 + 3500, Cmd: "cat"}))
+	must(t, os.Symlink(other, string(f.root1.Run(idOld).Job("linked"))))
 	base := "/runs/" + idOld
 	for _, u := range []string{
 		base + "/log?job=evil", base + "/log?job=evil&sh=1", base + "/log?job=evil&sh=2",
 		base + "/log.txt?job=evil", base + "/log.txt?job=evil&sh=1", base + "/log.txt?job=evil&sh=2",
 		base + "/log.cri?job=evil", base + "/log.cri?job=evil&sh=1", base + "/log.cri?job=evil&sh=2",
 		base + "/log/events?job=evil&sh=1", base + "/log/events?job=evil&sh=2",
+		base + "/log?job=linked", base + "/log?job=linked&sh=1", base + "/log.txt?job=linked",
+		base + "/log.cri?job=linked&sh=1", base + "/log/events?job=linked",
 	} {
 		done := make(chan response, 1)
 		go func() { done <- f.do(t, "GET", u) }()
