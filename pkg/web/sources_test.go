@@ -47,7 +47,7 @@ func TestSources_Repos(t *testing.T) {
 	// A repository whose database is at an older schema version.
 	old := gitInit(t, filepath.Join(f.reposDir, "old.git"))
 	addRun(t, openStore(t, datadir.Own(old)), runID(30), "old.git", f.t0)
-	lowerVersion(t, datadir.Own(old).DB())
+	addVersion(t, datadir.Own(old).DB(), -1)
 	f.start(t, web.Options{Sources: src})
 
 	r := f.get(t, "/", 200)
@@ -58,12 +58,24 @@ func TestSources_Repos(t *testing.T) {
 		t.Errorf("the old database is not reported as a problem:\n%s", short(r.body))
 	}
 
+	// Once a hook upgrades it (here: its version put back), the next
+	// scan reads it.
+	addVersion(t, datadir.Own(old).DB(), +1)
+	time.Sleep(5 * time.Millisecond)
+	r = f.get(t, "/", 200)
+	if got, want := strings.Join(reposOf(t, r.body), " "), "old.git team1/tools.git team2/tools.git"; got != want {
+		t.Errorf("after the upgrade: %q, want %q", got, want)
+	}
+	if strings.Contains(r.body, "schema version") {
+		t.Errorf("the upgraded database is still a problem")
+	}
+
 	// A new repository appears at the next scan.
 	late := gitInit(t, filepath.Join(f.reposDir, "team3", "late.git"))
 	addRun(t, openStore(t, datadir.Own(late)), runID(31), "late.git", f.t0)
 	time.Sleep(5 * time.Millisecond)
 	r = f.get(t, "/", 200)
-	if got, want := strings.Join(reposOf(t, r.body), " "), "team1/tools.git team2/tools.git team3/late.git"; got != want {
+	if got, want := strings.Join(reposOf(t, r.body), " "), "old.git team1/tools.git team2/tools.git team3/late.git"; got != want {
 		t.Errorf("after a new repository: %q, want %q", got, want)
 	}
 	if body := f.get(t, "/runs?repo=team3/late.git", 200).body; !strings.Contains(body, runID(31)) {
@@ -71,9 +83,8 @@ func TestSources_Repos(t *testing.T) {
 	}
 }
 
-// lowerVersion sets the database's user_version one below this
-// binary's.
-func lowerVersion(t *testing.T, db string) {
+// addVersion adds delta to the database's user_version.
+func addVersion(t *testing.T, db string, delta int) {
 	t.Helper()
 	conn, err := sqlite.OpenConn(db, sqlite.OpenReadWrite)
 	must(t, err)
@@ -81,10 +92,9 @@ func lowerVersion(t *testing.T, db string) {
 	var v int
 	must(t, sqlitex.ExecuteTransient(conn, "PRAGMA user_version", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error { v = stmt.ColumnInt(0); return nil }}))
-	must(t, sqlitex.ExecuteTransient(conn, "PRAGMA user_version = "+itoa(v-1), nil))
+	must(t, sqlitex.ExecuteTransient(conn, "PRAGMA user_version = "+strconv.Itoa(v+delta), nil))
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // TestSources_Shared serves repositories that share one data root
 // ($QUIRE_DATA_DIR), with runs.repo their path under $QUIRE_REPOS_ROOT.
