@@ -95,7 +95,6 @@ func addVersion(t *testing.T, db string, delta int) {
 	must(t, sqlitex.ExecuteTransient(conn, "PRAGMA user_version = "+strconv.Itoa(v+delta), nil))
 }
 
-
 // TestSources_Shared serves repositories that share one data root
 // ($QUIRE_DATA_DIR), with runs.repo their path under $QUIRE_REPOS_ROOT.
 func TestSources_Shared(t *testing.T) {
