@@ -293,6 +293,10 @@ func (s *Server) logRaw(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := openLog(t.files[0])
+	if errors.Is(err, fs.ErrNotExist) {
+		s.notFound(w, r, "this log has not been written (yet)")
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
