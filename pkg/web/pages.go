@@ -183,6 +183,9 @@ func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) {
 			q.Set(k, v)
 		}
 	}
+	if rq.Limit != runsPageSize {
+		q.Set("limit", strconv.Itoa(rq.Limit))
+	}
 	if rq.Before.ID != "" {
 		data.Newest = s.url("/runs") + "?" + q.Encode()
 	}

@@ -188,7 +188,11 @@ func TestPages_RunsPaging(t *testing.T) {
 			t.Fatal("paging does not end")
 		}
 		r := f.get(t, next, 200)
-		got = append(got, runLinks(r.body)...)
+		ids := runLinks(r.body)
+		if len(ids) > 2 {
+			t.Errorf("%s: %d runs, want at most limit=2", next, len(ids))
+		}
+		got = append(got, ids...)
 		next = relNext(r.body)
 	}
 	if strings.Join(got, " ") != strings.Join(all, " ") {
