@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/net/html"
+
 	"github.com/quire-ci/quire-hook/pkg/web"
 )
 
@@ -24,5 +26,57 @@ func TestLogs_NotWritten(t *testing.T) {
 	r = f.get(t, "/runs/"+idActive+"/log?job=build", 200)
 	if !strings.Contains(r.body, `data-follow="/runs/`+idActive+`/log/events?`) {
 		t.Errorf("a running job's empty log is not followed:\n%s", short(r.body))
+	}
+}
+
+// TestRunPage_Graph: the job graph has a node per declared job, those
+// not run yet too, and a run without pipeline_jobs rows has a node per
+// recorded job.
+func TestRunPage_Graph(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, web.Options{})
+	for _, tt := range []struct {
+		id    string
+		nodes []string // "id state"
+		edges int
+	}{
+		{idComplete, []string{"build complete", "test failed", "deploy not-run"}, 2},
+		{idActive, []string{"build active", "test waiting"}, 1},
+		{idOld, []string{"lint failed"}, 0},
+		{idFailed, []string{`j"><img src=x onerro… failed`, "after not-run"}, 1}, // the id cut to fit
+		{idPending, nil, 0},
+	} {
+		body := f.get(t, "/runs/"+tt.id, 200).body
+		doc, err := html.Parse(strings.NewReader(body))
+		must(t, err)
+		var nodes []string
+		edges := 0
+		var walk func(n *html.Node)
+		walk = func(n *html.Node) {
+			if n.Type == html.ElementNode {
+				switch {
+				case n.Data == "g" && attr(n, "class") == "node":
+					var id, state string
+					for c := n.FirstChild; c != nil; c = c.NextSibling {
+						if c.Data == "text" && attr(c, "class") == "id" {
+							id = textOf(c)
+						}
+						if c.Data == "rect" {
+							state = attr(c, "class")
+						}
+					}
+					nodes = append(nodes, id+" "+strings.TrimPrefix(state, "st-"))
+				case n.Data == "path" && attr(n, "class") == "edge":
+					edges++
+				}
+			}
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				walk(c)
+			}
+		}
+		walk(doc)
+		if strings.Join(nodes, ", ") != strings.Join(tt.nodes, ", ") || edges != tt.edges {
+			t.Errorf("run %s: nodes %q, %d edges; want %q, %d", tt.id, nodes, edges, tt.nodes, tt.edges)
+		}
 	}
 }
