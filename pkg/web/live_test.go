@@ -266,3 +266,42 @@ func TestLive_Head(t *testing.T) {
 		t.Errorf("a stream after HEADs: %d, want 200 (a HEAD holds a stream)", s.status)
 	}
 }
+
+// TestLive_PageThenFollow: a running log's page ends where its follow
+// stream starts, so that no line is lost or repeated between them.
+func TestLive_PageThenFollow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, web.Options{})
+	w, finish := f.liveCall(t)
+	out := w.Stream("stdout")
+	for i := 1; i <= 100; i++ {
+		fmt.Fprintf(out, "line %d <b>\n", i)
+	}
+	io.WriteString(out, "line 101 <b>") // no newline yet: not on the page
+	time.Sleep(20 * time.Millisecond)   // the writer flushes on its own
+	lines, next := parseLog(t, f.get(t, "/runs/"+idActive+"/log?job=build&sh=1", 200).body)
+	if next != "" {
+		t.Errorf("a live page that caught up has More lines: %s", next)
+	}
+	var got []string
+	for _, l := range lines {
+		got = append(got, strings.TrimPrefix(l.id, "L")+":"+l.text)
+	}
+	body := f.get(t, "/runs/"+idActive+"/log?job=build&sh=1", 200).body
+	i := strings.Index(body, `data-follow="`)
+	if i < 0 {
+		t.Fatal("the live log page has no data-follow")
+	}
+	follow, _, _ := strings.Cut(body[i+len(`data-follow="`):], `"`)
+	follow = strings.ReplaceAll(follow, "&amp;", "&")
+	s := f.openSSE(t, follow)
+	io.WriteString(out, "\n")
+	for i := 102; i <= 150; i++ {
+		fmt.Fprintf(out, "line %d <b>\n", i)
+	}
+	finish()
+	for e := s.next(t); e.name != "end"; e = s.next(t) {
+		got = append(got, lineTexts(t, e)...)
+	}
+	checkSeq(t, got, 1, 150)
+}
