@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/quire-ci/quire-hook/pkg/store"
 	"github.com/quire-ci/quire-hook/pkg/web"
 )
 
@@ -77,6 +78,43 @@ func TestRunPage_Graph(t *testing.T) {
 		walk(doc)
 		if strings.Join(nodes, ", ") != strings.Join(tt.nodes, ", ") || edges != tt.edges {
 			t.Errorf("run %s: nodes %q, %d edges; want %q, %d", tt.id, nodes, edges, tt.nodes, tt.edges)
+		}
+	}
+}
+
+// TestPages_HugeText: a pusher's huge commit subject, author and
+// errors are cut on the pages, which stay small.
+func TestPages_HugeText(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, web.Options{})
+	ctx := t.Context()
+	huge := strings.Repeat("<b>é", 1<<19) // 2.5 MiB
+	id := runID(40)
+	must(t, f.st2.CreateRun(ctx, store.Run{ID: id, Repo: "tools.git", Ref: "refs/heads/huge", SHA: "0123456789abcdef0123456789abcdef01234567",
+		Trigger: "push", QueuedAtMS: f.t0, State: store.RunPending, Subject: huge, Author: huge, Pusher: huge}))
+	must(t, f.st2.StartRun(ctx, id, f.t0+1, ""))
+	must(t, f.st2.StartJob(ctx, id, "build", f.t0+2))
+	must(t, f.st2.AddShEvent(ctx, store.ShEvent{RunID: id, JobID: "build", Seq: 1, StartedAtMS: f.t0 + 3, FinishedAtMS: f.t0 + 4, Cmd: huge}))
+	one := 1
+	must(t, f.st2.FinishJob(ctx, id, "build", store.JobFailed, &one, huge, jsonText(t, []string{huge}), f.t0+5))
+	_, err := f.st2.AddNotification(ctx, store.Notification{RunID: id, Target: huge, Event: "failed", State: "failed", Error: huge})
+	must(t, err)
+	must(t, f.st2.FinishRun(ctx, id, store.RunFailed, store.FailJob, huge, f.t0+6))
+	for _, tt := range []struct {
+		path string
+		max  int
+	}{
+		{"/", 256 << 10},
+		{"/runs", 256 << 10},
+		{"/runs?limit=500", 1 << 20},
+		{"/runs/" + id, 1 << 20},
+	} {
+		r := f.get(t, tt.path, 200)
+		if len(r.body) > tt.max {
+			t.Errorf("%s: %d bytes, want at most %d", tt.path, len(r.body), tt.max)
+		}
+		if !strings.Contains(checkHTML(t, "", r.body), "<b>é<b>") {
+			t.Errorf("%s: the start of the text is not shown", tt.path)
 		}
 	}
 }

@@ -26,8 +26,9 @@ func (s *Server) view(r store.Run, repo string, now time.Time) runView {
 	v := runView{
 		ID: r.ID, ShortID: short(r.ID, 13), Repo: repo, Ref: r.Ref, RefShort: shortRef(r.Ref),
 		SHA: r.SHA, ShortSHA: short(r.SHA, 10), Trigger: r.Trigger, State: r.State,
-		FailureKind: string(r.FailureKind), Error: r.Error, Pusher: r.Pusher, Author: r.Author,
-		Subject: r.Subject, QueuedUTC: utc(r.QueuedAtMS), StartedUTC: utc(r.StartedAtMS),
+		FailureKind: string(r.FailureKind), Error: clip(r.Error, maxLongText),
+		Pusher: clip(r.Pusher, maxShortText), Author: clip(r.Author, maxShortText),
+		Subject: clip(r.Subject, maxShortText), QueuedUTC: utc(r.QueuedAtMS), StartedUTC: utc(r.StartedAtMS),
 		FinishedUTC: utc(r.FinishedAtMS), Ago: ago(r.QueuedAtMS, now),
 		Took:   took(r.StartedAtMS, r.FinishedAtMS, now),
 		URL:    s.url("/runs/" + url.PathEscape(r.ID)),
