@@ -118,3 +118,16 @@ func TestPages_HugeText(t *testing.T) {
 		}
 	}
 }
+
+// TestFindRun_AmbiguousAcrossRoots: a prefix that names one run in each
+// of two data roots names neither.
+func TestFindRun_AmbiguousAcrossRoots(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, web.Options{})
+	addRun(t, f.st1, runID(12), "tools.git", f.t0)
+	addRun(t, f.st2, runID(13), "tools.git", f.t0)
+	prefix := runID(12)[:len(runID(12))-1]
+	f.get(t, "/runs/"+prefix, 400)
+	f.get(t, "/api/runs/"+prefix, 400)
+	f.get(t, "/runs/"+runID(13), 200)
+}
