@@ -169,6 +169,10 @@ func TestPages_BasePath(t *testing.T) {
 	if loc := r.header.Get("Location"); loc != "/ci/" {
 		t.Errorf("/ci redirects to %q, want /ci/", loc)
 	}
+	r = f.get(t, "/ci?repo=a%2Fb", http.StatusFound)
+	if loc := r.header.Get("Location"); loc != "/ci/?repo=a%2Fb" {
+		t.Errorf("/ci?repo=a%%2Fb redirects to %q, want /ci/?repo=a%%2Fb", loc)
+	}
 	for _, bad := range []string{"ci", "/ci/../x", "//ci", "/c i/./"} {
 		if _, err := web.New(web.Options{Sources: &web.Sources{}, BasePath: bad}); err == nil {
 			t.Errorf("New accepted base path %q", bad)
