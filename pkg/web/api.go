@@ -60,7 +60,8 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, out)
 }
 
-// apiError answers err as {"error": "..."} with its status.
+// apiError answers err as {"error": "...", "status": 404} with that
+// status.
 func (s *Server) apiError(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	var bad *badRequest
@@ -70,7 +71,10 @@ func (s *Server) apiError(w http.ResponseWriter, err error) {
 	case errors.As(err, &bad):
 		status = http.StatusBadRequest
 	}
-	writeJSON(w, nil, status, map[string]string{"error": err.Error()})
+	writeJSON(w, nil, status, struct {
+		Error  string `json:"error"`
+		Status int    `json:"status"`
+	}{err.Error(), status})
 }
 
 // writeJSON writes v as indented JSON.

@@ -41,8 +41,16 @@ type stream struct {
 }
 
 // startStream answers r with an event stream, or 503 when too many are
-// open; release must be called when it ends.
-func (s *Server) startStream(w http.ResponseWriter) (st *stream, release func(), ok bool) {
+// open; release must be called when it ends. A HEAD request gets the
+// headers alone (ok false): a stream that nobody reads would hold its
+// connection and a slot until the run ended.
+func (s *Server) startStream(w http.ResponseWriter, r *http.Request) (st *stream, release func(), ok bool) {
+	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return nil, nil, false
+	}
 	if s.streams.Add(1) > int64(s.opts.MaxStreams) {
 		s.streams.Add(-1)
 		w.Header().Set("Retry-After", "10")
@@ -92,7 +100,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	st, release, ok := s.startStream(w)
+	st, release, ok := s.startStream(w, r)
 	if release != nil {
 		defer release()
 	}
@@ -185,7 +193,7 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer tail.Close()
-	st, release, ok := s.startStream(w)
+	st, release, ok := s.startStream(w, r)
 	if release != nil {
 		defer release()
 	}
@@ -260,14 +268,16 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 // forward before each write: a client that keeps reading gets it all,
 // one that stops is cut after streamWriteTimeout.
 type deadlineWriter struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	wrote bool // whether anything was written
 }
 
 func (d *deadlineWriter) Header() http.Header    { return d.w.Header() }
 func (d *deadlineWriter) WriteHeader(status int) { d.w.WriteHeader(status) }
 func (d *deadlineWriter) Write(p []byte) (int, error) {
 	d.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	d.wrote = true
 	return d.w.Write(p)
 }
 

@@ -2,10 +2,14 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -73,6 +77,9 @@ func (s *Server) logTarget(ctx context.Context, r *http.Request) (logTarget, err
 		return t, err
 	}
 	dir := datadir.Root(f.src.root).Run(f.run.ID).Job(jobID)
+	if err := realDirs(f.src.root, string(dir)); err != nil {
+		return t, err
+	}
 	ended := f.run.State.Ended() || ownerGone(f.run)
 	if sh := q.Get("sh"); sh != "" {
 		seq, err := strconv.Atoi(sh)
@@ -267,6 +274,13 @@ func (s *Server) logText(w http.ResponseWriter, r *http.Request) {
 	// would cut it.
 	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w)}
 	if err := logpage.WriteText(dw, t.files); err != nil {
+		if !dw.wrote {
+			// Nothing sent yet (a file that is a link, say): an error
+			// page, not a 200 with the error in it.
+			h.Del("Content-Disposition")
+			s.fail(w, r, err)
+			return
+		}
 		fmt.Fprintf(dw, "\nquire-hook: %v\n", err)
 	}
 }
@@ -279,6 +293,10 @@ func (s *Server) logRaw(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := openLog(t.files[0])
+	if errors.Is(err, fs.ErrNotExist) {
+		s.notFound(w, r, "this log has not been written (yet)")
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -304,4 +322,30 @@ func (t logTarget) downloadName(ext string) string {
 		name += "-sh-" + strconv.Itoa(t.seq)
 	}
 	return name + ext
+}
+
+// realDirs refuses a log directory that is reached, below the data root,
+// through a symbolic link or anything but a directory. crilog.OpenLog
+// refuses a log file that is a link, but follows links in the path to
+// it: a job that can write its run's directory could point jobs/<id> at
+// another repository's logs.
+func realDirs(root datadir.Root, dir string) error {
+	rel, err := filepath.Rel(string(root), dir)
+	if err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("log directory %s is not under the data root %s", dir, root)
+	}
+	p := string(root)
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		p = filepath.Join(p, part)
+		fi, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil // no log written yet
+		case err != nil:
+			return fmt.Errorf("read log directory: %w", err)
+		case !fi.IsDir():
+			return fmt.Errorf("log directory %s is a symbolic link or not a directory, which quire-hook never makes; not reading it", p)
+		}
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -183,6 +182,9 @@ func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) {
 			q.Set(k, v)
 		}
 	}
+	if rq.Limit != runsPageSize {
+		q.Set("limit", strconv.Itoa(rq.Limit))
+	}
 	if rq.Before.ID != "" {
 		data.Newest = s.url("/runs") + "?" + q.Encode()
 	}
@@ -253,6 +255,13 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	data.Jobs = s.jobViews(rec, pipe, f.repo, now)
 	data.Graph, data.Timeline = graphs(data.Jobs, rec.Run, now)
 	data.Notifications = report.NewRecordJSON(rec, f.src.root).Notifications
+	for i, n := range data.Notifications {
+		data.Notifications[i].Target = clip(n.Target, maxShortText)
+		if n.Error != nil {
+			e := clip(*n.Error, maxLongText)
+			data.Notifications[i].Error = &e
+		}
+	}
 	s.render(w, r, "run", http.StatusOK, data)
 }
 
@@ -283,7 +292,7 @@ func (s *Server) jobViews(rec report.Record, pipe []store.PipelineJob, repo stri
 			if j.ExitCode != nil {
 				v.ExitCode = strconv.Itoa(*j.ExitCode)
 			}
-			v.Error = j.Error
+			v.Error = clip(j.Error, maxLongText)
 			v.Outputs = prettyJSON(j.Outputs)
 			v.LogURL = s.logURL(rec.Run.ID, id, 0, "")
 			v.startMS, v.endMS = j.StartedAtMS, j.FinishedAtMS
@@ -292,7 +301,7 @@ func (s *Server) jobViews(rec report.Record, pipe []store.PipelineJob, repo stri
 			if e.JobID != id {
 				continue
 			}
-			c := callView{Seq: e.Seq, Cmd: e.Cmd, Exit: shExit(e), Took: took(e.StartedAtMS, e.FinishedAtMS, now),
+			c := callView{Seq: e.Seq, Cmd: clip(e.Cmd, maxShortText), Exit: shExit(e), Took: took(e.StartedAtMS, e.FinishedAtMS, now),
 				Bytes:  fmt.Sprintf("%s out, %s err", bytesText(e.StdoutBytes), bytesText(e.StderrBytes)),
 				URL:    s.logURL(rec.Run.ID, id, e.Seq, ""),
 				Failed: !e.NoExit && e.ExitCode != 0, Truncated: e.LogTruncated,
@@ -365,33 +374,4 @@ func shExit(e store.ShEvent) string {
 		return "running"
 	}
 	return "none"
-}
-
-// bytesText is a byte count for people.
-func bytesText(n int64) string {
-	switch {
-	case n < 1024:
-		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
-	case n < 1<<30:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-}
-
-// prettyJSON is a job's outputs indented, or as stored if not JSON.
-func prettyJSON(s string) string {
-	if s == "" || s == "null" {
-		return ""
-	}
-	var v any
-	if json.Unmarshal([]byte(s), &v) != nil {
-		return s
-	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return s
-	}
-	return string(b)
 }

@@ -2,12 +2,14 @@ package web
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/quire-ci/quire-hook/pkg/buildinfo"
 	"github.com/quire-ci/quire-hook/pkg/store"
@@ -162,4 +164,59 @@ func short(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// bytesText is a byte count for people.
+func bytesText(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	case n < 1<<30:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+}
+
+// prettyJSON is a job's outputs indented, or as stored if not JSON;
+// cut to maxLongText.
+func prettyJSON(s string) string {
+	if s == "" || s == "null" {
+		return ""
+	}
+	if len(s) > maxLongText {
+		return clip(s, maxLongText)
+	}
+	var v any
+	if json.Unmarshal([]byte(s), &v) != nil {
+		return s
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return s
+	}
+	return clip(string(b), maxLongText)
+}
+
+// What a page shows of a text a pusher wrote is bounded, so that a
+// commit subject or an error of megabytes makes no page of megabytes:
+// a one-line text (subject, author, command) to maxShortText bytes, an
+// error or outputs to maxLongText. The JSON API has them whole.
+const (
+	maxShortText = 1000
+	maxLongText  = 64 << 10
+)
+
+// clip is s cut to at most n bytes at a character boundary, saying how
+// much was cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%s more)", bytesText(int64(len(s)-cut)))
 }

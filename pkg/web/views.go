@@ -26,8 +26,9 @@ func (s *Server) view(r store.Run, repo string, now time.Time) runView {
 	v := runView{
 		ID: r.ID, ShortID: short(r.ID, 13), Repo: repo, Ref: r.Ref, RefShort: shortRef(r.Ref),
 		SHA: r.SHA, ShortSHA: short(r.SHA, 10), Trigger: r.Trigger, State: r.State,
-		FailureKind: string(r.FailureKind), Error: r.Error, Pusher: r.Pusher, Author: r.Author,
-		Subject: r.Subject, QueuedUTC: utc(r.QueuedAtMS), StartedUTC: utc(r.StartedAtMS),
+		FailureKind: string(r.FailureKind), Error: clip(r.Error, maxLongText),
+		Pusher: clip(r.Pusher, maxShortText), Author: clip(r.Author, maxShortText),
+		Subject: clip(r.Subject, maxShortText), QueuedUTC: utc(r.QueuedAtMS), StartedUTC: utc(r.StartedAtMS),
 		FinishedUTC: utc(r.FinishedAtMS), Ago: ago(r.QueuedAtMS, now),
 		Took:   took(r.StartedAtMS, r.FinishedAtMS, now),
 		URL:    s.url("/runs/" + url.PathEscape(r.ID)),
@@ -66,12 +67,14 @@ type found struct {
 	repo string // its web name
 }
 
-// findRun looks run id (or a unique prefix) up in every data root.
+// findRun looks run id (or a unique prefix) up in every data root: a
+// prefix that names a run in two of them names neither.
 func (s *Server) findRun(ctx context.Context, id string) (found, error) {
 	if !runIDPattern.MatchString(id) {
 		return found{}, fmt.Errorf("no run has the id %q: %w", short(id, 80), store.ErrNotFound)
 	}
 	cat := s.opts.Sources.catalog(ctx)
+	var f found
 	for _, src := range cat.sources {
 		if src.store == nil {
 			continue
@@ -85,7 +88,13 @@ func (s *Server) findRun(ctx context.Context, id string) (found, error) {
 		case err != nil:
 			return found{}, err
 		}
-		return found{src: src, cat: cat, run: r, repo: cat.name(src.root, r.Repo)}, nil
+		if f.src != nil && r.ID != f.run.ID {
+			return found{}, badf("the run id prefix %s is ambiguous: it matches %s and %s; give more of it", id, f.run.ID, r.ID)
+		}
+		f = found{src: src, cat: cat, run: r, repo: cat.name(src.root, r.Repo)}
 	}
-	return found{}, fmt.Errorf("no run has the id %s: %w", id, store.ErrNotFound)
+	if f.src == nil {
+		return found{}, fmt.Errorf("no run has the id %s: %w", id, store.ErrNotFound)
+	}
+	return f, nil
 }

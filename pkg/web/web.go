@@ -138,7 +138,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if rest == "" {
-			http.Redirect(w, r, s.opts.BasePath+"/", http.StatusFound)
+			to := s.opts.BasePath + "/"
+			if r.URL.RawQuery != "" {
+				to += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, to, http.StatusFound)
 			return
 		}
 		r2 := r.Clone(r.Context())
