@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/uuid"
@@ -140,7 +141,7 @@ func (r *Runner) Enqueue(ctx context.Context, push Push) (Result, error) {
 		ID: res.RunID, Repo: push.Repo, Ref: push.Ref, SHA: push.SHA, Trigger: push.Trigger,
 		PushedAtMS: push.PushedAt.UnixMilli(), QueuedAtMS: now.UnixMilli(), State: store.RunPending,
 		OwnerPID: os.Getpid(), OwnerHost: host,
-		Pusher: push.Pusher, Author: push.Author, Subject: strings.TrimSpace(subject),
+		Pusher: clipText(push.Pusher), Author: clipText(push.Author), Subject: clipText(strings.TrimSpace(subject)),
 	}
 	if err := r.Store.CreateRun(ctx, res.row); err != nil {
 		return res, fmt.Errorf("record run: %w", err)
@@ -453,4 +454,23 @@ func pipelineJobs(p *pipeline.Pipeline) []store.PipelineJob {
 		jobs[i] = store.PipelineJob{JobID: j.ID, Inputs: j.Inputs}
 	}
 	return jobs
+}
+
+// maxTextBytes bounds what a run row keeps of a text the pusher wrote
+// (the commit's subject and author, the pusher's name): a 100 MB first
+// line is the commit's to keep, not every page and JSON list that shows
+// the run.
+const maxTextBytes = 1000
+
+// clipText is s cut to maxTextBytes at a character boundary, ending in
+// "…" when it was cut.
+func clipText(s string) string {
+	if len(s) <= maxTextBytes {
+		return s
+	}
+	cut := maxTextBytes - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

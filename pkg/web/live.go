@@ -192,7 +192,7 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	defer tail.Close()
+	defer func() { tail.Close() }()
 	st, release, ok := s.startStream(w, r)
 	if release != nil {
 		defer release()
@@ -231,6 +231,7 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 			if st.send("lines", p.Next.String(), b) != nil {
 				return
 			}
+			from = p.Next
 			beat = time.Now()
 			continue // there may be more at once
 		}
@@ -248,11 +249,23 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 		// Poll, and read to the end once it is.
 		if !done && time.Since(checked) >= s.opts.Poll {
 			checked = time.Now()
-			if now, err := s.logTarget(ctx, r); err != nil || now.done {
+			now, err := s.logTarget(ctx, r)
+			if err == nil && len(now.files) > len(t.files) {
+				// A job's new sh call: follow its file too, from where
+				// the stream is (its offset there is 0).
+				next, ferr := logpage.Follow(now.files, from)
+				if ferr != nil {
+					st.send("end", "", []byte(fmt.Sprintf("%q", ferr.Error())))
+					return
+				}
+				tail.Close()
+				tail, t = next, now
+			}
+			if err != nil || now.done {
 				done = true
 				tail.End()
-				continue
 			}
+			continue
 		}
 		select {
 		case <-ctx.Done():

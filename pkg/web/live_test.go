@@ -305,3 +305,29 @@ func TestLive_PageThenFollow(t *testing.T) {
 	}
 	checkSeq(t, got, 1, 150)
 }
+
+// TestLive_JobLogNewCall follows a whole job's log from before its first
+// sh call: the call's file, which did not exist when the stream began,
+// is followed too.
+func TestLive_JobLogNewCall(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, web.Options{Poll: 20 * time.Millisecond})
+	s := f.openSSE(t, "/runs/"+idActive+"/log/events?job=build")
+	time.Sleep(100 * time.Millisecond) // the stream has polled the job's files
+	w, finish := f.liveCall(t)
+	out := w.Stream("stdout")
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(out, "line %d <b>\n", i)
+	}
+	finish()
+	code := 0
+	must(t, f.st1.FinishJob(t.Context(), idActive, "build", store.JobComplete, &code, "", "", time.Now().UnixMilli()+20))
+	var got []string
+	for e := s.next(t); e.name != "end"; e = s.next(t) {
+		if e.name != "lines" {
+			t.Fatalf("event %q %q before end", e.name, e.data)
+		}
+		got = append(got, lineTexts(t, e)...)
+	}
+	checkSeq(t, got, 1, 3)
+}

@@ -88,6 +88,9 @@ func (s *Server) findRun(ctx context.Context, id string) (found, error) {
 		case err != nil:
 			return found{}, err
 		}
+		if !runIDPattern.MatchString(r.ID) {
+			continue // a row no hook wrote: its id names no directory here
+		}
 		if f.src != nil && r.ID != f.run.ID {
 			return found{}, badf("the run id prefix %s is ambiguous: it matches %s and %s; give more of it", id, f.run.ID, r.ID)
 		}
