@@ -149,6 +149,48 @@ func TestServe_Browser(t *testing.T) {
 		p.noViolations()
 	})
 
+	// Readable on a phone: no page is wider than a 375 px screen; wide
+	// tables, diagrams and log lines scroll or wrap inside it.
+	t.Run("Phone", func(t *testing.T) {
+		p := newTab(t, browser)
+		p.do(chromedp.EmulateViewport(375, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		for _, u := range []string{srv.URL, srv.URL + "runs", runURL, runURL + "/log?job=test&sh=1", srv.URL + "trends?repo=repo.git"} {
+			p.open(u)
+			var w struct{ Page, Screen int }
+			p.eval(`({Page: document.documentElement.scrollWidth, Screen: window.innerWidth})`, &w)
+			if w.Page > w.Screen {
+				t.Errorf("%s is %d px wide on a %d px screen", u, w.Page, w.Screen)
+			}
+		}
+	})
+
+	// Behind a reverse proxy: every link, style sheet, script and live
+	// stream is under the base path.
+	t.Run("BasePath", func(t *testing.T) {
+		ci := startServe(t, r.Env, r.Work, "--git-dir", r.Bare, "serve", "--listen", "127.0.0.1:0", "--base-path", "/ci")
+		if !strings.HasSuffix(ci.URL, "/ci/") {
+			t.Fatalf("serve says it listens on %s, want a URL ending in /ci/", ci.URL)
+		}
+		p := newTab(t, browser)
+		p.open(ci.URL)
+		p.do(chromedp.Click(chromedp.CSS("section.repo td a")), chromedp.WaitReady(chromedp.CSS("svg.graph")))
+		wantText(t, "run page reached by its link", p.text("h1 code"), run.ID[:13])
+		p.do(chromedp.Click(chromedp.CSS("#job-test table.calls a")), chromedp.WaitReady(chromedp.CSS("ol#log")))
+		wantText(t, "log page reached by its link", p.text("li.stderr .txt"), "FAIL: 2 tests failed")
+		var outside []string
+		p.eval(`Array.from(document.querySelectorAll("[href], [src]"), e => e.getAttribute("href") || e.getAttribute("src"))
+  .filter(u => u.startsWith("/") && !u.startsWith("/ci/"))`, &outside)
+		if len(outside) > 0 {
+			t.Errorf("links outside /ci/: %q", outside)
+		}
+		var sheets []int
+		p.eval(`Array.from(document.styleSheets, s => s.cssRules.length)`, &sheets)
+		if len(sheets) != 2 || slices.Contains(sheets, 0) {
+			t.Errorf("style sheets loaded with these rule counts: %v, want style.css and ansi.css", sheets)
+		}
+		p.noViolations()
+	})
+
 	t.Run("Live", func(t *testing.T) { testLive(t, browser) })
 	t.Run("XSS", func(t *testing.T) { testXSS(t, browser) })
 
