@@ -3,6 +3,7 @@ package hook_test
 import (
 	"context"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,6 +17,8 @@ const (
 	xssScript = `<script>window.__xss=1</script>`
 	xssSVG    = `"><svg onload=window.__xss=1>`
 	xssAll    = xssImg + " " + xssScript + " " + xssSVG
+	// xssRepo names the bare repository's directory.
+	xssRepo = xssImg + ".git"
 	// xssBranch is what git check-ref-format allows: no spaces, so the
 	// svg's attribute follows a slash.
 	xssBranch = `x'"><svg/onload=window.__xss=1><script>window.__xss=1</script>`
@@ -51,10 +54,19 @@ ci.job("fails", {"xss"}, function(q) error(P) end)
 `
 
 // testXSS pushes the payloads in a log line, a branch name, a commit
-// message, a job's output, its error and an sh command, visits every
-// page that shows them, and checks that none ran and each shows as text.
+// message, a job's output, its error, an sh command and the repository's
+// directory name, visits every page that shows them, and checks that
+// none ran and each shows as text.
 func testXSS(t *testing.T, browser context.Context) {
 	r := newRepo(t)
+	top := t.TempDir()
+	r.Bare = filepath.Join(top, xssRepo)
+	r.Git(top, "init", "--quiet", "--bare", "--initial-branch=main", r.Bare)
+	if out, code := r.quire("", "--git-dir", r.Bare, "install"); code != 0 {
+		t.Fatalf("install: exit %d: %s", code, out)
+	}
+	t.Cleanup(func() { waitWorkers(t, r.Bare) })
+	r.Git(r.Work, "remote", "set-url", "origin", r.Bare)
 	r.Pipeline(xssPipeline)
 	r.Write("payload.txt", xssLog)
 	r.Commit(xssAll + "\n\n" + xssBranch)
@@ -64,7 +76,7 @@ func testXSS(t *testing.T, browser context.Context) {
 	if run.Ref != "refs/heads/"+xssBranch {
 		t.Fatalf("the run's ref is %q, want the payload branch", run.Ref)
 	}
-	srv := startServe(t, r.Env, r.Work, "--git-dir", r.Bare, "serve", "--listen", "127.0.0.1:0")
+	srv := startServe(t, r.Env, r.Work, "serve", "--repos", top, "--listen", "127.0.0.1:0")
 	p := newTab(t, browser)
 	runURL := srv.URL + "runs/" + run.ID
 	logURL := func(q url.Values) string { return runURL + "/log?" + q.Encode() }
@@ -73,15 +85,15 @@ func testXSS(t *testing.T, browser context.Context) {
 		path string
 		want []string // texts the page's main element must show
 	}{
-		{srv.URL, []string{xssBranch, xssAll}},
-		{srv.URL + "runs", []string{xssBranch, xssAll}},
-		{srv.URL + "runs?" + url.Values{"repo": {"repo.git"}, "ref": {run.Ref}}.Encode(), []string{xssBranch, xssAll}},
-		{runURL, []string{run.Ref, xssAll, "echo '" + xssAll + "' >&2"}},
-		{logURL(url.Values{"job": {"xss"}}), []string{xssAll, "branch " + xssBranch}},
+		{srv.URL, []string{xssRepo, xssBranch, xssAll}},
+		{srv.URL + "runs", []string{xssRepo, xssBranch, xssAll}},
+		{srv.URL + "runs?" + url.Values{"repo": {xssRepo}, "ref": {run.Ref}}.Encode(), []string{xssRepo, xssBranch, xssAll}},
+		{runURL, []string{xssRepo, run.Ref, xssAll, "echo '" + xssAll + "' >&2"}},
+		{logURL(url.Values{"job": {"xss"}}), []string{xssRepo, xssBranch, xssAll, "branch " + xssBranch}},
 		{logURL(url.Values{"job": {"xss"}, "sh": {"1"}}), []string{xssAll, "end of payload"}},
 		{logURL(url.Values{"job": {"xss"}, "sh": {"2"}}), []string{xssAll}},
 		{logURL(url.Values{"job": {"fails"}}), []string{xssAll}},
-		{srv.URL + "trends?repo=repo.git", []string{"xss", "fails"}},
+		{srv.URL + "trends?" + url.Values{"repo": {xssRepo}}.Encode(), []string{xssRepo, "xss", "fails"}},
 		// Pages that quote a hostile query back.
 		{srv.URL + "trends?" + url.Values{"repo": {xssAll}}.Encode(), []string{"<img src=x onerror=", xssScript}},
 		{srv.URL + "runs?" + url.Values{"state": {xssSVG}}.Encode(), []string{xssSVG}},
@@ -112,7 +124,7 @@ func testXSS(t *testing.T, browser context.Context) {
 	noXSS(t, p)
 
 	// The badge is an SVG document of its own.
-	badge := srv.URL + "badge/repo.git/"
+	badge := srv.URL + "badge/" + url.PathEscape(xssRepo) + "/"
 	for i, seg := range strings.Split(xssBranch, "/") {
 		if i > 0 {
 			badge += "/"
