@@ -3,6 +3,7 @@ package hook_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +23,8 @@ func testLive(t *testing.T, browser context.Context) {
 	r.Pipeline(fmt.Sprintf(`local ci = require("quire.ci")
 ci.job("tick", {"quire/push"}, function(q)
   q.sh([[for i in $(seq 1 %d); do echo "tick $i <img src=x onerror=window.__xss=1>"; sleep 0.2; done]])
+  q.log("between")
+  q.sh([[for i in 1 2 3 4 5; do echo "tock $i"; sleep 0.2; done]])
 end)
 ci.job("after", {"tick"}, function(q) q.sh("echo done") end)
 `, liveTicks))
@@ -64,6 +67,13 @@ ci.job("after", {"tick"}, function(q) q.sh("echo done") end)
 		`document.querySelector('#job-tick table.calls a[href*="sh=1"]') !== null`)
 	logURL := runPage.str(`document.querySelector('#job-tick table.calls a[href*="sh=1"]').href`)
 
+	// The whole job's log, opened during its first sh call.
+	jobPage := newTab(t, browser)
+	jobPage.open(strings.Replace(logURL, "&sh=1", "", 1))
+	if jobPage.count("ol#log[data-follow]") != 1 {
+		t.Fatalf("the log of a running job has no ol[data-follow]: nothing to follow")
+	}
+
 	logPage := newTab(t, browser)
 	logPage.open(logURL)
 	if logPage.count("ol#log[data-follow]") != 1 {
@@ -100,4 +110,22 @@ ci.job("after", {"tick"}, function(q) q.sh("echo done") end)
 		}
 	}
 	noXSS(t, runPage)
+
+	// Opened during the job's first sh call, its whole log must also
+	// show the lines of the sh call that started after.
+	t.Run("JobLogFollowsLaterShCalls", func(t *testing.T) {
+		p := &tab{t: t, ctx: jobPage.ctx}
+		p.waitJS("the end of the job's log", `document.querySelector("ol#log").dataset.ended === "true"`)
+		var lines, missing []string
+		p.eval(`Array.from(document.querySelectorAll("ol#log li"), li => li.querySelector(".src").textContent + " " + li.querySelector(".txt").textContent)`, &lines)
+		for _, w := range []string{"sh-1 tick 1 <img src=x onerror=window.__xss=1>", "sh-1 tick 25 <img src=x onerror=window.__xss=1>", "log between", "sh-2 tock 1", "sh-2 tock 5"} {
+			if !slices.Contains(lines, w) {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) > 0 {
+			t.Errorf("the job's log, followed live, lacks %q; it shows:\n%s", missing, strings.Join(lines, "\n"))
+		}
+		noXSS(t, p)
+	})
 }
