@@ -191,6 +191,18 @@ func TestServe_Browser(t *testing.T) {
 		p.noViolations()
 	})
 
+	// package needs lint, two columns to its left: the edge must not
+	// run under test, or the graph reads lint → test.
+	t.Run("GraphEdgesAvoidNodes", func(t *testing.T) {
+		p := newTab(t, browser)
+		p.open(runURL)
+		var bad []string
+		p.eval(graphEdgesUnderNodes, &bad)
+		for _, b := range bad {
+			t.Errorf("job graph: %s, so it reads as an edge into that job", b)
+		}
+	})
+
 	t.Run("Live", func(t *testing.T) { testLive(t, browser) })
 	t.Run("XSS", func(t *testing.T) { testXSS(t, browser) })
 
@@ -223,6 +235,31 @@ func TestServe_Browser(t *testing.T) {
 		t.Logf("wrote %s (%d KiB, %dx%d)", out, len(img)>>10, cfg.Width, cfg.Height)
 	})
 }
+
+// graphEdgesUnderNodes lists the edges of the job graph that pass
+// through the box of a job other than their two ends, sampling each
+// path every 2 px in screen coordinates.
+const graphEdgesUnderNodes = `(() => {
+  const nodes = Array.from(document.querySelectorAll("svg.graph g.node"), g => ({
+    id: g.querySelector("text.id").textContent,
+    r: g.querySelector("rect").getBoundingClientRect(),
+  }));
+  const bad = [];
+  for (const e of document.querySelectorAll("svg.graph path.edge")) {
+    const [from, to] = e.querySelector("title").textContent.split(" → ");
+    const m = e.getScreenCTM(), len = e.getTotalLength();
+    const hit = new Set();
+    for (let d = 0; d <= len; d += 2) {
+      const q = e.getPointAtLength(d), p = new DOMPoint(q.x, q.y).matrixTransform(m);
+      for (const n of nodes) {
+        if (n.id !== from && n.id !== to && p.x > n.r.left + 1 && p.x < n.r.right - 1 &&
+            p.y > n.r.top + 1 && p.y < n.r.bottom - 1) hit.add(n.id);
+      }
+    }
+    for (const id of hit) bad.push("the edge " + from + " → " + to + " runs under " + id);
+  }
+  return bad;
+})()`
 
 // texts is the textContent of every element matching sel.
 func (p *tab) texts(sel string) []string {
