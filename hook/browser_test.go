@@ -3,6 +3,7 @@ package hook_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"testing"
@@ -48,31 +49,38 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.WindowSize(1100, 900),
 	)
 	// No UserDataDir: chromedp makes a temporary one and removes it, with
-	// any process left using it, when the allocator ends.
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
+	// any process left using it, when the allocator ends. A browser that
+	// dies while starting (seen once on a loaded machine) is tried again.
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(allocCtx)
+		if err = firstRun(ctx); err == nil {
+			t.Cleanup(func() {
+				cancel()
+				cancelAlloc()
+			})
+			return ctx
+		}
 		cancel()
 		cancelAlloc()
-	})
-	firstRun(t, ctx, "start "+path)
-	return ctx
+		t.Logf("start %s, attempt %d: %v", path, attempt, err)
+	}
+	t.Fatalf("start %s: %v", path, err)
+	return nil
 }
 
 // firstRun makes the first call on a chromedp context, which starts its
 // browser or opens its tab and binds it to ctx: that call must not get a
 // context with a timeout, so it is waited for here instead.
-func firstRun(t *testing.T, ctx context.Context, what string) {
-	t.Helper()
+func firstRun(ctx context.Context) error {
 	started := make(chan error, 1)
 	go func() { started <- chromedp.Do(ctx) }()
 	select {
 	case err := <-started:
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		return err
 	case <-time.After(60 * time.Second):
-		t.Fatalf("%s: no answer within 60 s", what)
+		return errors.New("no answer within 60 s")
 	}
 }
 
@@ -90,7 +98,9 @@ func newTab(t *testing.T, browser context.Context) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
-	firstRun(t, ctx, "open a browser tab")
+	if err := firstRun(ctx); err != nil {
+		t.Fatalf("open a browser tab: %v", err)
+	}
 	p := &tab{t: t, ctx: ctx}
 	p.do(func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
