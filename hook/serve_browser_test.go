@@ -92,6 +92,12 @@ func TestServe_Browser(t *testing.T) {
 		wantText(t, "run state", p.text("table.runs tbody .state"), "failed")
 		wantContains(t, p.text("table.runs tbody"), "render: escape attribute values")
 		p.noViolations()
+		// The filter form works under the CSP's form-action.
+		p.do(chromedp.SetValue(chromedp.CSS("form.filters select[name=state]"), "complete"),
+			chromedp.Submit(chromedp.CSS("form.filters")))
+		p.waitJS("the filtered runs page", `location.search.includes("state=complete") && document.readyState !== "loading"`)
+		wantText(t, "runs that are complete", p.text("main p.empty"), "No runs match.")
+		p.noViolations()
 
 		p.open(runURL)
 		wantText(t, "run state", p.text("h1 .state"), "failed")
