@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -93,9 +94,12 @@ func TestServe_Browser(t *testing.T) {
 		wantContains(t, p.text("table.runs tbody"), "render: escape attribute values")
 		p.noViolations()
 		// The filter form works under the CSP's form-action.
-		p.do(chromedp.SetValue(chromedp.CSS("form.filters select[name=state]"), "complete"),
-			chromedp.Submit(chromedp.CSS("form.filters")))
-		p.waitJS("the filtered runs page", `location.search.includes("state=complete") && document.readyState !== "loading"`)
+		p.do(chromedp.SetValue(chromedp.CSS("form.filters select[name=state]"), "complete"))
+		p.do(func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Submit(chromedp.CSS("form.filters")))(ctx, tg)
+			return chromedp.Void{}, err
+		})
+		wantContains(t, p.str("location.search"), "state=complete")
 		wantText(t, "runs that are complete", p.text("main p.empty"), "No runs match.")
 		p.noViolations()
 
