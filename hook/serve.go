@@ -80,11 +80,16 @@ func (g *globals) serve(ctx context.Context, listen string, repos []string, auth
 	}
 	h, err := web.New(opts)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("--base-path: %v", err)
 	}
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
+		// net says "listen tcp ADDR: bind: ..."; say it once.
+		var op *net.OpError
+		if errors.As(err, &op) {
+			err = op.Err
+		}
 		return fmt.Errorf("listen on %s: %w; pick another address with --listen", listen, err)
 	}
 	addr := ln.Addr().(*net.TCPAddr)

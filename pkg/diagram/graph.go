@@ -24,10 +24,13 @@ type Node struct {
 
 // Graph layout, in pixels.
 const (
-	nodeW   = 180
-	nodeH   = 46
-	colGap  = 56
-	rowGap  = 12
+	nodeW  = 180
+	nodeH  = 46
+	colGap = 56
+	rowGap = 12
+	// laneH is the height of the lane above the nodes where edges that
+	// skip a column run.
+	laneH   = 14
 	idPx    = 13
 	infoPx  = 11
 	textPad = 10
@@ -67,6 +70,22 @@ func Graph(nodes []Node) template.HTML {
 		H: 2*padding + maxRows*nodeH + (maxRows-1)*rowGap,
 	}
 
+	// An edge that skips a column would pass behind the nodes of the
+	// columns between, reading as an edge to them: such edges run along a
+	// lane above every node instead, so the nodes move down to make room.
+	laneY := 0.0
+	for i, n := range nodes {
+		for _, need := range n.Needs {
+			if j, ok := index[need]; ok && levels[i]-levels[j] > 1 && laneY == 0 {
+				laneY = padding + laneH/2
+				for k := range at {
+					at[k].y += laneH
+				}
+				data.H += laneH
+			}
+		}
+	}
+
 	// Edges go from the right middle of the need to the left middle of
 	// the node, as a cubic curve; a need listed twice is drawn once.
 	for i, n := range nodes {
@@ -79,14 +98,23 @@ func Graph(nodes []Node) template.HTML {
 			drawn = append(drawn, j)
 			x1, y1 := at[j].x+nodeW, at[j].y+nodeH/2
 			x2, y2 := at[i].x, at[i].y+nodeH/2
-			c := max((x2-x1)/2, colGap/2)
-			data.Edges = append(data.Edges, graphEdge{
-				D: "M" + num(x1) + " " + num(y1) +
+			var d string
+			if levels[i]-levels[j] > 1 {
+				// Up into the gap after the need, along the lane, and
+				// down in the gap before the node.
+				g := float64(colGap) / 2
+				d = "M" + num(x1) + " " + num(y1) +
+					" C" + num(x1+g/2) + " " + num(y1) + " " + num(x1+g/2) + " " + num(laneY) + " " + num(x1+g) + " " + num(laneY) +
+					" L" + num(x2-g) + " " + num(laneY) +
+					" C" + num(x2-g/2) + " " + num(laneY) + " " + num(x2-g/2) + " " + num(y2) + " " + num(x2) + " " + num(y2)
+			} else {
+				c := max((x2-x1)/2, colGap/2)
+				d = "M" + num(x1) + " " + num(y1) +
 					" C" + num(x1+c) + " " + num(y1) +
 					" " + num(x2-c) + " " + num(y2) +
-					" " + num(x2) + " " + num(y2),
-				Title: title(need) + " → " + title(n.ID),
-			})
+					" " + num(x2) + " " + num(y2)
+			}
+			data.Edges = append(data.Edges, graphEdge{D: d, Title: title(need) + " → " + title(n.ID)})
 		}
 	}
 

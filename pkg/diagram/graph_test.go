@@ -272,3 +272,39 @@ func BenchmarkGraph(b *testing.B) {
 	b.ReportMetric(baseNS, "escape-ns/op")
 	b.ReportMetric(graphNS/baseNS, "x-escape")
 }
+
+// An edge that skips a column must not pass behind the nodes of the
+// columns between (it would read as an edge to them): it runs along a
+// lane above every node.
+func TestGraph_SkippingEdgeAvoidsNodes(t *testing.T) {
+	out := Graph([]Node{
+		{ID: "lint"}, {ID: "build"},
+		{ID: "test", Needs: []string{"build"}},
+		{ID: "package", Needs: []string{"test", "lint"}},
+	})
+	els, _ := graphNodes(t, out)
+	top := 1e9
+	for _, xy := range nodeXY(t, out) {
+		y, _ := strconv.ParseFloat(strings.Fields(xy)[1], 64)
+		top = min(top, y)
+	}
+	var skip, path *element
+	for _, e := range els {
+		if e.Name == "path" {
+			path = e
+		}
+		if e.Name == "title" && e.Text == "lint → package" {
+			skip = path
+		}
+	}
+	if skip == nil {
+		t.Fatal("no edge lint → package")
+	}
+	// Every point of the path after its start lies above the nodes,
+	// until it comes down at its end.
+	d := skip.Attr["d"]
+	lane := strings.Fields(d[strings.Index(d, " L")+2:])
+	if y, _ := strconv.ParseFloat(lane[1], 64); !strings.Contains(d, " L") || y >= top {
+		t.Errorf("edge %q does not run above the nodes (top %v)", d, top)
+	}
+}

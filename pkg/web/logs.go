@@ -195,7 +195,7 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		page
 		RunURL, ShortID, Repo, RefShort string
-		Heading, State, Cmd             string
+		Heading, State, StateClass, Cmd string
 		RawURL, TextURL, JobURL         string
 		First, Next, Follow             string
 		Lines                           []lineView
@@ -205,16 +205,20 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 		RawURL:  s.logURL(t.run.ID, t.job.JobID, t.seq, "", ".cri"),
 		TextURL: s.logURL(t.run.ID, t.job.JobID, t.seq, "", ".txt"),
 	}
+	class := state
 	if t.seq > 0 {
 		heading = fmt.Sprintf("%s · sh-%d", t.job.JobID, t.seq)
-		state = "running"
+		state, class = "running", string(store.JobActive)
 		if t.call.FinishedAtMS != 0 {
-			state = "exit " + shExit(t.call)
+			state, class = "exit "+shExit(t.call), string(store.JobFailed)
+			if !t.call.NoExit && t.call.ExitCode == 0 {
+				class = string(store.JobComplete)
+			}
 		}
 		data.Cmd = t.call.Cmd
 		data.JobURL = s.logURL(t.run.ID, t.job.JobID, 0, "")
 	}
-	data.page, data.Heading, data.State = s.page(heading), heading, state
+	data.page, data.Heading, data.State, data.StateClass = s.page(heading), heading, state, class
 	if from.Line > 0 {
 		data.First = s.logURL(t.run.ID, t.job.JobID, t.seq, "")
 	}
