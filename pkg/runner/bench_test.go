@@ -13,6 +13,7 @@ import (
 
 	"github.com/quire-ci/quire-hook/internal/benchdir"
 	"github.com/quire-ci/quire-hook/internal/gittest"
+	"github.com/quire-ci/quire-hook/pkg/executor/host"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -41,7 +42,8 @@ func benchRun(b *testing.B, pipeline string) func() {
 	if src, err = repo.TreeFS(plumbing.NewHash(sha)); err != nil {
 		b.Fatal(err)
 	}
-	r := &Runner{Store: s, DataRoot: dataRoot, GitDir: f.Bare, Env: os.Environ(), Progress: NewProgress(nil, true, false)}
+	// The hook's executor: a cgroup per run and job where one can be made.
+	r := &Runner{Store: s, DataRoot: dataRoot, GitDir: f.Bare, Env: os.Environ(), Progress: NewProgress(nil, true, false), Executor: &host.Executor{}}
 	return func() {
 		res, err := r.Run(context.Background(), Push{Repo: "bench.git", Ref: "refs/heads/main", SHA: sha, Trigger: "replay", PushedAt: time.Now()}, src)
 		if err != nil || res.State != "complete" {
