@@ -160,7 +160,10 @@ func configure(conn *sqlite.Conn) error {
 		return err
 	}
 	noCheckpointOnClose(conn)
-	for _, pragma := range []string{"PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL"} {
+	// journal_size_limit: a WAL that a large transaction (a migration, a
+	// big gc) grew is cut back to 4 MiB when it is next reset, since no
+	// close deletes it any more.
+	for _, pragma := range []string{"PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL", "PRAGMA journal_size_limit = 4194304"} {
 		if err := sqlitex.ExecuteTransient(conn, pragma, nil); err != nil {
 			return fmt.Errorf("%s: %w", strings.ToLower(pragma), err)
 		}

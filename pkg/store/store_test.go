@@ -25,6 +25,7 @@ func TestStore_Open(t *testing.T) {
 		for pragma, want := range map[string]string{
 			"journal_mode": "wal",
 			"foreign_keys": "1",
+			"journal_size_limit": "4194304",
 			"user_version": "10",
 		} {
 			rows := queryRows(t, s, "PRAGMA "+pragma)
