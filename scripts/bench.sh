@@ -103,6 +103,10 @@ if has P4; then
   gen='yes "the quick brown fox jumps over the lazy dog, again and again and again" | head -c 1073741824'
   repo p4 "local ci = require(\"quire.ci\")
 ci.job(\"flood\", {\"quire/push\"}, function(q) q.sh('$gen') end)"
+  # The whole log, ~1.6 GiB: the default max_log_bytes (1 GiB) would cut
+  # it and drop the rest of the output unwritten.
+  mkdir -p "$p4/data"
+  echo 'return { max_log_bytes = 4 * 1024 * 1024 * 1024 }' > "$p4/data/config.lua"
   : > "$work/p4.cat"; : > "$work/p4.quire"; : > "$work/p4.rss"
   for _ in $(seq "$P4_RUNS"); do
     ms_each sh -c "$gen | cat > $p4/cat.out" >> "$work/p4.cat"; rm -f "$p4/cat.out"
