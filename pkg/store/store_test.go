@@ -23,10 +23,10 @@ func TestStore_Open(t *testing.T) {
 	t.Run("Pragmas", func(t *testing.T) {
 		s := openTest(t)
 		for pragma, want := range map[string]string{
-			"journal_mode": "wal",
-			"foreign_keys": "1",
+			"journal_mode":       "wal",
+			"foreign_keys":       "1",
 			"journal_size_limit": "4194304",
-			"user_version": "10",
+			"user_version":       "10",
 		} {
 			rows := queryRows(t, s, "PRAGMA "+pragma)
 			if got := rows[0][pragma]; got != want {
