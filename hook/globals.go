@@ -27,6 +27,8 @@ type globals struct {
 	verbose bool
 
 	keepRuns int // config.lua's keep_runs, once newRunner has read it
+
+	repoNames map[string]string // repoName's answers by git dir: each costs a git process
 }
 
 // flags are the global flags, new ones on every call.
@@ -121,7 +123,15 @@ func (g *globals) dataRoot(r *gitrepo.Repo) string {
 
 // repoName is runs.repo for r (SPEC §2).
 func (g *globals) repoName(r *gitrepo.Repo) string {
-	return g.locator().RepoName(r.GitDir, datadir.Root(g.dataRoot(r)))
+	if name, ok := g.repoNames[r.GitDir]; ok {
+		return name
+	}
+	name := g.locator().RepoName(r.GitDir, datadir.Root(g.dataRoot(r)))
+	if g.repoNames == nil {
+		g.repoNames = map[string]string{}
+	}
+	g.repoNames[r.GitDir] = name
+	return name
 }
 
 // reposRoot is the root that runs.repo names are relative to, or "".

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/redact"
@@ -47,7 +48,7 @@ type Writer struct {
 // Create creates the log file at path, which must not exist yet, and
 // returns a Writer for it.
 func Create(path string) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	f, err := createFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("create log %s: %w", path, err)
 	}
@@ -55,6 +56,24 @@ func Create(path string) (*Writer, error) {
 	w.file = f
 	w.name = path
 	return w, nil
+}
+
+// createFile creates the file at path, which must not exist, for
+// writing. It calls open(2) and os.NewFile rather than os.OpenFile, which
+// also tries to add a regular file to the runtime's poller, fails, and
+// sets and clears O_NONBLOCK around it: 4 system calls less for each sh
+// call's log.
+func createFile(path string) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_CREAT|syscall.O_EXCL|syscall.O_WRONLY|syscall.O_CLOEXEC, 0o644)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
 }
 
 // NewWriter returns a Writer that writes records to w. Close does not

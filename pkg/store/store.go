@@ -12,13 +12,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/quire-ci/quire-hook/schema"
+	"modernc.org/libc"
+	sqlite3 "modernc.org/sqlite/lib"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/quire-ci/quire-hook/schema"
 )
 
 // busyTimeout bounds how long one store operation, including waiting for
@@ -141,11 +145,25 @@ func (s *Store) do(ctx context.Context, fn func(conn *sqlite.Conn) error) error 
 // configure sets the per-connection pragmas. synchronous=NORMAL is the
 // usual WAL setting: a commit survives a crash of the process, and only a
 // power loss can drop the last few; it keeps one sh call's row cheap.
+//
+// The connection does not checkpoint when it closes: the WAL and its
+// index stay, and the next hook appends to them. A checkpoint on close
+// costs each hook two fsyncs and, as it deletes the WAL, two more to
+// create it again (file and directory), plus the -shm file: most of a
+// short run's time on disk (docs/PERFORMANCE.md, P2). What a commit
+// survives is unchanged: it is in the WAL, as it was before the close.
+// SQLite's automatic checkpoint (every 1000 pages) still bounds the WAL,
+// and any connection that closes with checkpoints on (the sqlite3
+// shell) folds it into the database.
 func configure(conn *sqlite.Conn) error {
 	if err := setWAL(conn); err != nil {
 		return err
 	}
-	for _, pragma := range []string{"PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL"} {
+	noCheckpointOnClose(conn)
+	// journal_size_limit: a WAL that a large transaction (a migration, a
+	// big gc) grew is cut back to 4 MiB when it is next reset, since no
+	// close deletes it any more.
+	for _, pragma := range []string{"PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL", "PRAGMA journal_size_limit = 4194304"} {
 		if err := sqlitex.ExecuteTransient(conn, pragma, nil); err != nil {
 			return fmt.Errorf("%s: %w", strings.ToLower(pragma), err)
 		}
@@ -175,6 +193,29 @@ func setWAL(conn *sqlite.Conn) error {
 		}
 		time.Sleep(delay)
 	}
+}
+
+// noCheckpointOnClose sets SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE on conn,
+// which zombiezen.com/go/sqlite does not expose: it calls
+// sqlite3_db_config with the handle the Conn holds. If a new version of
+// that package stores its handle differently, nothing is set and closing
+// checkpoints as before (TestStore_CloseKeepsWAL says so).
+func noCheckpointOnClose(conn *sqlite.Conn) bool {
+	v := reflect.ValueOf(conn).Elem()
+	tlsField, dbField := v.FieldByName("tls"), v.FieldByName("conn")
+	if tlsField.Kind() != reflect.Pointer || tlsField.Type().Elem() != reflect.TypeFor[libc.TLS]() || dbField.Kind() != reflect.Uintptr {
+		return false
+	}
+	tls, db := (*libc.TLS)(tlsField.UnsafePointer()), uintptr(dbField.Uint())
+	if tls == nil || db == 0 {
+		return false
+	}
+	args := libc.NewVaList(int32(1), uintptr(0)) // on; no result wanted
+	if args == 0 {
+		return false
+	}
+	defer libc.Xfree(tls, args)
+	return sqlite3.Xsqlite3_db_config(tls, db, sqlite3.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, args) == sqlite3.SQLITE_OK
 }
 
 func journalMode(conn *sqlite.Conn, query string) (string, error) {

@@ -23,9 +23,10 @@ func TestStore_Open(t *testing.T) {
 	t.Run("Pragmas", func(t *testing.T) {
 		s := openTest(t)
 		for pragma, want := range map[string]string{
-			"journal_mode": "wal",
-			"foreign_keys": "1",
-			"user_version": "10",
+			"journal_mode":       "wal",
+			"foreign_keys":       "1",
+			"journal_size_limit": "4194304",
+			"user_version":       "10",
 		} {
 			rows := queryRows(t, s, "PRAGMA "+pragma)
 			if got := rows[0][pragma]; got != want {
@@ -238,5 +239,38 @@ func TestStore_Concurrent(t *testing.T) {
 	}
 	if got, want := count(t, s, "sh_events"), workers*perWorker; got != want {
 		t.Errorf("got %d sh_events, want %d", got, want)
+	}
+}
+
+// TestStore_CloseKeepsWAL checks that closing the last connection leaves
+// the WAL in place rather than checkpointing it (no fsync on the way out
+// of every hook), and that the next Open sees every commit.
+func TestStore_CloseKeepsWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "quire.db")
+	ctx := context.Background()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	mustCreateRun(t, s, newRun("r1", 1))
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatalf("the WAL is gone after Close (checkpointed on close): %v", err)
+	}
+	if fi.Size() == 0 {
+		t.Errorf("the WAL is empty after Close: its commits were checkpointed")
+	}
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open again: %v", err)
+	}
+	defer s.Close()
+	rows := queryRows(t, s, "SELECT id FROM runs")
+	if len(rows) != 1 || rows[0]["id"] != "r1" {
+		t.Errorf("after reopening: got %v, want the run r1", rows)
 	}
 }

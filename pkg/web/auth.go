@@ -45,6 +45,7 @@ const maxHtpasswd = 4 << 20
 // lines starting with # are skipped.
 func NewAuth(path string) (*Auth, error) {
 	a := &Auth{path: path, ok: map[[32]byte]time.Time{}}
+	dummyHash() // made now, so that no request waits for it
 	if err := a.reload(true); err != nil {
 		return nil, err
 	}
@@ -107,8 +108,12 @@ func parseHtpasswd(data []byte) (map[string][]byte, error) {
 }
 
 // dummyHash is compared against when the user is unknown, so that the
-// answer takes as long as for a known user.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("quire-hook"), bcrypt.DefaultCost)
+// answer takes as long as for a known user. It is made on first use, not
+// at start-up: bcrypt takes ~50 ms, which every hook would pay.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("quire-hook"), bcrypt.DefaultCost)
+	return h
+})
 
 // allow checks r's credentials; if they do not pass it answers 401 and
 // returns false.
@@ -135,7 +140,7 @@ func (a *Auth) check(user, pass string) bool {
 	a.mu.Unlock()
 
 	if !known {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	good := bcrypt.CompareHashAndPassword(hash, []byte(pass)) == nil && known
 	if good {

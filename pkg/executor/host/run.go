@@ -43,7 +43,12 @@ func run(ctx context.Context, p executor.Proc, j *Job) (executor.Result, error) 
 	if cg := j.jobCgroup(); cg != nil {
 		cg.SysProcAttr(cmd.SysProcAttr)
 	}
-	if p.Stdin != "" {
+	if p.Stdin == "" {
+		// One /dev/null for every call, rather than exec opening its own.
+		if f, err := devNull(); err == nil {
+			cmd.Stdin = f
+		}
+	} else {
 		cmd.Stdin = strings.NewReader(p.Stdin)
 		// exec copies stdin from a goroutine that Wait waits for; a
 		// background child holding the pipe without reading it must not
@@ -51,11 +56,11 @@ func run(ctx context.Context, p executor.Proc, j *Job) (executor.Result, error) 
 		cmd.WaitDelay = executor.PipeGrace
 	}
 
-	outR, outW, err := os.Pipe()
+	outR, outW, err := outputPipe()
 	if err != nil {
 		return executor.Result{}, fmt.Errorf("create stdout pipe: %w", err)
 	}
-	errR, errW, err := os.Pipe()
+	errR, errW, err := outputPipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
@@ -78,37 +83,29 @@ func run(ctx context.Context, p executor.Proc, j *Job) (executor.Result, error) 
 	go pump(&wg, errR, p.Stderr)
 
 	// Kill the whole group when the call times out or the job ends.
-	exited := make(chan struct{})
+	// context.AfterFunc starts no goroutine unless ctx ends.
 	killed := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		select {
-		case <-ctx.Done():
-			_ = syscallKillGroup(pgid)
-			close(killed)
-		case <-exited:
-		}
-	}()
+	stop := context.AfterFunc(ctx, func() {
+		_ = syscallKillGroup(pgid)
+		close(killed)
+	})
 	// Wait's error says the same as the ProcessState read below (or that
 	// WaitDelay cut a stdin copy short), so only the state is used.
 	_ = cmd.Wait()
-	close(exited)
-	// The kill may be what ended the process: wait for the watcher to
-	// say so before reading killed.
-	<-watched
+	if !stop() {
+		// The kill has started, and may be what ended the process:
+		// let it finish before killed is read.
+		<-killed
+	}
 
 	// Give the pipes a moment to drain, then cut them: a background
 	// child that inherited them must not hold the call open.
-	drained := make(chan struct{})
-	go func() { wg.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(executor.PipeGrace):
+	cut := time.AfterFunc(executor.PipeGrace, func() {
 		_ = outR.SetReadDeadline(time.Now())
 		_ = errR.SetReadDeadline(time.Now())
-		<-drained
-	}
+	})
+	wg.Wait()
+	cut.Stop()
 	outR.Close()
 	errR.Close()
 
@@ -130,6 +127,31 @@ func run(ctx context.Context, p executor.Proc, j *Job) (executor.Result, error) 
 	default:
 	}
 	return res, nil
+}
+
+// devNull is /dev/null opened for reading, once per process: the
+// standard input of every call without Proc.Stdin. exec.Cmd opens (and
+// closes) one per call otherwise.
+var devNull = sync.OnceValues(func() (*os.File, error) {
+	return os.Open(os.DevNull)
+})
+
+// outputPipe is os.Pipe made for a child's output: the read end is
+// non-blocking and in the runtime's poller (for read deadlines), the
+// write end is a plain blocking descriptor that only the child uses.
+// os.Pipe puts both ends in the poller, and exec then makes the write end
+// blocking again, 8 system calls more per call for both pipes.
+func outputPipe() (r, w *os.File, err error) {
+	var fds [2]int
+	if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC); err != nil {
+		return nil, nil, os.NewSyscallError("pipe2", err)
+	}
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+		return nil, nil, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "|0"), os.NewFile(uintptr(fds[1]), "|1"), nil
 }
 
 // pump copies a pipe to w in readChunk pieces; each Write is one read,
