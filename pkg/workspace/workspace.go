@@ -28,6 +28,10 @@ type Stats struct {
 	Submodules int
 	// Bytes is the total size of the regular files.
 	Bytes int64
+	// Kept is the number of files, symlinks and submodules a Cache
+	// checkout kept from the previous tree instead of writing them; 0
+	// for a full materialize.
+	Kept int
 }
 
 // add accumulates o into s.
@@ -37,6 +41,7 @@ func (s *Stats) add(o Stats) {
 	s.Symlinks += o.Symlinks
 	s.Submodules += o.Submodules
 	s.Bytes += o.Bytes
+	s.Kept += o.Kept
 }
 
 // cacheBytes bounds the delta base cache shared by one Materialize call.
@@ -59,7 +64,7 @@ var workers = runtime.GOMAXPROCS(0) + 1
 func Materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir string) (Stats, error) {
 	var st Stats
 	err := guard(func() (err error) {
-		st, err = materialize(ctx, gitDir, commit, dir, true)
+		st, err = materialize(ctx, gitDir, commit, dir, true, nil)
 		return err
 	})
 	if err != nil {
@@ -70,8 +75,9 @@ func Materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 
 // materialize does the work of Materialize: a walker goroutine reads the
 // trees and creates directories, workers write files and symlinks. Tests
-// unset mapPacks to cover reading packs without mmap.
-func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir string, mapPacks bool) (Stats, error) {
+// unset mapPacks to cover reading packs without mmap. With idx set, every
+// entry written is recorded in it, files and symlinks with their stat.
+func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir string, mapPacks bool, idx *index) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
 	}
@@ -89,6 +95,8 @@ func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 	if err := prepareDir(dir); err != nil {
 		return Stats{}, err
 	}
+	record := idx != nil
+	recs := make([][]indexEntry, workers+1)
 
 	// The first failure cancels everything else.
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -98,7 +106,7 @@ func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
-			w := &writer{r: newReader(db, cache), root: dir}
+			w := &writer{r: newReader(db, cache), root: dir, record: record}
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue
@@ -107,9 +115,14 @@ func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 					cancel(err)
 				}
 			}
+			recs[i] = w.recs
 		})
 	}
-	if err := guard(func() error { return walk(ctx, walker, root, dir, jobs, &stats[workers]) }); err != nil {
+	var walked *[]indexEntry
+	if record {
+		walked = &recs[workers]
+	}
+	if err := guard(func() error { return walk(ctx, walker, root, dir, jobs, &stats[workers], walked) }); err != nil {
 		cancel(err)
 	}
 	close(jobs)
@@ -120,6 +133,14 @@ func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 	var total Stats
 	for _, s := range stats {
 		total.add(s)
+	}
+	if record {
+		idx.reset(commit, root)
+		for _, rs := range recs {
+			for _, e := range rs {
+				idx.entries[e.path] = e
+			}
+		}
 	}
 	return total, nil
 }
@@ -165,8 +186,9 @@ type job struct {
 
 // walk reads the trees below root depth first, creating directories
 // itself and handing files and symlinks to the workers. A directory always
-// exists before any job inside it is queued.
-func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs chan<- job, st *Stats) error {
+// exists before any job inside it is queued. With rec set, the directories
+// and submodules are appended to it.
+func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs chan<- job, st *Stats, rec *[]indexEntry) error {
 	type subtree struct {
 		hash plumbing.Hash
 		path string
@@ -204,12 +226,16 @@ func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs c
 				return fmt.Errorf("tree entry %q: unsupported mode %o", path, mode)
 			}
 			switch k {
-			case kindDir:
-				stack = append(stack, subtree{h, path})
-				st.Dirs++
-				return makeDir(dir, path)
-			case kindSubmodule:
-				st.Submodules++
+			case kindDir, kindSubmodule:
+				if k == kindDir {
+					stack = append(stack, subtree{h, path})
+					st.Dirs++
+				} else {
+					st.Submodules++
+				}
+				if rec != nil {
+					*rec = append(*rec, indexEntry{path: path, kind: k, hash: h})
+				}
 				return makeDir(dir, path)
 			}
 			select {
