@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -83,22 +82,17 @@ func (idx *index) pristine(e indexEntry, st fileStat) bool {
 // indexMagic starts an index file; the version changes with the format.
 const indexMagic = "quire-workspace-index 1\n"
 
-// encode serializes idx, entries sorted by path, followed by the SHA-256
+// encode serializes idx, entries in no particular order (sorting 15k
+// paths cost more than the rest of the encoding), followed by the SHA-256
 // of everything before it so a torn or truncated file is detected.
 func (idx *index) encode() []byte {
-	paths := make([]string, 0, len(idx.entries))
-	for p := range idx.entries {
-		paths = append(paths, p)
-	}
-	slices.Sort(paths)
-	b := make([]byte, 0, 64+len(paths)*96)
+	b := make([]byte, 0, 64+len(idx.entries)*96)
 	b = append(b, indexMagic...)
 	b = append(b, idx.commit[:]...)
 	b = append(b, idx.tree[:]...)
 	b = binary.AppendVarint(b, idx.stamp)
-	b = binary.AppendUvarint(b, uint64(len(paths)))
-	for _, p := range paths {
-		e := idx.entries[p]
+	b = binary.AppendUvarint(b, uint64(len(idx.entries)))
+	for p, e := range idx.entries {
 		b = binary.AppendUvarint(b, uint64(len(p)))
 		b = append(b, p...)
 		b = append(b, byte(e.kind))
@@ -126,6 +120,9 @@ func decodeIndex(b []byte) (*index, error) {
 	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], b[len(body):]) {
 		return nil, fmt.Errorf("%w: checksum mismatch", errBadIndex)
 	}
+	// Every path is a substring of one string: one allocation, not one
+	// per entry.
+	text := string(body)
 	d := decoder{b: body[len(indexMagic):]}
 	idx := &index{}
 	d.hash(&idx.commit)
@@ -142,7 +139,8 @@ func decodeIndex(b []byte) (*index, error) {
 		if d.err != nil || l > uint64(len(d.b)) {
 			return nil, errBadIndex
 		}
-		e.path = string(d.b[:l])
+		at := len(body) - len(d.b)
+		e.path = text[at : at+int(l)]
 		d.b = d.b[l:]
 		e.kind = kind(d.byte())
 		d.hash(&e.hash)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -34,7 +35,9 @@ func (s *syncer) full(rel string) string {
 
 // verify walks the disk below s.dir and keeps in s.good the entries of
 // the index that are still exactly as written; everything else — changed,
-// chmodded, replaced, or not in the index at all — is removed.
+// chmodded, replaced, or not in the index at all — is removed. Directories
+// are read by several goroutines: the cost is one stat per entry, which
+// on a virtual machine is mostly system call overhead.
 func (s *syncer) verify(ctx context.Context) error {
 	s.good = make(map[string]indexEntry, len(s.idx.entries))
 	s.children = make(map[string][]string, 1024)
@@ -45,34 +48,64 @@ func (s *syncer) verify(ctx context.Context) error {
 	if st.mode != sIFDIR|0o755 {
 		return fmt.Errorf("workspace %s is not a 0755 directory", s.dir)
 	}
-	stack := []string{""}
-	for len(stack) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		names, stats, err := listDir(s.full(rel))
-		if err != nil {
-			return fmt.Errorf("read workspace directory %s: %w", displayPath(rel), err)
-		}
-		var kids []string
-		for i, name := range names {
-			p := joinPath(rel, name)
-			e, ok := s.idx.entries[p]
-			if !ok || !s.idx.pristine(e, stats[i]) {
-				if err := datadir.RemoveAll(s.full(p)); err != nil {
-					return fmt.Errorf("remove changed workspace entry %s: %w", p, err)
+	root, err := openDir(s.dir)
+	if err != nil {
+		return err
+	}
+	defer closeDir(root)
+
+	var (
+		mu       sync.Mutex
+		cond     = sync.NewCond(&mu)
+		stack    = []string{""}
+		busy     int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			buf := make([]byte, 32<<10)
+			var good []indexEntry
+			mu.Lock()
+			defer mu.Unlock()
+			for {
+				for len(stack) == 0 && busy > 0 && firstErr == nil {
+					cond.Wait()
 				}
-				continue
+				if len(stack) == 0 || firstErr != nil {
+					cond.Broadcast()
+					return
+				}
+				rel := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				busy++
+				mu.Unlock()
+				good = good[:0]
+				err := ctx.Err()
+				if err == nil {
+					good, err = s.verifyDir(root, rel, buf, good)
+				}
+				mu.Lock()
+				busy--
+				kids := make([]string, 0, len(good))
+				for _, e := range good {
+					s.good[e.path] = e
+					kids = append(kids, baseName(e.path))
+					if e.kind == kindDir || e.kind == kindSubmodule {
+						stack = append(stack, e.path)
+					}
+				}
+				s.children[rel] = kids
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				cond.Broadcast()
 			}
-			s.good[p] = e
-			kids = append(kids, name)
-			if e.kind == kindDir || e.kind == kindSubmodule {
-				stack = append(stack, p)
-			}
-		}
-		s.children[rel] = kids
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
 	}
 	s.dirty = make(map[string]bool)
 	for p := range s.idx.entries {
@@ -90,6 +123,32 @@ func (s *syncer) verify(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// verifyDir lists the directory rel, appends its pristine entries to
+// good and removes the others.
+func (s *syncer) verifyDir(root int, rel string, buf []byte, good []indexEntry) ([]indexEntry, error) {
+	names, stats, err := listDir(root, rel, buf)
+	if err != nil {
+		return good, fmt.Errorf("read workspace directory %s: %w", displayPath(rel), err)
+	}
+	for i, name := range names {
+		p := joinPath(rel, name)
+		e, ok := s.idx.entries[p]
+		if ok && s.idx.pristine(e, stats[i]) {
+			good = append(good, e)
+			continue
+		}
+		if err := datadir.RemoveAll(s.full(p)); err != nil {
+			return good, fmt.Errorf("remove changed workspace entry %s: %w", p, err)
+		}
+	}
+	return good, nil
+}
+
+// baseName returns the last element of a slash-separated path.
+func baseName(p string) string {
+	return p[strings.LastIndexByte(p, '/')+1:]
 }
 
 // parentPath returns the directory of a slash-separated path, "" for the
@@ -164,16 +223,16 @@ func (s *syncer) update(ctx context.Context, r *reader, root plumbing.Hash, st *
 				return fmt.Errorf("tree entry %q: unsupported mode %o", path, mode)
 			}
 			old, had := s.good[path]
-			if had && old.kind == k && (old.hash == h || k == kindSubmodule) {
-				if k != kindDir {
-					st.Kept++
-					return nil
-				}
+			switch {
+			case had && old.kind == k && k == kindDir:
 				if old.hash != h || s.dirty[path] {
 					stack = append(stack, subtree{h, path})
 					old.hash = h
 					s.good[path] = old
 				}
+				return nil
+			case had && old.kind == k && (old.hash == h || k == kindSubmodule):
+				st.Kept++
 				return nil
 			}
 			if had {

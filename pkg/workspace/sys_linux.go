@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -45,52 +46,103 @@ func lstatPath(path string) (fileStat, error) {
 	return statOf(&st), nil
 }
 
-// listDir returns the names in the directory at path and the stat of each,
-// opening it without following a symlink and looking each name up
-// relative to it, so no link on the way is followed either.
-func listDir(path string) ([]string, []fileStat, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+// openDir opens the directory at path for listDir, not following a
+// final symlink.
+func openDir(path string) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return fd, nil
+	}
+}
+
+// closeDir closes what openDir opened.
+func closeDir(fd int) { unix.Close(fd) }
+
+// noOpenat2 is set once openat2 turns out to be missing (before Linux
+// 5.6); plain openat with O_NOFOLLOW is used then.
+var noOpenat2 atomic.Bool
+
+// listDir returns the names in the directory rel below the directory
+// open as root, and the stat of each. Neither the directory nor any
+// entry is reached through a symlink: the directory is opened with
+// RESOLVE_NO_SYMLINKS where the kernel has it (and O_NOFOLLOW always),
+// each name looked up relative to it. buf is scratch space for getdents.
+func listDir(root int, rel string, buf []byte) ([]string, []fileStat, error) {
+	fd, err := openBelow(root, rel)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, nil, err
-	}
-	sc, err := f.SyscallConn()
-	if err != nil {
-		return nil, nil, err
+	defer unix.Close(fd)
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, &fs.PathError{Op: "getdents", Path: rel, Err: err}
+		}
+		if n <= 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
 	}
 	stats := make([]fileStat, len(names))
-	var serr error
-	err = sc.Control(func(fd uintptr) {
-		var st unix.Stat_t
-		for i, name := range names {
-			for {
-				serr = unix.Fstatat(int(fd), name, &st, unix.AT_SYMLINK_NOFOLLOW)
-				if !errors.Is(serr, syscall.EINTR) {
-					break
-				}
-			}
-			if serr != nil {
-				serr = &fs.PathError{Op: "lstat", Path: path + "/" + name, Err: serr}
-				return
-			}
-			stats[i] = fileStat{
-				mode:  st.Mode,
-				ino:   st.Ino,
-				nlink: uint64(st.Nlink),
-				size:  st.Size,
-				mtime: st.Mtim.Nano(),
-				ctime: st.Ctim.Nano(),
+	var st unix.Stat_t
+	for i, name := range names {
+		for {
+			err = unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+			if !errors.Is(err, syscall.EINTR) {
+				break
 			}
 		}
-	})
-	if err == nil {
-		err = serr
+		if err != nil {
+			return nil, nil, &fs.PathError{Op: "lstat", Path: joinPath(rel, name), Err: err}
+		}
+		stats[i] = fileStat{
+			mode:  st.Mode,
+			ino:   st.Ino,
+			nlink: uint64(st.Nlink),
+			size:  st.Size,
+			mtime: st.Mtim.Nano(),
+			ctime: st.Ctim.Nano(),
+		}
 	}
-	return names, stats, err
+	return names, stats, nil
+}
+
+// openBelow opens the directory rel below root ("" for root itself).
+func openBelow(root int, rel string) (int, error) {
+	if rel == "" {
+		rel = "."
+	}
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	for {
+		var fd int
+		var err error
+		if !noOpenat2.Load() {
+			fd, err = unix.Openat2(root, rel, &unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH})
+			if errors.Is(err, syscall.ENOSYS) {
+				noOpenat2.Store(true)
+				continue
+			}
+		} else {
+			fd, err = unix.Openat(root, rel, flags, 0)
+		}
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: rel, Err: err}
+		}
+		return fd, nil
+	}
 }
 
 // newStamp creates a fresh file at path and returns its change time: the

@@ -21,8 +21,14 @@ func (f *rawFile) stat() (fileStat, error) { return fileStat{}, errNoReuse }
 // lstatPath is unsupported here.
 func lstatPath(string) (fileStat, error) { return fileStat{}, errNoReuse }
 
+// openDir is unsupported here.
+func openDir(string) (int, error) { return -1, errNoReuse }
+
+// closeDir does nothing here.
+func closeDir(int) {}
+
 // listDir is unsupported here.
-func listDir(string) ([]string, []fileStat, error) { return nil, nil, errNoReuse }
+func listDir(int, string, []byte) ([]string, []fileStat, error) { return nil, nil, errNoReuse }
 
 // newStamp is unsupported here.
 func newStamp(string) (int64, error) { return 0, errNoReuse }
