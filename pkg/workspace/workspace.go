@@ -1,6 +1,44 @@
 // Package workspace materializes a commit's tree into a plain directory,
 // reading the repository's object database directly: no git process, no
 // work tree, no index and no .git in the result.
+//
+// # Reused workspaces
+//
+// A Cache keeps the last tree of each repository so that a push close to
+// the previous one writes only what changed. The design, correctness
+// first:
+//
+//   - The cached tree is never shared with a running job. A checkout
+//     moves it (one rename) to the run's workspace; when the run ends its
+//     workspace is moved back. There is no copy to make pristine again,
+//     and no hard link a job could write through into the cache. (A
+//     reflink copy would keep a separate pristine tree, but this machine's
+//     ext4 has none and a plain copy costs as much as materializing.)
+//   - What the job did to the tree is found by a stat index like git's,
+//     taken as each file was written: mode, inode, link count, size,
+//     mtime and ctime. Writing, truncating, chmod, chown, linking and
+//     replacing all move ctime, which no unprivileged process can set
+//     back, so an entry whose stat differs in any field, or that has a
+//     second link, is removed and rewritten; a path not in the index is
+//     removed; a directory must still be a plain 0755 directory. An
+//     entry changed within the same clock tick as it was written would
+//     keep its ctime, so, as git does for "racily clean" entries, every
+//     entry whose ctime is not before a stamp file made after the last
+//     write is treated as changed.
+//   - The verified tree is brought to the new commit by the tree diff:
+//     subtrees whose hash is unchanged and that lost nothing are skipped
+//     whole, so the cost is one stat per entry plus the changed files.
+//   - Anything unsure means a full materialize: no index, an index whose
+//     checksum fails (a checkout killed mid-write), any error while
+//     verifying or updating, or the lock held by another checkout of the
+//     same repository (two pushes at once: the second does not wait).
+//     The index is removed before the tree is taken and written only
+//     after it is put back, so a tree without an index is never trusted.
+//
+// A process a job left running after its run ended could still write
+// into the tree; the runner ends a run's processes (its executor session)
+// before the workspace goes back. Reuse needs Linux (nanosecond ctime);
+// elsewhere every checkout is a full materialize.
 package workspace
 
 import (
