@@ -132,16 +132,57 @@ var (
 // block decodes one Huffman-coded block.
 func (d *inflater) block(lit, dist *huffman) error {
 	for {
+		// The fast path: with 8 input bytes to load, one refill covers
+		// a whole literal or length/distance pair (at most 48 bits) and
+		// every code is in the direct tables.
+		if d.pos+8 <= len(d.src) {
+			d.refill()
+			e := lit.fast[d.bits&(1<<fastBits-1)]
+			if e != 0 && e>>4 < 256 {
+				l := uint(e & 15)
+				d.bits >>= l
+				d.nbits -= l
+				d.dst[d.out] = byte(e >> 4)
+				d.out++
+				if d.out == len(d.dst) {
+					return nil
+				}
+				continue
+			}
+			if e>>4 > 256 && e>>4 < 257+29 {
+				l := uint(e & 15)
+				sym := e>>4 - 257
+				bits, nbits := d.bits>>l, d.nbits-l
+				x := uint(lenExtra[sym])
+				n := int(lenBase[sym]) + int(bits&(1<<x-1))
+				bits, nbits = bits>>x, nbits-x
+				de := dist.fast[bits&(1<<fastBits-1)]
+				if ds := de >> 4; de != 0 && ds < 30 {
+					l := uint(de & 15)
+					bits, nbits = bits>>l, nbits-l
+					x := uint(dstExtra[ds])
+					back := int(dstBase[ds]) + int(bits&(1<<x-1))
+					if back <= d.out {
+						d.bits, d.nbits = bits>>x, nbits-x
+						d.copyBack(back, n)
+						if d.out == len(d.dst) {
+							return nil
+						}
+						continue
+					}
+				}
+			}
+		}
 		sym, err := d.decode(lit)
 		if err != nil {
 			return err
 		}
 		if sym < 256 {
+			d.dst[d.out] = byte(sym)
+			d.out++
 			if d.out == len(d.dst) {
 				return nil
 			}
-			d.dst[d.out] = byte(sym)
-			d.out++
 			continue
 		}
 		if sym == 256 {
@@ -171,22 +212,34 @@ func (d *inflater) block(lit, dist *huffman) error {
 		if back > d.out {
 			return errInflateData
 		}
-		if n > len(d.dst)-d.out {
-			n = len(d.dst) - d.out
-		}
-		from := d.out - back
-		if back >= n {
-			copy(d.dst[d.out:d.out+n], d.dst[from:])
-		} else {
-			for i := range n {
-				d.dst[d.out+i] = d.dst[from+i]
-			}
-		}
-		d.out += n
+		d.copyBack(back, n)
 		if d.out == len(d.dst) {
 			return nil
 		}
 	}
+}
+
+// copyBack appends n bytes copied from back bytes before the end of the
+// output (0 < back <= d.out), stopping where dst is full.
+func (d *inflater) copyBack(back, n int) {
+	n = min(n, len(d.dst)-d.out)
+	dst, out := d.dst, d.out
+	from := out - back
+	switch {
+	case back >= 8 && out+n+8 <= len(dst):
+		// Whole words, overshooting into bytes written later: with
+		// back >= 8 each word read is already final.
+		for i := 0; i < n; i += 8 {
+			binary.LittleEndian.PutUint64(dst[out+i:], binary.LittleEndian.Uint64(dst[from+i:]))
+		}
+	case back >= n:
+		copy(dst[out:out+n], dst[from:])
+	default:
+		for i := range n {
+			dst[out+i] = dst[from+i]
+		}
+	}
+	d.out += n
 }
 
 // codeOrder is the order of the code length code lengths.
