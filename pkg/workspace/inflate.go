@@ -3,6 +3,7 @@ package workspace
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"sync"
 )
 
@@ -364,10 +365,7 @@ func (h *huffman) build(lens []uint8) error {
 	code, idx := 0, 0
 	for l := 1; l <= fastBits; l++ {
 		for range h.count[l] {
-			rev := 0
-			for b := range l {
-				rev |= (code >> b & 1) << (l - 1 - b)
-			}
+			rev := int(bits.Reverse16(uint16(code)) >> (16 - l))
 			e := h.symbol[idx]<<4 | uint16(l)
 			for j := rev; j < 1<<fastBits; j += 1 << l {
 				h.fast[j] = e
