@@ -43,7 +43,23 @@ rmdir "$dest"
 rm -rf "$dest"
 rss_kb=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$tmp/time.txt")
 
-awk -v g="$git_ns" -v q="$quire_ns" -v rss="$rss_kb" -v f="$full_ns" -v r="$reuse_ns" 'BEGIN {
+# A reference for P1r's floor: `git status` on a checkout of the same
+# tree does what a reuse must at least do, one lstat per entry and a
+# read of every directory (untracked cache and fsmonitor off).
+wt=$(mktemp -d "${base:-${TMPDIR:-/tmp}}/quire-status-XXXXXX")
+git clone -q --no-checkout "$fixture/repo.git" "$wt"
+git -C "$wt" -c advice.detachedHead=false checkout -q "$commit"
+git -C "$wt" status --porcelain >/dev/null
+for _ in 1 2 3 4 5; do
+	start=$(date +%s%N)
+	git -C "$wt" -c core.untrackedCache=false -c core.fsmonitor=false \
+		status --porcelain --untracked-files=all >/dev/null
+	echo $(($(date +%s%N) - start))
+done | sort -n | awk '{v[NR] = $1} END {print v[3]}' >"$tmp/status.txt"
+rm -rf "$wt"
+status_ns=$(cat "$tmp/status.txt")
+
+awk -v g="$git_ns" -v q="$quire_ns" -v rss="$rss_kb" -v f="$full_ns" -v r="$reuse_ns" -v s="$status_ns" 'BEGIN {
 	printf "P1 git archive | tar -x: %.3f s (median)\n", g / 1e9
 	printf "P1 quire materialize:    %.3f s (median)\n", q / 1e9
 	printf "P1 ratio quire/git:      %.2f (target <= 0.5, must <= 1.5)\n", q / g
@@ -51,4 +67,5 @@ awk -v g="$git_ns" -v q="$quire_ns" -v rss="$rss_kb" -v f="$full_ns" -v r="$reus
 	printf "P1r full materialize:    %.3f s (median)\n", f / 1e9
 	printf "P1r reuse, 1 file:       %.1f ms (median, checkout + return)\n", r / 1e6
 	printf "P1r ratio reuse/full:    %.3f (target <= 0.05)\n", r / f
+	printf "P1r git status, same tree: %.1f ms (median of 5), reuse/status %.2f\n", s / 1e6, r / s
 }'
