@@ -13,6 +13,8 @@
 //	    jobs/<job-id>/job.log        q.log lines and the job's error
 //	    jobs/<job-id>/sh-<n>.log     the n-th sh call (n from 1)
 //	  runs/.trash/<run-id>/          runs gc is deleting
+//	  cache/workspaces/<hash>/       a repo's last tree, for reuse (pkg/workspace)
+//	  cache/workspaces/<hash>.lock   held while a run has it checked out
 //
 // The types are plain strings underneath: a Root, RunDir or JobDir is
 // the directory's path, and converting one to string gives that path.
@@ -58,6 +60,17 @@ func (r Root) Locks() string { return filepath.Join(string(r), "locks") }
 func (r Root) RefLock(repo, ref string) string {
 	sum := sha256.Sum256([]byte(repo + "\x00" + ref))
 	return filepath.Join(r.Locks(), hex.EncodeToString(sum[:12])+".lock")
+}
+
+// WorkspaceCache is the directory of the reusable workspace trees
+// (workspace.Cache), one per repository.
+func (r Root) WorkspaceCache() string { return filepath.Join(string(r), "cache", "workspaces") }
+
+// WorkspaceCacheKey names repo's entry in WorkspaceCache by a hash, as
+// repo names contain slashes.
+func WorkspaceCacheKey(repo string) string {
+	sum := sha256.Sum256([]byte(repo))
+	return hex.EncodeToString(sum[:12])
 }
 
 // Runs is the directory holding one directory per run.

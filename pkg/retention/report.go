@@ -20,7 +20,8 @@ type GC struct {
 	Leftovers Count
 }
 
-// Collect deletes the runs f selects, then the leftovers; with dry it
+// Collect deletes the runs f selects, then the leftovers, then the
+// cached workspace trees unused for WorkspaceCacheAge; with dry it
 // removes nothing and counts what it would remove.
 func Collect(ctx context.Context, s *store.Store, root datadir.Root, f store.ExpireFilter, dry bool, now time.Time) (GC, error) {
 	expire, sweep := Expire, Leftovers
@@ -32,7 +33,10 @@ func Collect(ctx context.Context, s *store.Store, root datadir.Root, f store.Exp
 	if g.Deleted, err = expire(ctx, s, root, f); err != nil {
 		return g, err
 	}
-	g.Leftovers, err = sweep(ctx, s, root, now)
+	if g.Leftovers, err = sweep(ctx, s, root, now); err != nil || dry {
+		return g, err
+	}
+	_, err = PruneWorkspaces(root, now)
 	return g, err
 }
 

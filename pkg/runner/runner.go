@@ -15,7 +15,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/uuid"
 
 	"github.com/quire-ci/quire-hook/pkg/config"
@@ -107,6 +106,8 @@ type Result struct {
 	session  *openSession // the executor's, once the workspace exists
 	orphans  []string     // runs of this repo its reconcile ended, to report
 	reported bool         // finish recorded its end: the Reporters hear of it
+
+	lease *workspace.Lease // the cached tree its workspace came from, if any
 }
 
 // cleanupTimeout bounds the records written after a run was cancelled.
@@ -229,7 +230,7 @@ func (r *Runner) execute(ctx context.Context, res Result, push Push, src fs.FS) 
 		}
 	}()
 
-	if _, err := workspace.Materialize(ctx, r.GitDir, plumbing.NewHash(push.SHA), ws); err != nil {
+	if err := r.checkout(ctx, &res, push, ws); err != nil {
 		_ = datadir.RemoveAll(ws)
 		if state, kind, msg, stopped := r.stopped(ctx, nil); stopped {
 			return r.finish(ctx, res, state, kind, msg, now)
@@ -336,10 +337,8 @@ func (r *Runner) stopped(ctx context.Context, err error) (state store.RunState, 
 // must not leave them to a run that reconcile never looks at again.
 func (r *Runner) finish(ctx context.Context, res Result, state store.RunState, kind store.FailureKind, msg string, started time.Time) (Result, error) {
 	r.closeSession(ctx, res.session)
-	if !r.Settings.KeepWorkspace {
-		if err := datadir.RemoveAll(datadir.RunDir(res.RunDir).Workspace()); err != nil {
-			r.Progress.Failf("warning: remove the workspace of run %s: %v", res.RunID, err)
-		}
+	if err := r.dropWorkspace(res); err != nil {
+		r.Progress.Failf("warning: remove the workspace of run %s: %v", res.RunID, err)
 	}
 	msg = res.secrets.String(msg)
 	res.State, res.FailureKind, res.Error = state, kind, msg

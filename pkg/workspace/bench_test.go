@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -100,5 +101,80 @@ func BenchmarkMaterialize(b *testing.B) {
 		})
 		b.ReportMetric(float64(st.Files), "files")
 		b.SetBytes(st.Bytes)
+	})
+}
+
+// benchChild returns a commit on top of the bench repo's commit that
+// changes one file (SPEC §12 P1r), made once and kept with the fixture.
+func benchChild(b *testing.B, gitDir, parent string) string {
+	b.Helper()
+	path := filepath.Join(filepath.Dir(gitDir), "commit-1-file")
+	if data, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(data))
+	}
+	index := filepath.Join(b.TempDir(), "index")
+	git := func(stdin string, args ...string) string {
+		cmd := exec.Command("git", append([]string{"--git-dir=" + gitDir}, args...)...)
+		cmd.Env = append(gitEnv(b.TempDir()), "GIT_INDEX_FILE="+index)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("git %s: %v", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("", "read-tree", parent)
+	blob := git("one changed file\n", "hash-object", "-w", "--stdin")
+	git("", "update-index", "--cacheinfo", "100644,"+blob+",src/README.vendor")
+	tree := git("", "write-tree")
+	child := git("", "commit-tree", "-p", parent, "-m", "change one file", tree)
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, []byte(child+"\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	return child
+}
+
+// BenchmarkMaterializeReuse compares a full materialize with a Cache
+// checkout (and its Return) that alternates between two commits one
+// file apart (SPEC §12 P1r).
+func BenchmarkMaterializeReuse(b *testing.B) {
+	gitDir, commit := benchRepo(b)
+	child := benchChild(b, gitDir, commit)
+	b.Run("full", func(b *testing.B) {
+		benchExtract(b, func(dir string) error {
+			_, err := Materialize(b.Context(), gitDir, hash(b, commit), dir)
+			return err
+		})
+	})
+	b.Run("reuse-1-file", func(b *testing.B) {
+		parent := benchdir.Dir(b)
+		c := Cache{Dir: filepath.Join(parent, "cache")}
+		commits := []string{commit, child}
+		checkout := func(i int) (*Lease, Stats) {
+			l, st, err := c.Checkout(b.Context(), "bench", gitDir, hash(b, commits[i%2]), filepath.Join(parent, "ws"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return l, st
+		}
+		l, _ := checkout(1) // fill the cache
+		if err := l.Return(); err != nil {
+			b.Fatal(err)
+		}
+		var st Stats
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			l, st = checkout(i)
+			if err := l.Return(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(st.Files), "written")
+		b.ReportMetric(float64(st.Kept), "kept")
 	})
 }

@@ -20,7 +20,6 @@ type reader struct {
 	db    *odb
 	cache *baseCache
 	zr    io.ReadCloser // raw deflate reader; git's zlib header is skipped
-	src   bytes.Reader
 	br    *bufio.Reader
 	hdr   [64]byte
 	comp  []byte // compressed pack extent
@@ -44,7 +43,7 @@ func grow(b []byte, n int64) []byte {
 // r.zr at the deflate stream after it. The Adler-32 trailer is not checked:
 // objects are trusted like their hashes are.
 func (r *reader) startInflate(src io.Reader, zh []byte) error {
-	if len(zh) < 2 || zh[0]&0x0f != 8 || zh[1]&0x20 != 0 || (uint(zh[0])<<8|uint(zh[1]))%31 != 0 {
+	if len(zh) < 2 || !zlibHeader(zh) {
 		return errors.New("bad zlib header")
 	}
 	if r.zr == nil {
@@ -54,16 +53,18 @@ func (r *reader) startInflate(src io.Reader, zh []byte) error {
 	return r.zr.(flate.Resetter).Reset(src, nil)
 }
 
+// zlibHeader reports whether zh starts with a zlib header for deflate
+// without a preset dictionary.
+func zlibHeader(zh []byte) bool {
+	return zh[0]&0x0f == 8 && zh[1]&0x20 == 0 && (uint(zh[0])<<8|uint(zh[1]))%31 == 0
+}
+
 // inflateBytes inflates the zlib stream comp into exactly len(dst) bytes.
 func (r *reader) inflateBytes(comp, dst []byte) error {
-	if len(comp) < 2 {
+	if len(comp) < 2 || !zlibHeader(comp) {
 		return errors.New("bad zlib header")
 	}
-	r.src.Reset(comp[2:])
-	if err := r.startInflate(&r.src, comp[:2]); err != nil {
-		return err
-	}
-	if _, err := io.ReadFull(r.zr, dst); err != nil {
+	if err := inflate(dst, comp[2:]); err != nil {
 		return fmt.Errorf("inflate %d bytes: %w", len(dst), err)
 	}
 	return nil

@@ -1,6 +1,44 @@
 // Package workspace materializes a commit's tree into a plain directory,
 // reading the repository's object database directly: no git process, no
 // work tree, no index and no .git in the result.
+//
+// # Reused workspaces
+//
+// A Cache keeps the last tree of each repository so that a push close to
+// the previous one writes only what changed. The design, correctness
+// first:
+//
+//   - The cached tree is never shared with a running job. A checkout
+//     moves it (one rename) to the run's workspace; when the run ends its
+//     workspace is moved back. There is no copy to make pristine again,
+//     and no hard link a job could write through into the cache. (A
+//     reflink copy would keep a separate pristine tree, but this machine's
+//     ext4 has none and a plain copy costs as much as materializing.)
+//   - What the job did to the tree is found by a stat index like git's,
+//     taken as each file was written: mode, inode, link count, size,
+//     mtime and ctime. Writing, truncating, chmod, chown, linking and
+//     replacing all move ctime, which no unprivileged process can set
+//     back, so an entry whose stat differs in any field, or that has a
+//     second link, is removed and rewritten; a path not in the index is
+//     removed; a directory must still be a plain 0755 directory. An
+//     entry changed within the same clock tick as it was written would
+//     keep its ctime, so, as git does for "racily clean" entries, every
+//     entry whose ctime is not before a stamp file made after the last
+//     write is treated as changed.
+//   - The verified tree is brought to the new commit by the tree diff:
+//     subtrees whose hash is unchanged and that lost nothing are skipped
+//     whole, so the cost is one stat per entry plus the changed files.
+//   - Anything unsure means a full materialize: no index, an index whose
+//     checksum fails (a checkout killed mid-write), any error while
+//     verifying or updating, or the lock held by another checkout of the
+//     same repository (two pushes at once: the second does not wait).
+//     The index is removed before the tree is taken and written only
+//     after it is put back, so a tree without an index is never trusted.
+//
+// A process a job left running after its run ended could still write
+// into the tree; the runner ends a run's processes (its executor session)
+// before the workspace goes back. Reuse needs Linux (nanosecond ctime);
+// elsewhere every checkout is a full materialize.
 package workspace
 
 import (
@@ -28,6 +66,10 @@ type Stats struct {
 	Submodules int
 	// Bytes is the total size of the regular files.
 	Bytes int64
+	// Kept is the number of files, symlinks and submodules a Cache
+	// checkout kept from the previous tree instead of writing them; 0
+	// for a full materialize.
+	Kept int
 }
 
 // add accumulates o into s.
@@ -37,6 +79,7 @@ func (s *Stats) add(o Stats) {
 	s.Symlinks += o.Symlinks
 	s.Submodules += o.Submodules
 	s.Bytes += o.Bytes
+	s.Kept += o.Kept
 }
 
 // cacheBytes bounds the delta base cache shared by one Materialize call.
@@ -59,7 +102,7 @@ var workers = runtime.GOMAXPROCS(0) + 1
 func Materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir string) (Stats, error) {
 	var st Stats
 	err := guard(func() (err error) {
-		st, err = materialize(ctx, gitDir, commit, dir, true)
+		st, err = materialize(ctx, gitDir, commit, dir, true, nil)
 		return err
 	})
 	if err != nil {
@@ -70,8 +113,9 @@ func Materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 
 // materialize does the work of Materialize: a walker goroutine reads the
 // trees and creates directories, workers write files and symlinks. Tests
-// unset mapPacks to cover reading packs without mmap.
-func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir string, mapPacks bool) (Stats, error) {
+// unset mapPacks to cover reading packs without mmap. With idx set, every
+// entry written is recorded in it, files and symlinks with their stat.
+func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir string, mapPacks bool, idx *index) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
 	}
@@ -89,6 +133,8 @@ func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 	if err := prepareDir(dir); err != nil {
 		return Stats{}, err
 	}
+	record := idx != nil
+	recs := make([][]indexEntry, workers+1)
 
 	// The first failure cancels everything else.
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -98,7 +144,7 @@ func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
-			w := &writer{r: newReader(db, cache), root: dir}
+			w := &writer{r: newReader(db, cache), root: dir, record: record}
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue
@@ -107,9 +153,14 @@ func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 					cancel(err)
 				}
 			}
+			recs[i] = w.recs
 		})
 	}
-	if err := guard(func() error { return walk(ctx, walker, root, dir, jobs, &stats[workers]) }); err != nil {
+	var walked *[]indexEntry
+	if record {
+		walked = &recs[workers]
+	}
+	if err := guard(func() error { return walk(ctx, walker, root, dir, jobs, &stats[workers], walked) }); err != nil {
 		cancel(err)
 	}
 	close(jobs)
@@ -120,6 +171,14 @@ func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 	var total Stats
 	for _, s := range stats {
 		total.add(s)
+	}
+	if record {
+		idx.reset(commit, root)
+		for _, rs := range recs {
+			for _, e := range rs {
+				idx.entries[e.path] = e
+			}
+		}
 	}
 	return total, nil
 }
@@ -165,8 +224,9 @@ type job struct {
 
 // walk reads the trees below root depth first, creating directories
 // itself and handing files and symlinks to the workers. A directory always
-// exists before any job inside it is queued.
-func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs chan<- job, st *Stats) error {
+// exists before any job inside it is queued. With rec set, the directories
+// and submodules are appended to it.
+func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs chan<- job, st *Stats, rec *[]indexEntry) error {
 	type subtree struct {
 		hash plumbing.Hash
 		path string
@@ -204,12 +264,16 @@ func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs c
 				return fmt.Errorf("tree entry %q: unsupported mode %o", path, mode)
 			}
 			switch k {
-			case kindDir:
-				stack = append(stack, subtree{h, path})
-				st.Dirs++
-				return makeDir(dir, path)
-			case kindSubmodule:
-				st.Submodules++
+			case kindDir, kindSubmodule:
+				if k == kindDir {
+					stack = append(stack, subtree{h, path})
+					st.Dirs++
+				} else {
+					st.Submodules++
+				}
+				if rec != nil {
+					*rec = append(*rec, indexEntry{path: path, kind: k, hash: h})
+				}
 				return makeDir(dir, path)
 			}
 			select {

@@ -103,7 +103,7 @@ func TestMaterialize_MatchesGitArchive(t *testing.T) {
 				t.Run(strconv.Itoa(i), func(t *testing.T) {
 					tmp := t.TempDir()
 					got, want := filepath.Join(tmp, "quire"), filepath.Join(tmp, "git")
-					if _, err := materialize(t.Context(), gitDir, hash(t, commit), got, mapPacks); err != nil {
+					if _, err := materialize(t.Context(), gitDir, hash(t, commit), got, mapPacks, nil); err != nil {
 						t.Fatal(err)
 					}
 					gitArchive(t, gitDir, commit, want)
@@ -280,7 +280,7 @@ func TestMaterialize_CorruptPack(t *testing.T) {
 				if err := os.WriteFile(packs[0], tc.damage(data), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				_, err = materialize(t.Context(), repo, head, filepath.Join(t.TempDir(), "ws"), mapPacks)
+				_, err = materialize(t.Context(), repo, head, filepath.Join(t.TempDir(), "ws"), mapPacks, nil)
 				if err == nil {
 					t.Fatal("err = nil, want an error")
 				}
@@ -314,7 +314,7 @@ func TestMaterialize_Cancelled(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		var st Stats
-		err = walk(ctx, r, root, t.TempDir(), make(chan job), &st)
+		err = walk(ctx, r, root, t.TempDir(), make(chan job), &st, nil)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want context.Canceled", err)
 		}

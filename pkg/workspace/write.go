@@ -96,6 +96,10 @@ type writer struct {
 	r     *reader
 	root  string
 	chunk []byte
+	// record asks for each file and symlink written to be appended to
+	// recs with its stat, for a Cache's index.
+	record bool
+	recs   []indexEntry
 }
 
 // write creates the file or symlink of j. Files are created exclusively
@@ -112,6 +116,12 @@ func (w *writer) write(ctx context.Context, j job, st *Stats) error {
 		target, err := linkTarget(src)
 		if err == nil {
 			err = os.Symlink(string(target), full)
+		}
+		if err == nil && w.record {
+			var fst fileStat
+			if fst, err = lstatPath(full); err == nil {
+				w.recs = append(w.recs, indexEntry{path: j.path, kind: j.kind, hash: j.hash, st: fst})
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("write symlink %s: %w", j.path, err)
@@ -130,6 +140,12 @@ func (w *writer) write(ctx context.Context, j job, st *Stats) error {
 	n, err := w.copy(ctx, f, src)
 	if err == nil && chmodNeeded() {
 		err = f.Chmod(perm)
+	}
+	if err == nil && w.record {
+		var fst fileStat
+		if fst, err = f.stat(); err == nil {
+			w.recs = append(w.recs, indexEntry{path: j.path, kind: j.kind, hash: j.hash, st: fst})
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -1,0 +1,275 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/quire-ci/quire-hook/pkg/datadir"
+)
+
+// Cache keeps the last tree materialized for each key (a repository),
+// so that the next checkout of a nearby commit only writes what changed.
+// Its zero value is unusable: set Dir. Dir must be on the same file
+// system as the workspaces, as trees move between them by rename.
+//
+// Layout, for each key:
+//
+//	<Dir>/<key>.lock   flock held from Checkout to Return or Release
+//	<Dir>/<key>/tree   the pristine tree, while no run holds it
+//	<Dir>/<key>/index  its commit and stat index, written after tree
+//	<Dir>/<key>/stamp  marks the file system clock after each checkout
+//
+// Anything else in <Dir>/<key> is a leftover of a killed process and is
+// removed by the next holder of the lock.
+type Cache struct {
+	Dir string
+}
+
+// Lease is a checked-out workspace of a Cache. Exactly one of Return or
+// Release must be called once the workspace's jobs are done; a nil
+// *Lease (the checkout did not use the cache) accepts both.
+type Lease struct {
+	lock *os.File
+	ent  string
+	dir  string
+	idx  *index
+}
+
+// checkKey refuses a key that is not one plain file name.
+func checkKey(key string) error {
+	if key == "" || key == "." || key == ".." || strings.ContainsAny(key, `/\`) || strings.HasSuffix(key, ".lock") {
+		return fmt.Errorf("bad workspace cache key %q", key)
+	}
+	return nil
+}
+
+// lock takes the lock of key, or returns nil when another process holds
+// it or the cache cannot be used.
+func (c Cache) lock(key string) *os.File {
+	if !reuseSupported || checkKey(key) != nil || c.Dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil
+	}
+	path := filepath.Join(c.Dir, key+".lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil
+	}
+	// Prune removes a lock file only while holding it: a lock on a file
+	// no longer at path locks nothing.
+	if ok, err := tryLock(f); err != nil || !ok || !sameFile(f, path) {
+		f.Close()
+		return nil
+	}
+	return f
+}
+
+// Checkout writes the tree of commit into dir, as Materialize does, with
+// the same result byte for byte and mode for mode. When the cache holds
+// a tree for key, that tree is moved to dir, every entry is checked
+// against the stat index taken when it was written (anything changed,
+// added, chmodded or replaced since is removed), and it is brought to
+// commit by the tree diff, so the cost grows with what changed. Without
+// a usable cached tree — none, a torn index, the lock held by another
+// checkout, any doubt — it materializes in full.
+//
+// The returned Lease is nil when the cache was not used (the lock was
+// busy, or reuse is unsupported here). On error the partly written dir
+// is left for the caller to remove and no Lease is returned.
+func (c Cache) Checkout(ctx context.Context, key, gitDir string, commit plumbing.Hash, dir string) (*Lease, Stats, error) {
+	lock := c.lock(key)
+	if lock == nil {
+		st, err := Materialize(ctx, gitDir, commit, dir)
+		return nil, st, err
+	}
+	l := &Lease{lock: lock, ent: filepath.Join(c.Dir, key), dir: dir}
+	st, err := l.checkout(ctx, gitDir, commit)
+	if err != nil {
+		l.Release()
+		return nil, st, fmt.Errorf("materialize %s: %w", commit, err)
+	}
+	return l, st, nil
+}
+
+// checkout does the work of Checkout holding the lock.
+func (l *Lease) checkout(ctx context.Context, gitDir string, commit plumbing.Hash) (Stats, error) {
+	tree := filepath.Join(l.ent, "tree")
+	old, reusable := l.take(tree)
+	if reusable {
+		if err := os.MkdirAll(filepath.Dir(l.dir), 0o755); err == nil && os.Rename(tree, l.dir) == nil {
+			var idx *index
+			var st Stats
+			err := guard(func() (err error) {
+				idx, st, err = syncTree(ctx, gitDir, commit, l.dir, old)
+				return err
+			})
+			if err == nil {
+				err = l.finish(idx)
+			}
+			if err == nil || ctx.Err() != nil {
+				return st, err
+			}
+			// Anything unsure: put the tree aside and start afresh.
+			trash := filepath.Join(l.ent, fmt.Sprintf("trash-%d", time.Now().UnixNano()))
+			if os.Rename(l.dir, trash) != nil {
+				if err := datadir.RemoveAll(l.dir); err != nil {
+					return Stats{}, fmt.Errorf("remove unusable reused workspace: %w", err)
+				}
+			}
+			_ = datadir.RemoveAll(trash)
+		}
+	}
+	_ = datadir.RemoveAll(tree)
+	idx := &index{}
+	var st Stats
+	err := guard(func() (err error) {
+		st, err = materialize(ctx, gitDir, commit, l.dir, true, idx)
+		return err
+	})
+	if err == nil {
+		err = l.finish(idx)
+	}
+	return st, err
+}
+
+// take reads the entry's index and clears everything else out of the
+// entry but its tree. It reports whether the tree is there with an index
+// to check it against.
+func (l *Lease) take(tree string) (*index, bool) {
+	if err := os.MkdirAll(l.ent, 0o755); err != nil {
+		return nil, false
+	}
+	idxPath := filepath.Join(l.ent, "index")
+	idx, err := readIndex(idxPath)
+	// The index goes first: a tree without one is never reused.
+	if rerr := os.Remove(idxPath); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		err = rerr
+	}
+	names, _ := readNames(l.ent)
+	for _, name := range names {
+		if name != "tree" {
+			_ = datadir.RemoveAll(filepath.Join(l.ent, name))
+		}
+	}
+	if err != nil {
+		return nil, false
+	}
+	fi, err := os.Lstat(tree)
+	return idx, err == nil && fi.IsDir()
+}
+
+// finish stamps the just written tree: from now on, any change to an
+// entry moves its ctime to the stamp or past it.
+func (l *Lease) finish(idx *index) error {
+	stamp, err := newStamp(filepath.Join(l.ent, "stamp"))
+	if err != nil {
+		return fmt.Errorf("stamp workspace cache: %w", err)
+	}
+	idx.stamp = stamp
+	l.idx = idx
+	return nil
+}
+
+// Return gives the workspace back to the cache once its jobs are done
+// (their processes ended): it moves the tree into the cache, with the
+// index of what was written, for the next Checkout to verify and reuse,
+// and releases the lock. On error the workspace is left where it was for
+// the caller to remove.
+func (l *Lease) Return() error {
+	if l == nil || l.lock == nil {
+		return nil
+	}
+	defer l.Release()
+	tree := filepath.Join(l.ent, "tree")
+	if err := datadir.RemoveAll(tree); err != nil {
+		return fmt.Errorf("return workspace to cache: %w", err)
+	}
+	if err := os.Rename(l.dir, tree); err != nil {
+		return fmt.Errorf("return workspace to cache: %w", err)
+	}
+	tmp := filepath.Join(l.ent, "index.tmp")
+	err := os.WriteFile(tmp, l.idx.encode(), 0o644)
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(l.ent, "index"))
+	}
+	if err != nil {
+		// Without an index the tree is never reused; the next holder
+		// removes it.
+		return fmt.Errorf("write workspace cache index: %w", err)
+	}
+	return nil
+}
+
+// Release lets go of the lease without giving the workspace back: the
+// cache stays empty for key until a later checkout fills it. For
+// keep_workspace, and for runs whose workspace is not to be reused.
+func (l *Lease) Release() {
+	if l == nil || l.lock == nil {
+		return
+	}
+	l.lock.Close()
+	l.lock = nil
+}
+
+// Prune removes the cached trees of c not used for maxAge (by their index
+// file's time) and any entry left without an index; entries held by a
+// run are left alone. It returns how many entries it removed.
+func (c Cache) Prune(now time.Time, maxAge time.Duration) (int, error) {
+	names, err := readNames(c.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("list workspace cache %s: %w", c.Dir, err)
+	}
+	keys := make(map[string]bool)
+	for _, name := range names {
+		key, _ := strings.CutSuffix(name, ".lock")
+		if checkKey(key) == nil {
+			keys[key] = true
+		}
+	}
+	removed := 0
+	for key := range keys {
+		lock := c.lock(key)
+		if lock == nil {
+			continue
+		}
+		ent := filepath.Join(c.Dir, key)
+		fi, err := os.Stat(filepath.Join(ent, "index"))
+		if err == nil && now.Sub(fi.ModTime()) < maxAge {
+			lock.Close()
+			continue
+		}
+		err = datadir.RemoveAll(ent)
+		if err == nil {
+			err = os.Remove(filepath.Join(c.Dir, key+".lock"))
+		}
+		lock.Close()
+		if err != nil {
+			return removed, fmt.Errorf("remove cached workspace %s: %w", ent, err)
+		}
+		removed++
+	}
+	return removed, nil
+}
+
+// readNames lists the names in dir.
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
