@@ -272,25 +272,11 @@ func (s *Store) ListJobs(ctx context.Context, runID string) ([]Job, error) {
 func (s *Store) ListShEvents(ctx context.Context, runID string) ([]ShEvent, error) {
 	var events []ShEvent
 	err := s.do(ctx, func(conn *sqlite.Conn) error {
-		return execRows(conn, `SELECT e.run_id, e.job_id, e.seq, e.started_at_ms,
-			e.finished_at_ms, e.exit_code, e.cmd, e.stdout_bytes, e.stderr_bytes,
-			e.log_truncated
+		return execRows(conn, `SELECT `+prefixed("e.", shEventColumns)+`
 			FROM sh_events e JOIN jobs j ON j.run_id = e.run_id AND j.job_id = e.job_id
 			WHERE e.run_id = ? ORDER BY j.rowid, e.seq`,
 			func(stmt *sqlite.Stmt) error {
-				events = append(events, ShEvent{
-					RunID:        stmt.ColumnText(0),
-					JobID:        stmt.ColumnText(1),
-					Seq:          stmt.ColumnInt(2),
-					StartedAtMS:  stmt.ColumnInt64(3),
-					FinishedAtMS: stmt.ColumnInt64(4),
-					ExitCode:     stmt.ColumnInt(5),
-					NoExit:       stmt.ColumnIsNull(5),
-					Cmd:          stmt.ColumnText(6),
-					StdoutBytes:  stmt.ColumnInt64(7),
-					StderrBytes:  stmt.ColumnInt64(8),
-					LogTruncated: stmt.ColumnInt(9) != 0,
-				})
+				events = append(events, scanShEvent(stmt))
 				return nil
 			}, runID)
 	})
@@ -298,4 +284,25 @@ func (s *Store) ListShEvents(ctx context.Context, runID string) ([]ShEvent, erro
 		return nil, fmt.Errorf("list sh events of run %s: %w", runID, err)
 	}
 	return events, nil
+}
+
+// shEventColumns are the columns scanShEvent reads, in its order.
+const shEventColumns = `run_id, job_id, seq, started_at_ms, finished_at_ms, exit_code, cmd,
+	stdout_bytes, stderr_bytes, log_truncated`
+
+// scanShEvent reads a row of shEventColumns.
+func scanShEvent(stmt *sqlite.Stmt) ShEvent {
+	return ShEvent{
+		RunID:        stmt.ColumnText(0),
+		JobID:        stmt.ColumnText(1),
+		Seq:          stmt.ColumnInt(2),
+		StartedAtMS:  stmt.ColumnInt64(3),
+		FinishedAtMS: stmt.ColumnInt64(4),
+		ExitCode:     stmt.ColumnInt(5),
+		NoExit:       stmt.ColumnIsNull(5),
+		Cmd:          stmt.ColumnText(6),
+		StdoutBytes:  stmt.ColumnInt64(7),
+		StderrBytes:  stmt.ColumnInt64(8),
+		LogTruncated: stmt.ColumnInt(9) != 0,
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/quire-ci/quire-hook/schema"
@@ -116,10 +117,11 @@ func (s *Store) ListPipeline(ctx context.Context, runID string) ([]PipelineJob, 
 }
 
 // LatestPerRef returns the newest run of every ref of every repo (of
-// repo alone unless it is ""), ordered by repo and ref. It skips through
-// the runs_repo_ref_queued index from one (repo, ref) to the next, so it
-// costs a few index seeks per ref, however many runs each ref has.
-func (s *Store) LatestPerRef(ctx context.Context, repo string) ([]Run, error) {
+// repo alone unless it is ""), ordered by repo and ref, at most maxRefs
+// refs a repo (0: all). It skips through the runs_repo_ref_queued index
+// from one (repo, ref) to the next, so it costs a few index seeks per
+// ref, however many runs each ref has.
+func (s *Store) LatestPerRef(ctx context.Context, repo string, maxRefs int) ([]Run, error) {
 	var runs []Run
 	err := s.do(ctx, func(conn *sqlite.Conn) error {
 		text := func(query string, args ...any) (string, bool, error) {
@@ -138,10 +140,12 @@ func (s *Store) LatestPerRef(ctx context.Context, repo string) ([]Run, error) {
 				return err
 			}
 		}
-		ref, okRef := "", false
+		ref, okRef, n := "", false, 0
 		for {
 			var err error
-			if okRef {
+			if okRef && maxRefs > 0 && n >= maxRefs {
+				okRef = false // enough of this repo: on to the next
+			} else if okRef {
 				ref, okRef, err = text(`SELECT min(ref_name) FROM runs WHERE repo = ? AND ref_name > ?`, cur, ref)
 			} else {
 				ref, okRef, err = text(`SELECT min(ref_name) FROM runs WHERE repo = ?`, cur)
@@ -156,8 +160,10 @@ func (s *Store) LatestPerRef(ctx context.Context, repo string) ([]Run, error) {
 				if cur, ok, err = text(`SELECT min(repo) FROM runs WHERE repo > ?`, cur); err != nil || !ok {
 					return err
 				}
+				n = 0
 				continue
 			}
+			n++
 			err = execRows(conn, `SELECT `+runColumns+` FROM runs WHERE repo = ? AND ref_name = ?
 				ORDER BY queued_at_ms DESC, id DESC LIMIT 1`, func(stmt *sqlite.Stmt) error {
 				runs = append(runs, scanRun(stmt))
@@ -225,4 +231,80 @@ func prefixed(prefix, columns string) string {
 		parts[i] = prefix + strings.TrimSpace(p)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// RunProgress sums up how far the run has got: its state and the
+// number and states of its jobs, sh calls and notifications. It changes
+// whenever the run's page would, and costs a few index range counts,
+// not the rows: a live page asks for it twice a second.
+func (s *Store) RunProgress(ctx context.Context, id string) (string, error) {
+	var out string
+	err := s.do(ctx, func(conn *sqlite.Conn) error {
+		return execRows(conn, `SELECT r.state || '/' || ifnull(r.finished_at_ms, '') || '/' ||
+			(SELECT count(*) || ':' || ifnull(group_concat(job_id || '=' || state, ','), '') FROM jobs WHERE run_id = r.id) || '/' ||
+			(SELECT count(*) || ':' || count(finished_at_ms) || ':' || ifnull(sum(log_truncated), 0) FROM sh_events WHERE run_id = r.id) || '/' ||
+			(SELECT count(*) FROM notifications WHERE run_id = r.id)
+			FROM runs r WHERE r.id = ?`, func(stmt *sqlite.Stmt) error {
+			out = stmt.ColumnText(0)
+			return nil
+		}, id)
+	})
+	if err != nil {
+		return "", fmt.Errorf("read the progress of run %s: %w", id, err)
+	}
+	if out == "" {
+		return "", fmt.Errorf("read the progress of run %s: %w", id, ErrNotFound)
+	}
+	return out, nil
+}
+
+// ListShEventsCapped is ListShEvents keeping, of each job with more than
+// keep calls, only the first and the last keep/2: a page shows those,
+// and a run of 100,000 sh calls costs no more than one of keep. calls
+// holds the number of calls of every job that has any.
+func (s *Store) ListShEventsCapped(ctx context.Context, runID string, keep int) (events []ShEvent, calls map[string]int, err error) {
+	calls = map[string]int{}
+	err = s.do(ctx, func(conn *sqlite.Conn) error {
+		var jobs []string
+		err := execRows(conn, `SELECT e.job_id, count(*) FROM sh_events e
+			JOIN jobs j ON j.run_id = e.run_id AND j.job_id = e.job_id
+			WHERE e.run_id = ? GROUP BY e.job_id ORDER BY min(j.rowid)`, func(stmt *sqlite.Stmt) error {
+			jobs = append(jobs, stmt.ColumnText(0))
+			calls[stmt.ColumnText(0)] = stmt.ColumnInt(1)
+			return nil
+		}, runID)
+		if err != nil {
+			return err
+		}
+		scan := func(stmt *sqlite.Stmt) error {
+			events = append(events, scanShEvent(stmt))
+			return nil
+		}
+		for _, job := range jobs {
+			head, tail := keep/2, keep-keep/2
+			if calls[job] <= keep {
+				head, tail = calls[job], 0
+			}
+			err := execRows(conn, `SELECT `+shEventColumns+` FROM sh_events
+				WHERE run_id = ? AND job_id = ? ORDER BY seq LIMIT ?`, scan, runID, job, head)
+			if err != nil {
+				return err
+			}
+			if tail == 0 {
+				continue
+			}
+			at := len(events)
+			err = execRows(conn, `SELECT `+shEventColumns+` FROM sh_events
+				WHERE run_id = ? AND job_id = ? ORDER BY seq DESC LIMIT ?`, scan, runID, job, tail)
+			if err != nil {
+				return err
+			}
+			slices.Reverse(events[at:])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list sh events of run %s: %w", runID, err)
+	}
+	return events, calls, nil
 }

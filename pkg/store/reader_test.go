@@ -166,14 +166,14 @@ func TestStore_LatestPerRef(t *testing.T) {
 		}
 		return out
 	}
-	all, err := s.LatestPerRef(ctx, "")
+	all, err := s.LatestPerRef(ctx, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := ids(all), []string{"a3", "a2", "b1"}; !slices.Equal(got, want) {
 		t.Errorf("all repos: got %v, want %v", got, want)
 	}
-	one, err := s.LatestPerRef(ctx, "b.git")
+	one, err := s.LatestPerRef(ctx, "b.git", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func BenchmarkStore_RunsPage(b *testing.B) {
 	}
 	b.Run("LatestPerRef", func(b *testing.B) {
 		for range b.N {
-			if _, err := s.LatestPerRef(ctx, ""); err != nil {
+			if _, err := s.LatestPerRef(ctx, "", 0); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -272,5 +272,72 @@ func fill100k(b *testing.B, s *Store) {
 		FROM n`)
 	if err != nil {
 		b.Fatal(err)
+	}
+}
+
+func TestStore_ListShEventsCapped(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t)
+	mustCreateRun(t, s, newRun("run-1", 1000))
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.StartRun(ctx, "run-1", 1000, ""))
+	for job, n := range map[string]int{"many": 25, "few": 3} {
+		must(s.StartJob(ctx, "run-1", job, 1000))
+		for i := 1; i <= n; i++ {
+			must(s.AddShEvent(ctx, ShEvent{RunID: "run-1", JobID: job, Seq: i, StartedAtMS: 1000, FinishedAtMS: 1001, Cmd: "true"}))
+		}
+	}
+	events, calls, err := s.ListShEventsCapped(ctx, "run-1", 10)
+	must(err)
+	var got []string
+	for _, e := range events {
+		got = append(got, fmt.Sprintf("%s/%d", e.JobID, e.Seq))
+	}
+	want := []string{"many/1", "many/2", "many/3", "many/4", "many/5", "many/21", "many/22", "many/23", "many/24", "many/25", "few/1", "few/2", "few/3"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if calls["many"] != 25 || calls["few"] != 3 {
+		t.Errorf("calls %v, want many 25, few 3", calls)
+	}
+
+	// RunProgress moves with every change the page would show.
+	before, err := s.RunProgress(ctx, "run-1")
+	must(err)
+	must(s.AddShEvent(ctx, ShEvent{RunID: "run-1", JobID: "few", Seq: 4, StartedAtMS: 1000, FinishedAtMS: 1001, Cmd: "true"}))
+	after, err := s.RunProgress(ctx, "run-1")
+	must(err)
+	if before == after {
+		t.Errorf("RunProgress %q did not change with a new sh call", after)
+	}
+	if _, err := s.RunProgress(ctx, "run-none"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RunProgress of no run: %v, want ErrNotFound", err)
+	}
+}
+
+func TestStore_LatestPerRefCapped(t *testing.T) {
+	s := openTest(t)
+	for i, ref := range []string{"a", "b", "c", "d"} {
+		for _, repo := range []string{"x.git", "y.git"} {
+			r := newRun(fmt.Sprintf("%s-%s", repo, ref), int64(1000+i))
+			r.Repo, r.Ref = repo, "refs/heads/"+ref
+			mustCreateRun(t, s, r)
+		}
+	}
+	runs, err := s.LatestPerRef(t.Context(), "", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range runs {
+		got = append(got, r.ID)
+	}
+	if want := []string{"x.git-a", "x.git-b", "y.git-a", "y.git-b"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/ansi"
 	"github.com/quire-ci/quire-hook/pkg/crilog"
 	"github.com/quire-ci/quire-hook/pkg/logpage"
-	"github.com/quire-ci/quire-hook/pkg/report"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -113,19 +112,24 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	last, _ := strconv.ParseUint(r.URL.Query().Get("seen"), 16, 64)
 	beat := time.Now()
 	for {
-		rec, err := report.Load(ctx, f.src.store, f.run.ID)
+		progress, err := f.src.store.RunProgress(ctx, f.run.ID)
 		if err != nil {
 			st.send("end", "", []byte(`"gone"`))
 			return
 		}
-		sum := fingerprint(rec)
-		ended := rec.Run.State.Ended() || ownerGone(rec.Run)
+		run, err := f.src.store.GetRun(ctx, f.run.ID)
+		if err != nil {
+			st.send("end", "", []byte(`"gone"`))
+			return
+		}
+		sum := fingerprint(progress)
+		ended := run.State.Ended() || ownerGone(run)
 		switch {
 		case ended:
-			st.send("end", "", []byte(fmt.Sprintf("%q", rec.Run.State)))
+			st.send("end", "", []byte(fmt.Sprintf("%q", run.State)))
 			return
 		case sum != last:
-			if st.send("update", "", []byte(fmt.Sprintf("%q", rec.Run.State))) != nil {
+			if st.send("update", "", []byte(fmt.Sprintf("%q", run.State))) != nil {
 				return
 			}
 			beat = time.Now()
@@ -146,11 +150,10 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// fingerprint sums what the run page shows of rec.
-func fingerprint(rec report.Record) uint64 {
+// fingerprint sums a run's progress (store.RunProgress) for seen=.
+func fingerprint(progress string) uint64 {
 	h := fnv.New64a()
-	b, _ := json.Marshal(rec)
-	h.Write(b)
+	h.Write([]byte(progress))
 	return h.Sum64() | 1
 }
 

@@ -17,6 +17,10 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
+// refsShown is how many refs of a repository the repositories page
+// lists (in name order); the runs page lists them all.
+const refsShown = 100
+
 // reposPage lists every repository with the latest run of each ref.
 func (s *Server) reposPage(w http.ResponseWriter, r *http.Request) {
 	ctx, now := r.Context(), time.Now()
@@ -24,6 +28,7 @@ func (s *Server) reposPage(w http.ResponseWriter, r *http.Request) {
 	type repoRow struct {
 		Name string
 		Refs []runView
+		More bool // refsShown refs shown, and there may be more
 	}
 	data := struct {
 		page
@@ -35,7 +40,7 @@ func (s *Server) reposPage(w http.ResponseWriter, r *http.Request) {
 		if src.store == nil {
 			continue
 		}
-		runs, err := src.store.LatestPerRef(ctx, "")
+		runs, err := src.store.LatestPerRef(ctx, "", refsShown)
 		if err != nil {
 			data.Problems = append(data.Problems, err.Error())
 			continue
@@ -49,6 +54,7 @@ func (s *Server) reposPage(w http.ResponseWriter, r *http.Request) {
 				data.Repos = append(data.Repos, row)
 			}
 			row.Refs = append(row.Refs, s.view(run, name, now))
+			row.More = len(row.Refs) >= refsShown
 		}
 	}
 	slices.SortFunc(data.Repos, func(a, b *repoRow) int { return strings.Compare(a.Name, b.Name) })
@@ -207,7 +213,9 @@ type jobView struct {
 	LogURL         string
 	TrendsURL      string
 	Calls          []callView
-	startMS, endMS int64
+	// Hidden calls are left out of Calls before Calls[HiddenAt].
+	Hidden, HiddenAt int
+	startMS, endMS   int64
 }
 
 // callView is an sh call of the run page.
@@ -217,6 +225,32 @@ type callView struct {
 	Bytes, URL        string
 	Failed, Truncated bool
 	startMS, endMS    int64
+}
+
+// callsShown is how many sh calls of a job the run page lists: the
+// first and the last half of them, and how many are left out between.
+const callsShown = 200
+
+// loadCapped is report.Load with at most callsShown sh calls a job, and
+// the number of calls of each job.
+func loadCapped(ctx context.Context, st *store.Store, id string) (report.Record, map[string]int, error) {
+	var rec report.Record
+	var err error
+	if rec.Run, err = st.GetRun(ctx, id); err != nil {
+		return rec, nil, err
+	}
+	if rec.Jobs, err = st.ListJobs(ctx, id); err != nil {
+		return rec, nil, err
+	}
+	events, calls, err := st.ListShEventsCapped(ctx, id, callsShown)
+	if err != nil {
+		return rec, nil, err
+	}
+	rec.ShEvents = events
+	if rec.Notifications, err = st.ListNotifications(ctx, id); err != nil {
+		return rec, nil, err
+	}
+	return rec, calls, nil
 }
 
 // runPage shows a run: its header, job graph, time line, jobs, sh calls
@@ -229,7 +263,14 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	rec, err := report.Load(ctx, f.src.store, f.run.ID)
+	// The progress first: rows written after it make the stream say
+	// "update" at once, never a change the page missed.
+	progress, err := f.src.store.RunProgress(ctx, f.run.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rec, calls, err := loadCapped(ctx, f.src.store, f.run.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -250,9 +291,9 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	}{page: s.page("Run " + run.ShortID), Run: run}
 	if !rec.Run.State.Ended() && !ownerGone(rec.Run) {
 		// The stream says "update" once the rows differ from these.
-		data.Live = s.url("/runs/"+url.PathEscape(rec.Run.ID)+"/events") + "?seen=" + strconv.FormatUint(fingerprint(rec), 16)
+		data.Live = s.url("/runs/"+url.PathEscape(rec.Run.ID)+"/events") + "?seen=" + strconv.FormatUint(fingerprint(progress), 16)
 	}
-	data.Jobs = s.jobViews(rec, pipe, f.repo, now)
+	data.Jobs = s.jobViews(rec, calls, pipe, f.repo, now)
 	data.Graph, data.Timeline = graphs(data.Jobs, rec.Run, now)
 	data.Notifications = report.NewRecordJSON(rec, f.src.root).Notifications
 	for i, n := range data.Notifications {
@@ -268,7 +309,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 // jobViews are the run's jobs: those its pipeline declared, in that
 // order, then any recorded that it did not declare (a run recorded
 // before pipeline_jobs existed has only those).
-func (s *Server) jobViews(rec report.Record, pipe []store.PipelineJob, repo string, now time.Time) []jobView {
+func (s *Server) jobViews(rec report.Record, calls map[string]int, pipe []store.PipelineJob, repo string, now time.Time) []jobView {
 	rows := map[string]store.Job{}
 	for _, j := range rec.Jobs {
 		rows[j.JobID] = j
@@ -297,9 +338,14 @@ func (s *Server) jobViews(rec report.Record, pipe []store.PipelineJob, repo stri
 			v.LogURL = s.logURL(rec.Run.ID, id, 0, "")
 			v.startMS, v.endMS = j.StartedAtMS, j.FinishedAtMS
 		}
+		shown := 0
 		for _, e := range rec.ShEvents {
 			if e.JobID != id {
 				continue
+			}
+			if shown++; shown == callsShown/2+1 && calls[id] > callsShown {
+				v.Hidden = calls[id] - callsShown
+				v.HiddenAt = len(v.Calls)
 			}
 			c := callView{Seq: e.Seq, Cmd: clip(e.Cmd, maxShortText), Exit: shExit(e), Took: took(e.StartedAtMS, e.FinishedAtMS, now),
 				Bytes:  fmt.Sprintf("%s out, %s err", bytesText(e.StdoutBytes), bytesText(e.StderrBytes)),
