@@ -1,6 +1,8 @@
 package crilog
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,5 +76,51 @@ func TestOpenLog(t *testing.T) {
 			t.Fatalf("a log Writer made was refused: %v", err)
 		}
 		f.Close()
+	})
+}
+
+// OpenLogBelow follows no symbolic link anywhere below the root: a job
+// directory swapped for a link to another data root's logs, after the
+// web UI checked it, must still not be read.
+func TestOpenLogBelow(t *testing.T) {
+	root := t.TempDir()
+	other := t.TempDir()
+	for _, dir := range []string{filepath.Join(root, "runs", "r1", "jobs", "build"), filepath.Join(other, "build")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		w, err := Create(filepath.Join(dir, "sh-1.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	good := filepath.Join(root, "runs", "r1", "jobs", "build", "sh-1.log")
+	f, err := OpenLogBelow(root, good)
+	if err != nil {
+		t.Fatalf("a real log was refused: %v", err)
+	}
+	f.Close()
+
+	if err := os.Symlink(filepath.Join(other, "build"), filepath.Join(root, "runs", "r1", "jobs", "test")); err != nil {
+		t.Fatal(err)
+	}
+	for name, path := range map[string]string{
+		"LinkedDirectory": filepath.Join(root, "runs", "r1", "jobs", "test", "sh-1.log"),
+		"Outside":         filepath.Join(other, "build", "sh-1.log"),
+		"DotDot":          filepath.Join(root, "..", filepath.Base(other), "build", "sh-1.log"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if f, err := OpenLogBelow(root, path); err == nil {
+				f.Close()
+				t.Errorf("OpenLogBelow opened %s", path)
+			}
+		})
+	}
+	t.Run("Missing", func(t *testing.T) {
+		_, err := OpenLogBelow(root, filepath.Join(root, "runs", "r1", "jobs", "build", "sh-9.log"))
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("got %v, want an error wrapping fs.ErrNotExist", err)
+		}
 	})
 }

@@ -78,8 +78,8 @@ type Page struct {
 // being written use Follow and Tail.Next, which stop at what is complete
 // so far. Memory and time are those of the page, whatever the size of
 // the files and wherever from points.
-func Read(files []string, from Cursor, maxLines, maxBytes int) (Page, error) {
-	t, err := Follow(files, from)
+func Read(files []string, from Cursor, maxLines, maxBytes int, opts ...Option) (Page, error) {
+	t, err := Follow(files, from, opts...)
 	if err != nil {
 		return Page{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
@@ -14,8 +15,9 @@ import (
 // source is one file of a Tail, with its next line read ahead so that
 // files can be merged by time.
 type source struct {
-	path string
-	f    *crilog.Follower // nil while the file is not open
+	path     string
+	openFile func(path string) (*os.File, error)
+	f        *crilog.Follower // nil while the file is not open
 
 	// low is the time of the record at off while the file is not open
 	// (lazy): a lower bound of its next line's time.
@@ -44,7 +46,7 @@ func (s *source) prepare(ended bool) error {
 		return nil
 	}
 	s.lazy = false
-	f, err := crilog.OpenLog(s.path)
+	f, err := s.openFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.done = ended
 		return nil
@@ -90,7 +92,11 @@ func (s *source) prepare(ended bool) error {
 // open opens the file at off.
 func (s *source) open(ended bool) error {
 	s.lazy = false
-	f, err := crilog.FollowAt(s.path, s.off)
+	file, err := s.openFile(s.path)
+	var f *crilog.Follower
+	if err == nil {
+		f, err = crilog.FollowFile(file, s.off)
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		s.done = ended // removed since prepare looked

@@ -3,6 +3,7 @@ package logpage
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/crilog"
@@ -23,15 +24,37 @@ type Tail struct {
 
 // Follow returns a Tail over files from cursor from. Files are opened
 // as Next needs them: one that does not exist yet is read once it does.
-func Follow(files []string, from Cursor) (*Tail, error) {
+func Follow(files []string, from Cursor, opts ...Option) (*Tail, error) {
 	if err := checkCursor(from, len(files)); err != nil {
 		return nil, fmt.Errorf("follow log: %w", err)
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	open := o.open
+	if open == nil {
+		open = crilog.OpenLog
+	}
 	t := &Tail{line: from.Line, src: make([]*source, len(files))}
 	for i, path := range files {
-		t.src[i] = &source{path: path, off: from.offset(i), clean: true}
+		t.src[i] = &source{path: path, off: from.offset(i), clean: true, openFile: open}
 	}
 	return t, nil
+}
+
+// Option changes how Read, Follow and WriteText read the files.
+type Option func(*options)
+
+type options struct {
+	open func(path string) (*os.File, error)
+}
+
+// WithOpener makes the files be opened by open instead of
+// crilog.OpenLog: the web UI passes crilog.OpenLogBelow, so that no log
+// is read through a symbolic link anywhere below its data root.
+func WithOpener(open func(path string) (*os.File, error)) Option {
+	return func(o *options) { o.open = open }
 }
 
 // Next returns the lines complete now after those returned before, as

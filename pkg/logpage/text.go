@@ -13,8 +13,8 @@ import (
 // bytes and all; a line longer than 1 MiB comes as several lines of at
 // most 1 MiB. It takes the files as complete, as Read does, and holds
 // no more than a line per file in memory.
-func WriteText(w io.Writer, files []string) error {
-	t, err := Follow(files, Cursor{})
+func WriteText(w io.Writer, files []string, opts ...Option) error {
+	t, err := Follow(files, Cursor{}, opts...)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/ansi"
-	"github.com/quire-ci/quire-hook/pkg/crilog"
 	"github.com/quire-ci/quire-hook/pkg/logpage"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
@@ -190,7 +189,7 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badf("from=%q is not a cursor from this server's pages: %v", short(at, 80), err))
 		return
 	}
-	tail, err := logpage.Follow(t.files, from)
+	tail, err := logpage.Follow(t.files, from, t.opener())
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -256,7 +255,7 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 			if err == nil && len(now.files) > len(t.files) {
 				// A job's new sh call: follow its file too, from where
 				// the stream is (its offset there is 0).
-				next, ferr := logpage.Follow(now.files, from)
+				next, ferr := logpage.Follow(now.files, from, now.opener())
 				if ferr != nil {
 					st.send("end", "", []byte(fmt.Sprintf("%q", ferr.Error())))
 					return
@@ -296,10 +295,6 @@ func (d *deadlineWriter) Write(p []byte) (int, error) {
 	d.wrote = true
 	return d.w.Write(p)
 }
-
-// openLog opens a log file for download: never through a symbolic link,
-// never anything but a regular file (see crilog.OpenLog).
-func openLog(path string) (*os.File, error) { return crilog.OpenLog(path) }
 
 // ansiCSS serves the stylesheet of the log colours.
 func (s *Server) ansiCSS(w http.ResponseWriter, r *http.Request) {

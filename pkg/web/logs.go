@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/quire-ci/quire-hook/pkg/ansi"
+	"github.com/quire-ci/quire-hook/pkg/crilog"
 	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/logpage"
 	"github.com/quire-ci/quire-hook/pkg/store"
@@ -182,9 +183,9 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 	}
 	var p logpage.Page
 	if t.done {
-		p, err = logpage.Read(t.files, from, logPageLines, logPageBytes)
+		p, err = logpage.Read(t.files, from, logPageLines, logPageBytes, t.opener())
 	} else {
-		p, err = s.readLive(t.files, from)
+		p, err = s.readLive(t.files, from, t.opener())
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -242,8 +243,8 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 
 // readLive reads a page of a log still being written: only its complete
 // lines, so that following from the page's cursor loses nothing.
-func (s *Server) readLive(files []string, from logpage.Cursor) (logpage.Page, error) {
-	tail, err := logpage.Follow(files, from)
+func (s *Server) readLive(files []string, from logpage.Cursor, opts ...logpage.Option) (logpage.Page, error) {
+	tail, err := logpage.Follow(files, from, opts...)
 	if err != nil {
 		return logpage.Page{}, err
 	}
@@ -277,7 +278,7 @@ func (s *Server) logText(w http.ResponseWriter, r *http.Request) {
 	// A long download moves its own deadline; the server's WriteTimeout
 	// would cut it.
 	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w)}
-	if err := logpage.WriteText(dw, t.files); err != nil {
+	if err := logpage.WriteText(dw, t.files, t.opener()); err != nil {
 		if !dw.wrote {
 			// Nothing sent yet (a file that is a link, say): an error
 			// page, not a 200 with the error in it.
@@ -296,7 +297,7 @@ func (s *Server) logRaw(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	f, err := openLog(t.files[0])
+	f, err := t.open(t.files[0])
 	if errors.Is(err, fs.ErrNotExist) {
 		s.notFound(w, r, "this log has not been written (yet)")
 		return
@@ -327,6 +328,16 @@ func (t logTarget) downloadName(ext string) string {
 	}
 	return name + ext
 }
+
+// open opens one of the target's log files below its data root, never
+// through a symbolic link (crilog.OpenLogBelow): realDirs checked the
+// directories, and this holds even if one is swapped since.
+func (t logTarget) open(path string) (*os.File, error) {
+	return crilog.OpenLogBelow(string(t.src.root), path)
+}
+
+// opener makes logpage open the files as open does.
+func (t logTarget) opener() logpage.Option { return logpage.WithOpener(t.open) }
 
 // realDirs refuses a log directory that is reached, below the data root,
 // through a symbolic link or anything but a directory. crilog.OpenLog
