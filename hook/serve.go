@@ -117,7 +117,10 @@ func (g *globals) serve(ctx context.Context, listen string, repos []string, auth
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serveShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("stop serving: %w", err)
+		// A request still going after the grace (a client that reads
+		// nothing) is cut: stopping is what SIGTERM asked for.
+		srv.Close()
+		fmt.Fprintf(g.io.Stderr, "quire-hook serve: cut the requests still open after %s\n", serveShutdownTimeout)
 	}
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)

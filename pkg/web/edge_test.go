@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -130,4 +131,25 @@ func TestFindRun_AmbiguousAcrossRoots(t *testing.T) {
 	f.get(t, "/runs/"+prefix, 400)
 	f.get(t, "/api/runs/"+prefix, 400)
 	f.get(t, "/runs/"+runID(13), 200)
+}
+
+// Under a base path, an unclean path is redirected to its clean form
+// under the base path: the mux's own redirect would drop it.
+func TestBasePath_CleanRedirect(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, web.Options{BasePath: "/ci"})
+	client := *f.hs.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for path, want := range map[string]string{
+		"/ci/runs/../runs":               "/ci/runs",
+		"/ci//runs?state=failed":         "/ci/runs?state=failed",
+		"/ci/static/../static/style.css": "/ci/static/style.css",
+	} {
+		res, err := client.Get(f.hs.URL + path)
+		must(t, err)
+		res.Body.Close()
+		if got := res.Header.Get("Location"); res.StatusCode/100 != 3 || got != want {
+			t.Errorf("GET %s: %d to %q, want a redirect to %q", path, res.StatusCode, got, want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -285,12 +286,21 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 type deadlineWriter struct {
 	w     http.ResponseWriter
 	rc    *http.ResponseController
-	wrote bool // whether anything was written
+	stop  <-chan struct{} // closed when the server stops: the download ends
+	wrote bool            // whether anything was written
 }
+
+// errStopping ends a download when the server stops.
+var errStopping = errors.New("the server is stopping")
 
 func (d *deadlineWriter) Header() http.Header    { return d.w.Header() }
 func (d *deadlineWriter) WriteHeader(status int) { d.w.WriteHeader(status) }
 func (d *deadlineWriter) Write(p []byte) (int, error) {
+	select {
+	case <-d.stop:
+		return 0, errStopping
+	default:
+	}
 	d.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 	d.wrote = true
 	return d.w.Write(p)

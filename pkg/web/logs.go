@@ -277,7 +277,7 @@ func (s *Server) logText(w http.ResponseWriter, r *http.Request) {
 	}
 	// A long download moves its own deadline; the server's WriteTimeout
 	// would cut it.
-	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w)}
+	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w), stop: s.stop.Done()}
 	if err := logpage.WriteText(dw, t.files, t.opener()); err != nil {
 		if !dw.wrote {
 			// Nothing sent yet (a file that is a link, say): an error
@@ -316,7 +316,7 @@ func (s *Server) logRaw(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="`+t.downloadName(".log")+`"`)
 	h.Set("Cache-Control", "no-store")
-	http.ServeContent(&deadlineWriter{w: w, rc: http.NewResponseController(w)}, r, "", fi.ModTime(), f)
+	http.ServeContent(&deadlineWriter{w: w, rc: http.NewResponseController(w), stop: s.stop.Done()}, r, "", fi.ModTime(), f)
 }
 
 // downloadName is a file name for the log: the run's short id, the job

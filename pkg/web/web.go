@@ -145,6 +145,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, to, http.StatusFound)
 			return
 		}
+		// The mux answers an unclean path (/runs/../x) with a redirect
+		// to the clean one, which would lose the base path: redirect here.
+		if clean := cleanPath(rest); clean != rest {
+			to := s.opts.BasePath + clean
+			if r.URL.RawQuery != "" {
+				to += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, to, http.StatusMovedPermanently)
+			return
+		}
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = rest
 		r2.URL.RawPath = ""
@@ -168,3 +178,13 @@ func (s *Server) staticFiles() http.Handler {
 
 // url is p under the base path.
 func (s *Server) url(p string) string { return s.opts.BasePath + p }
+
+// cleanPath is p cleaned as http.ServeMux cleans it: path.Clean, with a
+// trailing slash kept.
+func cleanPath(p string) string {
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean
+}
