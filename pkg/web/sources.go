@@ -70,10 +70,14 @@ type Sources struct {
 	// again; 0 means 10 s.
 	Rescan time.Duration
 
-	mu      sync.Mutex
-	cat     *catalog
-	scanned time.Time
-	open    map[datadir.Root]*source // kept across scans
+	mu       sync.Mutex
+	cat      *catalog
+	scanned  time.Time
+	scanning bool // a request is scanning; the others keep the last catalog
+
+	openMu sync.Mutex
+	open   map[datadir.Root]*source // kept across scans
+	closed bool
 }
 
 // maxScanEntries bounds one scan of a --repos directory: a directory
@@ -82,24 +86,35 @@ const maxScanEntries = 200_000
 
 // catalog returns the current catalog, scanning again when the last scan
 // is older than Rescan.
+// The scan runs outside the lock: while one request scans (a walk of
+// the directories, which can take a while), the others are served from
+// the last catalog instead of waiting.
 func (s *Sources) catalog(ctx context.Context) *catalog {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	every := s.Rescan
 	if every == 0 {
 		every = 10 * time.Second
 	}
-	if s.cat != nil && time.Since(s.scanned) < every {
-		return s.cat
+	s.mu.Lock()
+	if s.cat != nil && (time.Since(s.scanned) < every || s.scanning) {
+		cat := s.cat
+		s.mu.Unlock()
+		return cat
 	}
-	s.cat, s.scanned = s.scan(ctx), time.Now()
-	return s.cat
+	s.scanning = true
+	s.mu.Unlock()
+
+	cat := s.scan(ctx)
+	s.mu.Lock()
+	s.cat, s.scanned, s.scanning = cat, time.Now(), false
+	s.mu.Unlock()
+	return cat
 }
 
 // Close closes every database.
 func (s *Sources) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	s.closed = true
 	var errs []error
 	for _, src := range s.open {
 		if src.store != nil {
@@ -112,9 +127,6 @@ func (s *Sources) Close() error {
 
 // scan finds the repositories and opens the databases not open yet.
 func (s *Sources) scan(ctx context.Context) *catalog {
-	if s.open == nil {
-		s.open = map[datadir.Root]*source{}
-	}
 	cat := &catalog{byName: map[string]Repo{}, names: map[datadir.Root]map[string]Repo{}}
 	type found struct{ gitDir, base string }
 	var dirs []found
@@ -194,10 +206,19 @@ func (c *catalog) add(src *source, r Repo) {
 // source returns the open database of root, opening it if need be. A
 // database that could not be opened is tried again on the next scan.
 func (s *Sources) source(ctx context.Context, root datadir.Root) *source {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
 	if src, ok := s.open[root]; ok && src.store != nil {
 		return src
 	}
 	src := &source{root: root}
+	if s.closed {
+		src.err = fmt.Errorf("read %s: the server is stopping", root.DB())
+		return src
+	}
+	if s.open == nil {
+		s.open = map[datadir.Root]*source{}
+	}
 	src.store, src.err = store.OpenReader(ctx, root.DB())
 	s.open[root] = src
 	return src
