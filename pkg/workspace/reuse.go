@@ -175,7 +175,11 @@ func (l *Lease) finish(idx *index) error {
 	if err != nil {
 		return fmt.Errorf("stamp workspace cache: %w", err)
 	}
-	idx.stamp = stamp
+	root, err := lstatPath(l.dir)
+	if err != nil {
+		return fmt.Errorf("stat workspace: %w", err)
+	}
+	idx.stamp, idx.uid, idx.gid = stamp, root.uid, root.gid
 	l.idx = idx
 	return nil
 }

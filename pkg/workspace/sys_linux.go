@@ -25,6 +25,8 @@ func statOf(st *syscall.Stat_t) fileStat {
 		size:  st.Size,
 		mtime: st.Mtim.Nano(),
 		ctime: st.Ctim.Nano(),
+		uid:   st.Uid,
+		gid:   st.Gid,
 	}
 }
 
@@ -112,9 +114,32 @@ func listDir(root int, rel string, buf []byte) ([]string, []fileStat, error) {
 			size:  st.Size,
 			mtime: st.Mtim.Nano(),
 			ctime: st.Ctim.Nano(),
+			uid:   st.Uid,
+			gid:   st.Gid,
 		}
 	}
 	return names, stats, nil
+}
+
+// hasXattrs reports whether the directory rel below root has any
+// extended attribute (an ACL is one too), or could not be asked.
+func hasXattrs(root int, rel string) bool {
+	fd, err := openBelow(root, rel)
+	if err != nil {
+		return true
+	}
+	defer unix.Close(fd)
+	for {
+		n, err := unix.Flistxattr(fd, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		// A file system without xattrs has none to keep.
+		if errors.Is(err, syscall.ENOTSUP) {
+			return false
+		}
+		return err != nil || n != 0
+	}
 }
 
 // openBelow opens the directory rel below root ("" for root itself).

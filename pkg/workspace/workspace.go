@@ -16,11 +16,20 @@
 //     ext4 has none and a plain copy costs as much as materializing.)
 //   - What the job did to the tree is found by a stat index like git's,
 //     taken as each file was written: mode, inode, link count, size,
-//     mtime and ctime. Writing, truncating, chmod, chown, linking and
-//     replacing all move ctime, which no unprivileged process can set
-//     back, so an entry whose stat differs in any field, or that has a
-//     second link, is removed and rewritten; a path not in the index is
-//     removed; a directory must still be a plain 0755 directory. An
+//     mtime, ctime, owner and group. Writing, truncating, chmod, chown,
+//     linking, replacing and setting an xattr or ACL all move ctime,
+//     which no unprivileged process can set back, so an entry whose stat
+//     differs in any field, or that has a second link, is removed and
+//     rewritten; a path not in the index is removed. A directory must
+//     still be a plain 0755 directory owned by the user and group that
+//     own the workspace root as written (a root job's chown would
+//     otherwise let that uid write into it later), and one whose ctime
+//     moved (an entry added or removed in it, chown, setfattr, setfacl)
+//     must have no extended attributes at all (flistxattr; default and
+//     access ACLs are xattrs), or it is removed with what is in it and
+//     rebuilt. On a file system that labels every inode (SELinux's
+//     security.selinux), that rebuilds every directory a job wrote in:
+//     slower, never wrong. An
 //     entry changed within the same clock tick as it was written would
 //     keep its ctime, so, as git does for "racily clean" entries, every
 //     entry whose ctime is not before a stamp file made after the last
