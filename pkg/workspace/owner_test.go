@@ -130,3 +130,32 @@ func TestCache_OwnerAndXattrsNotKept(t *testing.T) {
 		t.Log("not root: chown not tested")
 	}
 }
+
+// TestCache_ReturnStripsWhatJobsAdded: what a job wrote that is not in
+// the commit (build output, node_modules) does not wait in the cache for
+// the next checkout; the tree cached is the commit's.
+func TestCache_ReturnStripsWhatJobsAdded(t *testing.T) {
+	fx := sharedFixture(t)
+	gitDir := fx.variants["deltified"]
+	root := t.TempDir()
+	c := Cache{Dir: filepath.Join(root, "cache")}
+	commit := fx.commits[fixtureCommits-1]
+
+	l, _, ws := checkout(t, c, gitDir, commit, root)
+	if l == nil {
+		t.Fatal("no lease")
+	}
+	for _, rel := range []string{"build.out", "node_modules/x/y/z.js", "a/b/artifact.o", ".quire/extra.lua", "src/.cache/k"} {
+		writeFile(t, ws, rel, []byte("added by a job"), 0o644)
+	}
+	if err := os.Symlink("/etc", filepath.Join(ws, "src", "etc-link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Return(); err != nil {
+		t.Fatal(err)
+	}
+	compareExact(t, filepath.Join(c.Dir, "repo", "tree"), fresh(t, gitDir, commit))
+	if _, err := os.Stat("/etc/passwd"); err != nil {
+		t.Fatalf("strip followed a symlink out of the workspace: %v", err)
+	}
+}

@@ -121,6 +121,27 @@ func listDir(root int, rel string, buf []byte) ([]string, []fileStat, error) {
 	return names, stats, nil
 }
 
+// dirCtime returns the change time of the directory rel below root
+// ("" for root itself); ok is false when it is not a directory. One
+// fstatat: a symlink in rel's parents is followed, which only reads
+// metadata; whoever then acts on rel must open it with openBelow.
+func dirCtime(root int, rel string) (ctime int64, ok bool) {
+	if rel == "" {
+		rel = "."
+	}
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(root, rel, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return 0, false
+		}
+		return st.Ctim.Nano(), true
+	}
+}
+
 // hasXattrs reports whether the directory rel below root has any
 // extended attribute (an ACL is one too), or could not be asked.
 func hasXattrs(root int, rel string) bool {

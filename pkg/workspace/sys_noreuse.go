@@ -33,6 +33,9 @@ func listDir(int, string, []byte) ([]string, []fileStat, error) { return nil, ni
 // hasXattrs is never called here; it reports true, as unsure.
 func hasXattrs(int, string) bool { return true }
 
+// dirCtime is never called here.
+func dirCtime(int, string) (int64, bool) { return 0, false }
+
 // newStamp is unsupported here.
 func newStamp(string) (int64, error) { return 0, errNoReuse }
 

@@ -45,8 +45,15 @@
 //     after it is put back, so a tree without an index is never trusted.
 //
 // A process a job left running after its run ended could still write
-// into the tree; the runner ends a run's processes (its executor session)
-// before the workspace goes back. Reuse needs Linux (nanosecond ctime);
+// into the tree after the next checkout verified it, so a workspace goes
+// back (Lease.Return) only once every process of its run is known dead:
+// the runner returns it only when its executor session is
+// executor.Contained (a run cgroup killed and removed, bwrap's pid
+// namespaces, a removed container), and removes it otherwise. Return
+// also removes what the jobs added (build output, node_modules): only
+// directories whose ctime moved are listed, so it costs one fstatat per
+// directory, and such files do not sit in the cache until the next
+// checkout or Prune. Reuse needs Linux (nanosecond ctime);
 // elsewhere every checkout is a full materialize.
 package workspace
 
