@@ -40,12 +40,16 @@ type indexEntry struct {
 // written. stamp is the file system's clock just after the last write:
 // an entry whose ctime is not before it may have been changed again
 // within the same clock tick ("racy git"), so it is never trusted. uid
-// and gid own the workspace root as written, and so every directory.
+// and gid own the workspace root as written, and so every directory;
+// xattrs are the root's extended attributes then (xattrsOf), what every
+// directory made in it gets too: "" but for an SELinux label or a
+// default ACL inherited from above the workspace.
 type index struct {
 	commit   plumbing.Hash
 	tree     plumbing.Hash
 	stamp    int64
 	uid, gid uint32
+	xattrs   string
 	entries  map[string]indexEntry
 }
 
@@ -77,8 +81,8 @@ func fileMode(k kind) uint32 {
 // exactly what was written for e. Directories and submodules must be
 // plain 0755 directories owned as the workspace root was (what is in
 // them is checked entry by entry); one whose ctime is not before the
-// stamp must also be found without xattrs (dirChanged), which st
-// cannot tell.
+// stamp must also have exactly the xattrs the root had (dirChanged),
+// which st cannot tell.
 func (idx *index) pristine(e indexEntry, st fileStat) bool {
 	switch e.kind {
 	case kindDir, kindSubmodule:
@@ -95,7 +99,7 @@ func (idx *index) dirOK(st fileStat) bool {
 
 // dirChanged reports whether a directory's inode changed since the tree
 // was written (an entry added or removed, chown, an xattr or ACL set):
-// it is then kept only when it has no xattrs.
+// it is then kept only when its xattrs are idx.xattrs exactly.
 func (idx *index) dirChanged(st fileStat) bool {
 	return st.ctime >= idx.stamp
 }
@@ -115,6 +119,8 @@ func (idx *index) encode() []byte {
 	b = binary.AppendVarint(b, idx.stamp)
 	b = binary.AppendUvarint(b, uint64(idx.uid))
 	b = binary.AppendUvarint(b, uint64(idx.gid))
+	b = binary.AppendUvarint(b, uint64(len(idx.xattrs)))
+	b = append(b, idx.xattrs...)
 	b = binary.AppendUvarint(b, uint64(len(idx.entries)))
 	for p, e := range idx.entries {
 		b = binary.AppendUvarint(b, uint64(len(p)))
@@ -156,6 +162,12 @@ func decodeIndex(b []byte) (*index, error) {
 	idx.stamp = d.varint()
 	idx.uid = uint32(d.uvarint())
 	idx.gid = uint32(d.uvarint())
+	xl := d.uvarint()
+	if d.err != nil || xl > uint64(len(d.b)) {
+		return nil, errBadIndex
+	}
+	idx.xattrs = string(d.b[:xl])
+	d.b = d.b[xl:]
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {
 		return nil, errBadIndex

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -157,5 +158,58 @@ func TestCache_ReturnStripsWhatJobsAdded(t *testing.T) {
 	compareExact(t, filepath.Join(c.Dir, "repo", "tree"), fresh(t, gitDir, commit))
 	if _, err := os.Stat("/etc/passwd"); err != nil {
 		t.Fatalf("strip followed a symlink out of the workspace: %v", err)
+	}
+}
+
+// TestCache_InheritedXattrsKept: where every new directory gets xattrs
+// (here a default ACL on the workspace's parent; an SELinux label
+// elsewhere), a directory a job wrote in is still reused when it has
+// just those, and what the job planted is still removed.
+func TestCache_InheritedXattrsKept(t *testing.T) {
+	fx := sharedFixture(t)
+	gitDir := fx.variants["deltified"]
+	root := t.TempDir()
+	c := Cache{Dir: filepath.Join(root, "cache")}
+	commit := fx.commits[fixtureCommits-1]
+	parent := filepath.Join(root, "acl")
+	if err := os.Mkdir(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := unix.Setxattr(parent, "system.posix_acl_default", defaultACL(), 0)
+	if errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Skipf("the file system of %s has no ACLs: %v", root, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	l, _, ws := checkout(t, c, gitDir, commit, parent)
+	if len(xattrs(t, filepath.Join(ws, "src"))) == 0 {
+		t.Skip("new directories did not inherit the default ACL here")
+	}
+	writeFile(t, ws, "build.out", []byte("artifact"), 0o644)
+	writeFile(t, ws, "src/gen.o", []byte("artifact"), 0o644)
+	if err := unix.Setxattr(filepath.Join(ws, "src"), "user.planted", []byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Return(); err != nil {
+		t.Fatal(err)
+	}
+
+	l, st, ws := checkout(t, c, gitDir, commit, parent)
+	defer l.Release()
+	if st.Kept == 0 {
+		t.Fatalf("second checkout kept nothing; want the cached tree reused despite the inherited ACL")
+	}
+	want := filepath.Join(parent, "fresh")
+	if _, err := Materialize(t.Context(), gitDir, hash(t, commit), want); err != nil {
+		t.Fatal(err)
+	}
+	compareExact(t, ws, want)
+	for _, rel := range []string{"", "src", "a"} {
+		got, w := xattrs(t, filepath.Join(ws, rel)), xattrs(t, filepath.Join(want, rel))
+		if strings.Join(got, ",") != strings.Join(w, ",") {
+			t.Errorf("%s: xattrs %q, want %q as a fresh materialize has", displayPath(rel), got, w)
+		}
 	}
 }

@@ -181,6 +181,15 @@ func (l *Lease) finish(idx *index) error {
 		return fmt.Errorf("stat workspace: %w", err)
 	}
 	idx.stamp, idx.uid, idx.gid = stamp, root.uid, root.gid
+	// A directory made in the workspace gets the root's xattrs (an
+	// SELinux label, an inherited ACL); unreadable ones match nothing.
+	idx.xattrs = "\x00unreadable"
+	if fd, err := openDir(l.dir); err == nil {
+		if x, ok := xattrsOf(fd, ""); ok {
+			idx.xattrs = x
+		}
+		closeDir(fd)
+	}
 	l.idx = idx
 	return nil
 }

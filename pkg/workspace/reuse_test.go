@@ -347,7 +347,7 @@ func TestIndex_EncodeDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.commit != idx.commit || got.tree != idx.tree || got.stamp != idx.stamp || got.uid != idx.uid || got.gid != idx.gid || len(got.entries) != 2 || got.entries["a/b"] != idx.entries["a/b"] {
+	if got.commit != idx.commit || got.tree != idx.tree || got.stamp != idx.stamp || got.uid != idx.uid || got.gid != idx.gid || got.xattrs != idx.xattrs || len(got.entries) != 2 || got.entries["a/b"] != idx.entries["a/b"] {
 		t.Errorf("decode(encode) = %+v, want %+v", got, idx)
 	}
 	for n := range len(b) {

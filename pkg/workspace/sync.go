@@ -53,8 +53,8 @@ func (s *syncer) verify(ctx context.Context) error {
 		return err
 	}
 	defer closeDir(root)
-	if s.idx.dirChanged(st) && hasXattrs(root, "") {
-		return fmt.Errorf("workspace %s has extended attributes", s.dir)
+	if s.idx.dirChanged(st) && !s.sameXattrs(root, "") {
+		return fmt.Errorf("workspace %s has extended attributes it was not written with", s.dir)
 	}
 
 	var (
@@ -139,7 +139,7 @@ func (s *syncer) verifyDir(root int, rel string, buf []byte, good []indexEntry) 
 		p := joinPath(rel, name)
 		e, ok := s.idx.entries[p]
 		isDir := e.kind == kindDir || e.kind == kindSubmodule
-		if ok && s.idx.pristine(e, stats[i]) && (!isDir || !s.idx.dirChanged(stats[i]) || !hasXattrs(root, p)) {
+		if ok && s.idx.pristine(e, stats[i]) && (!isDir || !s.idx.dirChanged(stats[i]) || s.sameXattrs(root, p)) {
 			good = append(good, e)
 			continue
 		}
@@ -148,6 +148,13 @@ func (s *syncer) verifyDir(root int, rel string, buf []byte, good []indexEntry) 
 		}
 	}
 	return good, nil
+}
+
+// sameXattrs reports whether the directory rel has exactly the xattrs
+// the workspace root was written with.
+func (s *syncer) sameXattrs(root int, rel string) bool {
+	x, ok := xattrsOf(root, rel)
+	return ok && x == s.idx.xattrs
 }
 
 // baseName returns the last element of a slash-separated path.

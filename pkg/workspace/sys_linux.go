@@ -3,9 +3,12 @@
 package workspace
 
 import (
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
+	"sort"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -142,24 +145,56 @@ func dirCtime(root int, rel string) (ctime int64, ok bool) {
 	}
 }
 
-// hasXattrs reports whether the directory rel below root has any
-// extended attribute (an ACL is one too), or could not be asked.
-func hasXattrs(root int, rel string) bool {
+// xattrsOf returns the extended attributes of the directory rel below
+// root (an ACL is one too) as one comparable string: names sorted, each
+// with its value. ok is false when they could not be read whole.
+func xattrsOf(root int, rel string) (x string, ok bool) {
 	fd, err := openBelow(root, rel)
 	if err != nil {
-		return true
+		return "", false
 	}
 	defer unix.Close(fd)
+	n, err := retry(func() (int, error) { return unix.Flistxattr(fd, nil) })
+	if errors.Is(err, syscall.ENOTSUP) {
+		return "", true // a file system without xattrs
+	}
+	if err != nil {
+		return "", false
+	}
+	if n == 0 {
+		return "", true
+	}
+	list := make([]byte, n)
+	if n, err = retry(func() (int, error) { return unix.Flistxattr(fd, list) }); err != nil {
+		return "", false
+	}
+	names := strings.Split(strings.TrimSuffix(string(list[:n]), "\x00"), "\x00")
+	sort.Strings(names)
+	var b []byte
+	for _, name := range names {
+		size, err := retry(func() (int, error) { return unix.Fgetxattr(fd, name, nil) })
+		if err != nil {
+			return "", false
+		}
+		val := make([]byte, size)
+		if size, err = retry(func() (int, error) { return unix.Fgetxattr(fd, name, val) }); err != nil {
+			return "", false
+		}
+		b = binary.AppendUvarint(b, uint64(len(name)))
+		b = append(b, name...)
+		b = binary.AppendUvarint(b, uint64(size))
+		b = append(b, val[:size]...)
+	}
+	return string(b), true
+}
+
+// retry calls f until it is not interrupted.
+func retry(f func() (int, error)) (int, error) {
 	for {
-		n, err := unix.Flistxattr(fd, nil)
-		if errors.Is(err, syscall.EINTR) {
-			continue
+		n, err := f()
+		if !errors.Is(err, syscall.EINTR) {
+			return n, err
 		}
-		// A file system without xattrs has none to keep.
-		if errors.Is(err, syscall.ENOTSUP) {
-			return false
-		}
-		return err != nil || n != 0
 	}
 }
 

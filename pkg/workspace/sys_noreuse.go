@@ -30,8 +30,8 @@ func closeDir(int) {}
 // listDir is unsupported here.
 func listDir(int, string, []byte) ([]string, []fileStat, error) { return nil, nil, errNoReuse }
 
-// hasXattrs is never called here; it reports true, as unsure.
-func hasXattrs(int, string) bool { return true }
+// xattrsOf is unsupported here.
+func xattrsOf(int, string) (string, bool) { return "", false }
 
 // dirCtime is never called here.
 func dirCtime(int, string) (int64, bool) { return 0, false }

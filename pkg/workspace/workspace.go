@@ -25,11 +25,13 @@
 //     own the workspace root as written (a root job's chown would
 //     otherwise let that uid write into it later), and one whose ctime
 //     moved (an entry added or removed in it, chown, setfattr, setfacl)
-//     must have no extended attributes at all (flistxattr; default and
+//     must have exactly the extended attributes, names and values, that
+//     the workspace root had when the tree was written (none, but for
+//     an SELinux label or a default ACL inherited from above the
+//     workspace, which every directory made in it gets too; default and
 //     access ACLs are xattrs), or it is removed with what is in it and
-//     rebuilt. On a file system that labels every inode (SELinux's
-//     security.selinux), that rebuilds every directory a job wrote in:
-//     slower, never wrong. An
+//     rebuilt. The root itself must pass the same checks, or the
+//     checkout is a full materialize. An
 //     entry changed within the same clock tick as it was written would
 //     keep its ctime, so, as git does for "racily clean" entries, every
 //     entry whose ctime is not before a stamp file made after the last
