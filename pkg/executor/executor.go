@@ -135,6 +135,18 @@ type Container interface {
 	Container() (id, image string)
 }
 
+// Contained is implemented by a Session that can vouch, once its Close
+// has returned, that every process it started, and everything those
+// started, is dead: nothing of the run can still write into its
+// workspace. The runner gives a workspace back to the reuse cache
+// (pkg/workspace Cache) only then; otherwise it is removed, as a process
+// left running could change the tree after the next run verified it.
+// Contained reports false before Close, and after a Close that could not
+// make sure (an error, or processes tracked only by group and marker).
+type Contained interface {
+	Contained() bool
+}
+
 // ErrNoImage is wrapped by Start's error when the executor needs the
 // pipeline's image (ci.image) and the pipeline named none; the run is
 // recorded as a pipeline failure, with the executor's message saying to

@@ -6,6 +6,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/quire-ci/quire-hook/pkg/datadir"
+	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/workspace"
 )
 
@@ -28,7 +29,8 @@ func (r *Runner) checkout(ctx context.Context, res *Result, push Push, ws string
 
 // dropWorkspace disposes of the run's workspace once its executor
 // session is closed (its processes ended): kept for the operator with
-// keep_workspace, else given back to the cache for the next run, else
+// keep_workspace, else given back to the cache for the next run when the
+// session vouches that none of its processes lives on (contained), else
 // removed.
 func (r *Runner) dropWorkspace(res Result) error {
 	ws := datadir.RunDir(res.RunDir).Workspace()
@@ -36,8 +38,22 @@ func (r *Runner) dropWorkspace(res Result) error {
 		res.lease.Release()
 		return nil
 	}
-	if res.lease != nil && res.lease.Return() == nil {
+	if res.lease != nil && contained(res.session) && res.lease.Return() == nil {
 		return nil
 	}
+	res.lease.Release()
 	return datadir.RemoveAll(ws)
+}
+
+// contained reports whether no process of the run's session can still
+// be alive: none was opened (no job ran), or it was closed and
+// implements executor.Contained and says so. A process left running
+// would otherwise hold the tree (its cwd, open files) while the next run
+// verifies and then uses it.
+func contained(o *openSession) bool {
+	if o == nil {
+		return true
+	}
+	c, ok := o.s.(executor.Contained)
+	return ok && c.Contained()
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -109,4 +110,56 @@ end)
 			t.Errorf("%s: unexpected %q", p, g)
 		}
 	}
+}
+
+// escaper is a job that leaves a process behind the way a hostile one
+// would: out of the job's process group and session, without the run's
+// marker in its environment, writing into the workspace a moment later.
+const escaper = `
+ci.job("escape", {"quire/push"}, function(q)
+  q.sh([[env -i setsid sh -c 'cd "$1" && sleep 1 && echo pwned >> keep.txt' sh "$PWD" >/dev/null 2>&1 &]])
+end)
+`
+
+// TestRun_WorkspaceReturnedOnlyWhenContained: a workspace goes back to
+// the reuse cache only when the executor session vouches that every
+// process of the run is dead; one a job left running could otherwise
+// write into the next run's tree after it was verified.
+func TestRun_WorkspaceReturnedOnlyWhenContained(t *testing.T) {
+	cachedTree := func(h *harness, o *outcome) string {
+		return filepath.Join(datadir.Root(h.dataRoot).WorkspaceCache(), datadir.WorkspaceCacheKey(o.run.Repo), "tree")
+	}
+	t.Run("NoCgroup", func(t *testing.T) {
+		h := newHarness(t, escaper)
+		h.NoCgroup = true
+		h.repo.Write("keep.txt", "k\n")
+		o := h.run()
+		o.wantState("escape", store.JobComplete)
+		if _, err := os.Lstat(cachedTree(h, o)); !os.IsNotExist(err) {
+			t.Errorf("a run tracked by process group and marker only gave its workspace to the cache (stat: %v); want it removed", err)
+		}
+		if _, err := os.Lstat(filepath.Join(o.runDir, "workspace")); !os.IsNotExist(err) {
+			t.Errorf("the run's workspace: %v; want it removed", err)
+		}
+	})
+	t.Run("Cgroup", func(t *testing.T) {
+		if !cgroupsHere(t) {
+			t.Skip("needs a writable cgroup v2 hierarchy (root, or a delegated cgroup): without one no host run is contained")
+		}
+		h := newHarness(t, escaper)
+		h.repo.Write("keep.txt", "k\n")
+		o := h.run()
+		o.wantState("escape", store.JobComplete)
+		tree := cachedTree(h, o)
+		if _, err := os.Lstat(tree); err != nil {
+			t.Fatalf("a run in a cgroup did not give its workspace to the cache: %v", err)
+		}
+		// The escaped process was killed with the run's cgroup: it never
+		// writes.
+		time.Sleep(1500 * time.Millisecond)
+		data, err := os.ReadFile(filepath.Join(tree, "keep.txt"))
+		if err != nil || string(data) != "k\n" {
+			t.Errorf("cached keep.txt = %q, %v; want %q", data, err, "k\n")
+		}
+	})
 }

@@ -13,8 +13,9 @@ import (
 
 // fileStat is what the stat index keeps of a file or symlink, like git's
 // index: enough that any change a job can make shows up. Writing,
-// truncating, chmod, chown, linking and replacing all move ctime (which,
-// unlike mtime, no unprivileged process can set back) or the inode.
+// truncating, chmod, chown, linking, replacing and setting an xattr or
+// ACL all move ctime (which, unlike mtime, no unprivileged process can
+// set back) or the inode.
 type fileStat struct {
 	mode  uint32 // st_mode: type and permission bits
 	ino   uint64
@@ -22,6 +23,8 @@ type fileStat struct {
 	size  int64
 	mtime int64 // nanoseconds
 	ctime int64 // nanoseconds
+	uid   uint32
+	gid   uint32
 }
 
 // indexEntry is one path of a materialized tree: what it was written
@@ -36,12 +39,18 @@ type indexEntry struct {
 // index describes a pristine tree: the commit it holds and every entry
 // written. stamp is the file system's clock just after the last write:
 // an entry whose ctime is not before it may have been changed again
-// within the same clock tick ("racy git"), so it is never trusted.
+// within the same clock tick ("racy git"), so it is never trusted. uid
+// and gid own the workspace root as written, and so every directory;
+// xattrs are the root's extended attributes then (xattrsOf), what every
+// directory made in it gets too: "" but for an SELinux label or a
+// default ACL inherited from above the workspace.
 type index struct {
-	commit  plumbing.Hash
-	tree    plumbing.Hash
-	stamp   int64
-	entries map[string]indexEntry
+	commit   plumbing.Hash
+	tree     plumbing.Hash
+	stamp    int64
+	uid, gid uint32
+	xattrs   string
+	entries  map[string]indexEntry
 }
 
 // reset empties idx for a tree of commit whose root tree is tree.
@@ -70,17 +79,34 @@ func fileMode(k kind) uint32 {
 
 // pristine reports whether st, found on disk at e's path, is still
 // exactly what was written for e. Directories and submodules must be
-// plain 0755 directories (what is in them is checked entry by entry).
+// plain 0755 directories owned as the workspace root was (what is in
+// them is checked entry by entry); one whose ctime is not before the
+// stamp must also have exactly the xattrs the root had (dirChanged),
+// which st cannot tell.
 func (idx *index) pristine(e indexEntry, st fileStat) bool {
 	switch e.kind {
 	case kindDir, kindSubmodule:
-		return st.mode == sIFDIR|0o755
+		return idx.dirOK(st)
 	}
 	return st == e.st && st.nlink == 1 && st.mode == fileMode(e.kind) && st.ctime < idx.stamp
 }
 
-// indexMagic starts an index file; the version changes with the format.
-const indexMagic = "quire-workspace-index 1\n"
+// dirOK reports whether st is a plain 0755 directory owned as the
+// workspace root was when the tree was written.
+func (idx *index) dirOK(st fileStat) bool {
+	return st.mode == sIFDIR|0o755 && st.uid == idx.uid && st.gid == idx.gid
+}
+
+// dirChanged reports whether a directory's inode changed since the tree
+// was written (an entry added or removed, chown, an xattr or ACL set):
+// it is then kept only when its xattrs are idx.xattrs exactly.
+func (idx *index) dirChanged(st fileStat) bool {
+	return st.ctime >= idx.stamp
+}
+
+// indexMagic starts an index file; the version changes with the format
+// (2: owners).
+const indexMagic = "quire-workspace-index 2\n"
 
 // encode serializes idx, entries in no particular order (sorting 15k
 // paths cost more than the rest of the encoding), followed by the SHA-256
@@ -91,6 +117,10 @@ func (idx *index) encode() []byte {
 	b = append(b, idx.commit[:]...)
 	b = append(b, idx.tree[:]...)
 	b = binary.AppendVarint(b, idx.stamp)
+	b = binary.AppendUvarint(b, uint64(idx.uid))
+	b = binary.AppendUvarint(b, uint64(idx.gid))
+	b = binary.AppendUvarint(b, uint64(len(idx.xattrs)))
+	b = append(b, idx.xattrs...)
 	b = binary.AppendUvarint(b, uint64(len(idx.entries)))
 	for p, e := range idx.entries {
 		b = binary.AppendUvarint(b, uint64(len(p)))
@@ -103,6 +133,8 @@ func (idx *index) encode() []byte {
 		b = binary.AppendVarint(b, e.st.size)
 		b = binary.AppendVarint(b, e.st.mtime)
 		b = binary.AppendVarint(b, e.st.ctime)
+		b = binary.AppendUvarint(b, uint64(e.st.uid))
+		b = binary.AppendUvarint(b, uint64(e.st.gid))
 	}
 	sum := sha256.Sum256(b)
 	return append(b, sum[:]...)
@@ -128,6 +160,14 @@ func decodeIndex(b []byte) (*index, error) {
 	d.hash(&idx.commit)
 	d.hash(&idx.tree)
 	idx.stamp = d.varint()
+	idx.uid = uint32(d.uvarint())
+	idx.gid = uint32(d.uvarint())
+	xl := d.uvarint()
+	if d.err != nil || xl > uint64(len(d.b)) {
+		return nil, errBadIndex
+	}
+	idx.xattrs = string(d.b[:xl])
+	d.b = d.b[xl:]
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {
 		return nil, errBadIndex
@@ -150,6 +190,8 @@ func decodeIndex(b []byte) (*index, error) {
 		e.st.size = d.varint()
 		e.st.mtime = d.varint()
 		e.st.ctime = d.varint()
+		e.st.uid = uint32(d.uvarint())
+		e.st.gid = uint32(d.uvarint())
 		if d.err != nil || e.kind < kindDir || e.kind > kindSubmodule || e.path == "" {
 			return nil, errBadIndex
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -175,21 +176,37 @@ func (l *Lease) finish(idx *index) error {
 	if err != nil {
 		return fmt.Errorf("stamp workspace cache: %w", err)
 	}
-	idx.stamp = stamp
+	root, err := lstatPath(l.dir)
+	if err != nil {
+		return fmt.Errorf("stat workspace: %w", err)
+	}
+	idx.stamp, idx.uid, idx.gid = stamp, root.uid, root.gid
+	// A directory made in the workspace gets the root's xattrs (an
+	// SELinux label, an inherited ACL); unreadable ones match nothing.
+	idx.xattrs = "\x00unreadable"
+	if fd, err := openDir(l.dir); err == nil {
+		if x, ok := xattrsOf(fd, ""); ok {
+			idx.xattrs = x
+		}
+		closeDir(fd)
+	}
 	l.idx = idx
 	return nil
 }
 
 // Return gives the workspace back to the cache once its jobs are done
-// (their processes ended): it moves the tree into the cache, with the
-// index of what was written, for the next Checkout to verify and reuse,
-// and releases the lock. On error the workspace is left where it was for
-// the caller to remove.
+// and every process they started is dead (one still running could write
+// into the tree after the next Checkout verified it): it removes what
+// the jobs added (strip), moves the tree into the cache, with the index
+// of what was written, for the next Checkout to verify and reuse, and
+// releases the lock. On error the workspace is left where it was for the
+// caller to remove.
 func (l *Lease) Return() error {
 	if l == nil || l.lock == nil {
 		return nil
 	}
 	defer l.Release()
+	l.strip()
 	tree := filepath.Join(l.ent, "tree")
 	if err := datadir.RemoveAll(tree); err != nil {
 		return fmt.Errorf("return workspace to cache: %w", err)
@@ -208,6 +225,61 @@ func (l *Lease) Return() error {
 		return fmt.Errorf("write workspace cache index: %w", err)
 	}
 	return nil
+}
+
+// strip removes from the workspace what is not in the index — build
+// artifacts, node_modules, anything a job wrote — so that it does not
+// sit in the cache for as long as the tree does. Adding, removing or
+// renaming an entry moves its directory's ctime, so only directories
+// whose ctime is not before the stamp are listed: one fstatat per
+// directory of the index, a listing (opened without following symlinks)
+// per directory the jobs wrote in.
+// Changed files are left to the next Checkout's verify, which removes
+// anything not pristine; strip is hygiene, never what reuse relies on,
+// so what it cannot do (a directory replaced by a symlink, a removal that
+// fails) is left to verify too. Nothing of the run runs any more (Return
+// requires it), so the paths it removes by are stable.
+func (l *Lease) strip() {
+	root, err := openDir(l.dir)
+	if err != nil {
+		return
+	}
+	defer closeDir(root)
+	buf := make([]byte, 32<<10)
+	dirs := []string{""}
+	for p, e := range l.idx.entries {
+		if e.kind == kindDir || e.kind == kindSubmodule {
+			dirs = append(dirs, p)
+		}
+	}
+	// The stats are system call overhead, so split over the workers.
+	n := min(workers, (len(dirs)+255)/256)
+	moved := make([][]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			for k := i; k < len(dirs); k += n {
+				if ctime, ok := dirCtime(root, dirs[k]); ok && ctime >= l.idx.stamp {
+					moved[i] = append(moved[i], dirs[k])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, rels := range moved {
+		for _, rel := range rels {
+			names, _, err := listDir(root, rel, buf)
+			if err != nil {
+				continue
+			}
+			for _, name := range names {
+				p := joinPath(rel, name)
+				if _, ok := l.idx.entries[p]; !ok {
+					_ = datadir.RemoveAll(filepath.Join(l.dir, filepath.FromSlash(p)))
+				}
+			}
+		}
+	}
 }
 
 // Release lets go of the lease without giving the workspace back: the

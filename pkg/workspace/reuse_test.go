@@ -303,6 +303,8 @@ func TestIndex_Pristine(t *testing.T) {
 		{"chmod", func(s *fileStat) { s.mode = sIFREG | 0o755 }, false},
 		{"size", func(s *fileStat) { s.size = 4 }, false},
 		{"mtime", func(s *fileStat) { s.mtime = 499 }, false},
+		{"chown", func(s *fileStat) { s.uid = 12345 }, false},
+		{"chgrp", func(s *fileStat) { s.gid = 12345 }, false},
 	} {
 		e := e
 		st := e.st
@@ -314,21 +316,38 @@ func TestIndex_Pristine(t *testing.T) {
 			t.Errorf("%s: pristine = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+	// Directories: mode and owner; their xattrs are verify's to check.
+	idx.uid, idx.gid = 5, 6
+	d := indexEntry{path: "d", kind: kindDir}
+	for _, tc := range []struct {
+		name string
+		st   fileStat
+		want bool
+	}{
+		{"as written", fileStat{mode: sIFDIR | 0o755, uid: 5, gid: 6}, true},
+		{"chmod", fileStat{mode: sIFDIR | 0o777, uid: 5, gid: 6}, false},
+		{"chown", fileStat{mode: sIFDIR | 0o755, uid: 12345, gid: 6}, false},
+		{"chgrp", fileStat{mode: sIFDIR | 0o755, uid: 5, gid: 12345}, false},
+	} {
+		if got := idx.pristine(d, tc.st); got != tc.want {
+			t.Errorf("directory %s: pristine = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
 
 func TestIndex_EncodeDecode(t *testing.T) {
 	idx := &index{}
 	idx.reset(hash(t, strings.Repeat("1", 40)), hash(t, strings.Repeat("2", 40)))
-	idx.stamp = 123456789
+	idx.stamp, idx.uid, idx.gid = 123456789, 1000, 1<<31
 	idx.entries["a/b"] = indexEntry{path: "a/b", kind: kindExec, hash: hash(t, strings.Repeat("3", 40)),
-		st: fileStat{mode: sIFREG | 0o755, ino: 1 << 40, nlink: 1, size: 9, mtime: -5, ctime: 1 << 60}}
+		st: fileStat{mode: sIFREG | 0o755, ino: 1 << 40, nlink: 1, size: 9, mtime: -5, ctime: 1 << 60, uid: 7, gid: 8}}
 	idx.entries["a"] = indexEntry{path: "a", kind: kindDir}
 	b := idx.encode()
 	got, err := decodeIndex(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.commit != idx.commit || got.tree != idx.tree || got.stamp != idx.stamp || len(got.entries) != 2 || got.entries["a/b"] != idx.entries["a/b"] {
+	if got.commit != idx.commit || got.tree != idx.tree || got.stamp != idx.stamp || got.uid != idx.uid || got.gid != idx.gid || got.xattrs != idx.xattrs || len(got.entries) != 2 || got.entries["a/b"] != idx.entries["a/b"] {
 		t.Errorf("decode(encode) = %+v, want %+v", got, idx)
 	}
 	for n := range len(b) {

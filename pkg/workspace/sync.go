@@ -45,14 +45,17 @@ func (s *syncer) verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st.mode != sIFDIR|0o755 {
-		return fmt.Errorf("workspace %s is not a 0755 directory", s.dir)
+	if !s.idx.dirOK(st) {
+		return fmt.Errorf("workspace %s is not a 0755 directory owned as written", s.dir)
 	}
 	root, err := openDir(s.dir)
 	if err != nil {
 		return err
 	}
 	defer closeDir(root)
+	if s.idx.dirChanged(st) && !s.sameXattrs(root, "") {
+		return fmt.Errorf("workspace %s has extended attributes it was not written with", s.dir)
+	}
 
 	var (
 		mu       sync.Mutex
@@ -135,7 +138,8 @@ func (s *syncer) verifyDir(root int, rel string, buf []byte, good []indexEntry) 
 	for i, name := range names {
 		p := joinPath(rel, name)
 		e, ok := s.idx.entries[p]
-		if ok && s.idx.pristine(e, stats[i]) {
+		isDir := e.kind == kindDir || e.kind == kindSubmodule
+		if ok && s.idx.pristine(e, stats[i]) && (!isDir || !s.idx.dirChanged(stats[i]) || s.sameXattrs(root, p)) {
 			good = append(good, e)
 			continue
 		}
@@ -144,6 +148,13 @@ func (s *syncer) verifyDir(root int, rel string, buf []byte, good []indexEntry) 
 		}
 	}
 	return good, nil
+}
+
+// sameXattrs reports whether the directory rel has exactly the xattrs
+// the workspace root was written with.
+func (s *syncer) sameXattrs(root int, rel string) bool {
+	x, ok := xattrsOf(root, rel)
+	return ok && x == s.idx.xattrs
 }
 
 // baseName returns the last element of a slash-separated path.

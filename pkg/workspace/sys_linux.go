@@ -3,9 +3,12 @@
 package workspace
 
 import (
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
+	"sort"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -25,6 +28,8 @@ func statOf(st *syscall.Stat_t) fileStat {
 		size:  st.Size,
 		mtime: st.Mtim.Nano(),
 		ctime: st.Ctim.Nano(),
+		uid:   st.Uid,
+		gid:   st.Gid,
 	}
 }
 
@@ -112,9 +117,85 @@ func listDir(root int, rel string, buf []byte) ([]string, []fileStat, error) {
 			size:  st.Size,
 			mtime: st.Mtim.Nano(),
 			ctime: st.Ctim.Nano(),
+			uid:   st.Uid,
+			gid:   st.Gid,
 		}
 	}
 	return names, stats, nil
+}
+
+// dirCtime returns the change time of the directory rel below root
+// ("" for root itself); ok is false when it is not a directory. One
+// fstatat: a symlink in rel's parents is followed, which only reads
+// metadata; whoever then acts on rel must open it with openBelow.
+func dirCtime(root int, rel string) (ctime int64, ok bool) {
+	if rel == "" {
+		rel = "."
+	}
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(root, rel, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return 0, false
+		}
+		return st.Ctim.Nano(), true
+	}
+}
+
+// xattrsOf returns the extended attributes of the directory rel below
+// root (an ACL is one too) as one comparable string: names sorted, each
+// with its value. ok is false when they could not be read whole.
+func xattrsOf(root int, rel string) (x string, ok bool) {
+	fd, err := openBelow(root, rel)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(fd)
+	n, err := retry(func() (int, error) { return unix.Flistxattr(fd, nil) })
+	if errors.Is(err, syscall.ENOTSUP) {
+		return "", true // a file system without xattrs
+	}
+	if err != nil {
+		return "", false
+	}
+	if n == 0 {
+		return "", true
+	}
+	list := make([]byte, n)
+	if n, err = retry(func() (int, error) { return unix.Flistxattr(fd, list) }); err != nil {
+		return "", false
+	}
+	names := strings.Split(strings.TrimSuffix(string(list[:n]), "\x00"), "\x00")
+	sort.Strings(names)
+	var b []byte
+	for _, name := range names {
+		size, err := retry(func() (int, error) { return unix.Fgetxattr(fd, name, nil) })
+		if err != nil {
+			return "", false
+		}
+		val := make([]byte, size)
+		if size, err = retry(func() (int, error) { return unix.Fgetxattr(fd, name, val) }); err != nil {
+			return "", false
+		}
+		b = binary.AppendUvarint(b, uint64(len(name)))
+		b = append(b, name...)
+		b = binary.AppendUvarint(b, uint64(size))
+		b = append(b, val[:size]...)
+	}
+	return string(b), true
+}
+
+// retry calls f until it is not interrupted.
+func retry(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if !errors.Is(err, syscall.EINTR) {
+			return n, err
+		}
+	}
 }
 
 // openBelow opens the directory rel below root ("" for root itself).

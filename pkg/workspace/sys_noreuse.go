@@ -30,6 +30,12 @@ func closeDir(int) {}
 // listDir is unsupported here.
 func listDir(int, string, []byte) ([]string, []fileStat, error) { return nil, nil, errNoReuse }
 
+// xattrsOf is unsupported here.
+func xattrsOf(int, string) (string, bool) { return "", false }
+
+// dirCtime is never called here.
+func dirCtime(int, string) (int64, bool) { return 0, false }
+
 // newStamp is unsupported here.
 func newStamp(string) (int64, error) { return 0, errNoReuse }
 

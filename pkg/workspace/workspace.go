@@ -16,11 +16,22 @@
 //     ext4 has none and a plain copy costs as much as materializing.)
 //   - What the job did to the tree is found by a stat index like git's,
 //     taken as each file was written: mode, inode, link count, size,
-//     mtime and ctime. Writing, truncating, chmod, chown, linking and
-//     replacing all move ctime, which no unprivileged process can set
-//     back, so an entry whose stat differs in any field, or that has a
-//     second link, is removed and rewritten; a path not in the index is
-//     removed; a directory must still be a plain 0755 directory. An
+//     mtime, ctime, owner and group. Writing, truncating, chmod, chown,
+//     linking, replacing and setting an xattr or ACL all move ctime,
+//     which no unprivileged process can set back, so an entry whose stat
+//     differs in any field, or that has a second link, is removed and
+//     rewritten; a path not in the index is removed. A directory must
+//     still be a plain 0755 directory owned by the user and group that
+//     own the workspace root as written (a root job's chown would
+//     otherwise let that uid write into it later), and one whose ctime
+//     moved (an entry added or removed in it, chown, setfattr, setfacl)
+//     must have exactly the extended attributes, names and values, that
+//     the workspace root had when the tree was written (none, but for
+//     an SELinux label or a default ACL inherited from above the
+//     workspace, which every directory made in it gets too; default and
+//     access ACLs are xattrs), or it is removed with what is in it and
+//     rebuilt. The root itself must pass the same checks, or the
+//     checkout is a full materialize. An
 //     entry changed within the same clock tick as it was written would
 //     keep its ctime, so, as git does for "racily clean" entries, every
 //     entry whose ctime is not before a stamp file made after the last
@@ -36,8 +47,15 @@
 //     after it is put back, so a tree without an index is never trusted.
 //
 // A process a job left running after its run ended could still write
-// into the tree; the runner ends a run's processes (its executor session)
-// before the workspace goes back. Reuse needs Linux (nanosecond ctime);
+// into the tree after the next checkout verified it, so a workspace goes
+// back (Lease.Return) only once every process of its run is known dead:
+// the runner returns it only when its executor session is
+// executor.Contained (a run cgroup killed and removed, bwrap's pid
+// namespaces, a removed container), and removes it otherwise. Return
+// also removes what the jobs added (build output, node_modules): only
+// directories whose ctime moved are listed, so it costs one fstatat per
+// directory, and such files do not sit in the cache until the next
+// checkout or Prune. Reuse needs Linux (nanosecond ctime);
 // elsewhere every checkout is a full materialize.
 package workspace
 

@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/executor/host"
@@ -121,13 +122,29 @@ type session struct {
 	b    *Executor
 	host *host.Session
 	ws   string // the run's workspace, bound read-write
+	// closed: Close returned nil.
+	closed atomic.Bool
 }
 
 func (s *session) Job(context.Context, string) (executor.Job, error) {
 	return &job{s: s, host: s.host.OpenJob()}, nil
 }
 
-func (s *session) Close(ctx context.Context) error { return s.host.Close(ctx) }
+func (s *session) Close(ctx context.Context) error {
+	err := s.host.Close(ctx)
+	if err == nil {
+		s.closed.Store(true)
+	}
+	return err
+}
+
+// Contained implements executor.Contained: true once Close returned nil.
+// Every call runs in a pid namespace of its own (--unshare-pid), whose
+// init is bwrap's and exits with the call's process; the kernel then
+// kills everything left in the namespace, and no process in it can
+// leave (no capabilities). bwrap itself dies with the hook's job
+// (--die-with-parent), which the host session kills.
+func (s *session) Contained() bool { return s.closed.Load() }
 
 type job struct {
 	s    *session

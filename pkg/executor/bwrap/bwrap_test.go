@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/executor/executortest"
 )
@@ -112,4 +114,56 @@ func varTempDir(t *testing.T) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
+}
+
+// TestBwrap_Contained: even without a cgroup, what a call leaves running
+// out of its process group and without its environment dies with the
+// call's pid namespace, so the session vouches for it after Close.
+func TestBwrap_Contained(t *testing.T) {
+	needBwrap(t)
+	b, err := New(false, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Host.NoCgroup = true
+	dir := datadir.Root(t.TempDir()).Run("contained")
+	ws := dir.Workspace()
+	if err := os.MkdirAll(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := b.Start(t.Context(), executor.RunSpec{RunID: "contained", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.Job(t.Context(), "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	res, err := j.Exec(t.Context(), executor.Proc{
+		Argv:   []string{"sh", "-c", `env -i setsid sh -c 'sleep 1; echo pwned > "$1/pwned"' sh "$PWD" >/dev/null 2>&1 &`},
+		Dir:    ws,
+		Env:    []string{"PATH=" + os.Getenv("PATH")},
+		Stdout: &out, Stderr: &out,
+	})
+	if err != nil || res.Exit != 0 {
+		t.Fatalf("exec: %+v, %v\n%s", res, err, out.String())
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c := s.(executor.Contained)
+	if c.Contained() {
+		t.Error("Contained before Close = true, want false")
+	}
+	if err := s.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Contained() {
+		t.Error("Contained after Close = false, want true")
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if _, err := os.Lstat(filepath.Join(ws, "pwned")); !os.IsNotExist(err) {
+		t.Errorf("a process the call left behind outlived the session: pwned exists (%v)", err)
+	}
 }

@@ -324,7 +324,12 @@ type Session struct {
 	imageEnv []string
 	dir      datadir.RunDir
 	user     string // the hook's uid:gid, every exec's user
+	removed  bool   // Close removed the container
 }
+
+// Contained implements executor.Contained: true once Close removed the
+// container, which kills every process in it (every exec runs there).
+func (s *Session) Contained() bool { return s.removed }
 
 // Container returns the container's id and image, for runs.container_id
 // and runs.image_tag.
@@ -374,5 +379,6 @@ func (s *Session) Close(ctx context.Context) error {
 		return fmt.Errorf("%w; remove it by hand: docker rm -f %s", err, s.name)
 	}
 	os.Remove(markerFile(s.dir))
+	s.removed = true
 	return nil
 }

@@ -286,11 +286,17 @@ func TestDocker_Lifecycle(t *testing.T) {
 			if left := sleepers(token); len(left) > 0 {
 				t.Errorf("after the job's end sleep %s still runs: %v", token, left)
 			}
+			if s.Contained() {
+				t.Error("Contained before Close = true, want false")
+			}
 			if err := s.Close(t.Context()); err != nil {
 				t.Errorf("session close: %v", err)
 			}
 			if got := f.containers(t); len(got) != 0 {
 				t.Errorf("containers left after Close: %v", got)
+			}
+			if !s.Contained() {
+				t.Error("Contained after the container's removal = false, want true")
 			}
 		})
 	}

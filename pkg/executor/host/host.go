@@ -43,6 +43,7 @@ func (e *Executor) Start(_ context.Context, spec executor.RunSpec) (executor.Ses
 	if !e.NoCgroup {
 		s.cgroup = openCgroup(spec)
 	}
+	s.inCgroup = s.cgroup != nil
 	return s, nil
 }
 
@@ -75,6 +76,11 @@ type Session struct {
 	cgroup *proc.Cgroup // the run's, or nil
 	jobs   int          // job cgroups made so far
 	closed bool
+	// inCgroup: every job so far ran in a cgroup of the run's.
+	inCgroup bool
+	// contained: Close killed and removed the run's cgroup with every
+	// job's process in it (Contained).
+	contained bool
 }
 
 // Job implements executor.Session: a fresh cgroup under the run's,
@@ -95,7 +101,22 @@ func (s *Session) OpenJob() *Job {
 			j.cgroup = cg
 		}
 	}
+	if j.cgroup == nil {
+		s.inCgroup = false
+	}
 	return j
+}
+
+// Contained implements executor.Contained: true once Close killed and
+// removed the run's cgroup, every job's processes having started in it
+// (cgroup.kill, and an empty cgroup to rmdir, leave none alive). A run
+// tracked by process group and marker only is never contained: a
+// process that left the hook's subtree and cleared its environment
+// survives it.
+func (s *Session) Contained() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed && s.contained
 }
 
 // Close implements executor.Session: it kills what the run left
@@ -114,6 +135,7 @@ func (s *Session) Close(context.Context) error {
 	case s.cgroup != nil:
 		_, err = s.cgroup.Remove(leftoverTimeout)
 		s.cgroup = nil
+		s.contained = err == nil && s.inCgroup
 	case s.ex.OwnsChildren:
 		proc.KillTree(leftoverTimeout)
 	default:

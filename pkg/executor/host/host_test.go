@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/executor/executortest"
 	"github.com/quire-ci/quire-hook/pkg/proc"
@@ -44,4 +45,50 @@ func cgroupsHere(t *testing.T) bool {
 		t.Fatal(err)
 	}
 	return true
+}
+
+// TestHost_Contained: a session vouches that its processes are dead only
+// once Close removed the run's cgroup, never when tracking them by
+// process group and marker.
+func TestHost_Contained(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ex   *Executor
+		want bool
+	}{
+		{"NoCgroup", &Executor{NoCgroup: true}, false},
+		{"Cgroup", &Executor{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.want && !cgroupsHere(t) {
+				t.Skip("needs a writable cgroup v2 hierarchy (root, or a delegated cgroup)")
+			}
+			dir := datadir.RunDir(t.TempDir())
+			if err := os.MkdirAll(dir.Workspace(), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			runID := "contained-" + strconv.Itoa(os.Getpid())
+			s, err := tc.ex.Start(t.Context(), executor.RunSpec{RunID: runID, Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := s.Job(t.Context(), "j")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+			c := s.(executor.Contained)
+			if c.Contained() {
+				t.Error("Contained before Close = true, want false")
+			}
+			if err := s.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Contained(); got != tc.want {
+				t.Errorf("Contained after Close = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
