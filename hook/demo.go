@@ -96,6 +96,7 @@ func (g *globals) demo(c *cli.Context, dir string) error {
 		"  %[1]s --git-dir %[2]s runs\n"+
 		"  %[1]s --git-dir %[2]s logs %[3]s test\n"+
 		"  sqlite3 %[4]s 'SELECT * FROM job_summary'\n"+
+		"  %[1]s --git-dir %[2]s serve    (then open http://127.0.0.1:8080/)\n"+
 		"  git -C %[5]s commit --allow-empty -m again && git -C %[5]s push\n"+
 		"(remove %[6]s when done)\n",
 		d.Bin, d.Bare, run.ID[:13], root.DB(), d.Work, dir)

@@ -201,7 +201,9 @@ func TestDocker_DemoPipeline(t *testing.T) {
 // TestDocker_StopKillsInsideContainer: a SIGTERM to the hook (cancel),
 // run_timeout and job_timeout each end a docker run with its sh call
 // killed inside the container (the process itself, not a client) and
-// the container removed.
+// the container removed. The timeouts leave 5 s for the container and
+// the exec to start: with 2 s, a loaded machine ended the run before
+// the sleep it waits for began.
 func TestDocker_StopKillsInsideContainer(t *testing.T) {
 	engine := dockertest.Engine(t)
 	for _, tc := range []struct {
@@ -210,8 +212,8 @@ func TestDocker_StopKillsInsideContainer(t *testing.T) {
 		kind                store.FailureKind
 	}{
 		{"SIGTERM", `return { executor = "docker" }`, "321", true, store.FailCanceled},
-		{"RunTimeout", `return { executor = "docker", run_timeout = 2 }`, "322", false, store.FailTimeout},
-		{"JobTimeout", `return { executor = "docker", job_timeout = 2 }`, "323", false, store.FailJob},
+		{"RunTimeout", `return { executor = "docker", run_timeout = 5 }`, "322", false, store.FailTimeout},
+		{"JobTimeout", `return { executor = "docker", job_timeout = 5 }`, "323", false, store.FailJob},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRepo(t)
