@@ -212,27 +212,7 @@ func (s *syncer) update(ctx context.Context, r *reader, root plumbing.Hash, st *
 		}
 		t := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		typ, data, err := r.read(t.hash)
-		if err != nil {
-			return nil, fmt.Errorf("read tree %s (%s): %w", displayPath(t.path), t.hash, err)
-		}
-		if typ != plumbing.TreeObject {
-			return nil, fmt.Errorf("read tree %s (%s): object is a %s", displayPath(t.path), t.hash, typ)
-		}
-		clear(seen)
-		err = parseTree(data, func(name []byte, mode uint32, h plumbing.Hash) error {
-			if err := checkName(t.path, name); err != nil {
-				return err
-			}
-			if _, dup := seen[string(name)]; dup {
-				return fmt.Errorf("refuse tree entry %q: two entries of one name; push a commit without one of them", joinPath(t.path, string(name)))
-			}
-			seen[string(name)] = struct{}{}
-			path := joinPath(t.path, string(name))
-			k, ok := kindOf(mode)
-			if !ok {
-				return fmt.Errorf("tree entry %q: unsupported mode %o", path, mode)
-			}
+		err := readEntries(r, t.hash, t.path, seen, func(name, path string, k kind, h plumbing.Hash) error {
 			old, had := s.good[path]
 			switch {
 			case had && old.kind == k && k == kindDir:
@@ -261,7 +241,7 @@ func (s *syncer) update(ctx context.Context, r *reader, root plumbing.Hash, st *
 				}
 				s.good[path] = indexEntry{path: path, kind: k, hash: h}
 				if !had {
-					s.children[t.path] = append(s.children[t.path], string(name))
+					s.children[t.path] = append(s.children[t.path], name)
 				}
 				return makeDir(s.dir, path)
 			}

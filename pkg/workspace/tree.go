@@ -108,3 +108,36 @@ func displayPath(path string) string {
 	}
 	return path
 }
+
+// readEntries reads the tree object hash at path and calls fn for each
+// of its entries with the entry's name, path and kind, after the checks every
+// walk makes: the object is a tree, names are safe (checkName), no name
+// is used twice (a file and a directory, say: refused here, before the
+// second entry is written, rather than left to whichever write happens
+// to fail), and the mode is one git checks out. seen is scratch space
+// the caller keeps across calls.
+func readEntries(r *reader, hash plumbing.Hash, path string, seen map[string]struct{}, fn func(name, path string, k kind, h plumbing.Hash) error) error {
+	typ, data, err := r.read(hash)
+	if err != nil {
+		return fmt.Errorf("read tree %s (%s): %w", displayPath(path), hash, err)
+	}
+	if typ != plumbing.TreeObject {
+		return fmt.Errorf("read tree %s (%s): object is a %s", displayPath(path), hash, typ)
+	}
+	clear(seen)
+	return parseTree(data, func(name []byte, mode uint32, h plumbing.Hash) error {
+		if err := checkName(path, name); err != nil {
+			return err
+		}
+		if _, dup := seen[string(name)]; dup {
+			return fmt.Errorf("refuse tree entry %q: two entries of one name; push a commit without one of them", joinPath(path, string(name)))
+		}
+		seen[string(name)] = struct{}{}
+		entry := joinPath(path, string(name))
+		k, ok := kindOf(mode)
+		if !ok {
+			return fmt.Errorf("tree entry %q: unsupported mode %o", entry, mode)
+		}
+		return fn(string(name), entry, k, h)
+	})
+}

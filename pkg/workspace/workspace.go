@@ -250,37 +250,14 @@ func walk(ctx context.Context, r *reader, root plumbing.Hash, dir string, jobs c
 		path string
 	}
 	stack := []subtree{{root, ""}}
-	// A name used twice in one tree (a file and a directory, say) is
-	// refused here, before its second entry is written, rather than
-	// left to whichever write happens to fail.
-	seen := make(map[string]struct{})
+	seen := make(map[string]struct{}) // readEntries's scratch
 	for len(stack) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		t := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		typ, data, err := r.read(t.hash)
-		if err != nil {
-			return fmt.Errorf("read tree %s (%s): %w", displayPath(t.path), t.hash, err)
-		}
-		if typ != plumbing.TreeObject {
-			return fmt.Errorf("read tree %s (%s): object is a %s", displayPath(t.path), t.hash, typ)
-		}
-		clear(seen)
-		err = parseTree(data, func(name []byte, mode uint32, h plumbing.Hash) error {
-			if err := checkName(t.path, name); err != nil {
-				return err
-			}
-			if _, dup := seen[string(name)]; dup {
-				return fmt.Errorf("refuse tree entry %q: two entries of one name; push a commit without one of them", joinPath(t.path, string(name)))
-			}
-			seen[string(name)] = struct{}{}
-			path := joinPath(t.path, string(name))
-			k, ok := kindOf(mode)
-			if !ok {
-				return fmt.Errorf("tree entry %q: unsupported mode %o", path, mode)
-			}
+		err := readEntries(r, t.hash, t.path, seen, func(name, path string, k kind, h plumbing.Hash) error {
 			switch k {
 			case kindDir, kindSubmodule:
 				if k == kindDir {
