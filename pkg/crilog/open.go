@@ -23,6 +23,12 @@ func OpenLog(path string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("open log %s: %w", path, err)
 	}
+	return regular(f, path)
+}
+
+// regular returns f if it is a regular file, else closes it and says
+// what it is.
+func regular(f *os.File, path string) (*os.File, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -79,16 +85,7 @@ func OpenLogBelow(root, path string) (*os.File, error) {
 		return nil, fmt.Errorf("open log %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
 	}
 	f := os.NewFile(uintptr(fd), path)
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open log %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("open log %s: it is a %s, not a regular file", path, fileKind(fi.Mode()))
-	}
-	return f, nil
+	return regular(f, path)
 }
 
 // FollowFile is FollowAt for a log already open as f (see OpenLogBelow);
