@@ -29,20 +29,7 @@ end)
 ci.job("after", {"tick"}, function(q) q.sh("echo done") end)
 `, liveTicks))
 	r.Commit("tick")
-	// The hook runs the pipeline before git push returns.
-	pushed := make(chan error, 1)
-	go func() {
-		out, err := r.Push("origin", "main")
-		if err != nil {
-			err = fmt.Errorf("%w\n%s", err, out)
-		}
-		pushed <- err
-	}()
-	defer func() {
-		if err := <-pushed; err != nil {
-			t.Errorf("git push: %v", err)
-		}
-	}()
+	defer r.pushAsync()()
 	var run store.Run
 	waitFor(t, "the run row", func() bool {
 		runs := r.runsNow()

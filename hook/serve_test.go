@@ -98,19 +98,10 @@ ci.job("wait", {"quire/push"}, function(q)
   q.sh("while [ ! -e '%s' ]; do sleep 0.05; done", {timeout = 60})
 end)`, gate))
 	r.Commit("wait for the gate")
-	pushed := make(chan error, 1)
-	go func() {
-		out, err := r.Push("origin", "main")
-		if err != nil {
-			err = fmt.Errorf("%w\n%s", err, out)
-		}
-		pushed <- err
-	}()
+	wait := r.pushAsync()
 	defer func() {
 		os.WriteFile(gate, nil, 0o644)
-		if err := <-pushed; err != nil {
-			t.Errorf("git push: %v", err)
-		}
+		wait()
 	}()
 	var run store.Run
 	waitFor(t, "the active run", func() bool {
@@ -252,4 +243,23 @@ ci.job("ok", {"quire/push"}, function(q) q.sh("true") end)`)
 			t.Errorf("exit %d after SIGTERM, want 0", code)
 		}
 	})
+}
+
+// pushAsync pushes main in the background: the hook runs the pipeline
+// before git push returns, and the test watches the run meanwhile. The
+// returned function waits for the push and fails the test if it failed.
+func (r *repo) pushAsync() (wait func()) {
+	pushed := make(chan error, 1)
+	go func() {
+		out, err := r.Push("origin", "main")
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, out)
+		}
+		pushed <- err
+	}()
+	return func() {
+		if err := <-pushed; err != nil {
+			r.t.Errorf("git push: %v", err)
+		}
+	}
 }
