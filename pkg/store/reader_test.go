@@ -286,10 +286,15 @@ func TestStore_ListShEventsCapped(t *testing.T) {
 		}
 	}
 	must(s.StartRun(ctx, "run-1", 1000, ""))
-	for job, n := range map[string]int{"many": 25, "few": 3} {
-		must(s.StartJob(ctx, "run-1", job, 1000))
-		for i := 1; i <= n; i++ {
-			must(s.AddShEvent(ctx, ShEvent{RunID: "run-1", JobID: job, Seq: i, StartedAtMS: 1000, FinishedAtMS: 1001, Cmd: "true"}))
+	// A slice, not a map: the order the jobs start in is the order the
+	// events come back in.
+	for _, j := range []struct {
+		id string
+		n  int
+	}{{"many", 25}, {"few", 3}} {
+		must(s.StartJob(ctx, "run-1", j.id, 1000))
+		for i := 1; i <= j.n; i++ {
+			must(s.AddShEvent(ctx, ShEvent{RunID: "run-1", JobID: j.id, Seq: i, StartedAtMS: 1000, FinishedAtMS: 1001, Cmd: "true"}))
 		}
 	}
 	events, calls, err := s.ListShEventsCapped(ctx, "run-1", 10)
