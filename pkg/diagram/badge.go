@@ -3,6 +3,7 @@ package diagram
 import (
 	"html/template"
 	"math"
+	"sync"
 )
 
 // Badge colours, those of shields.io.
@@ -65,7 +66,7 @@ func Badge(label, message, color string) []byte {
 		LW: lw, MW: mw, W: lw + mw,
 		LX: float64(lw) / 2, MX: float64(lw) + float64(mw)/2,
 	}
-	return render(badgeTmpl, d)
+	return render(badgeTmpl(), d)
 }
 
 // badgeHalf is the width of one half of a badge: the text and 5px of
@@ -91,13 +92,17 @@ type badgeData struct {
 	LX, MX                float64
 }
 
-var badgeTmpl = template.Must(template.New("badge").Parse(
-	`<svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="20" role="img" aria-label="{{.Label}}: {{.Message}}">` +
-		`<title>{{.Label}}: {{.Message}}</title>` +
-		`<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"></stop><stop offset="1" stop-opacity=".1"></stop></linearGradient>` +
-		`<clipPath id="r"><rect width="{{.W}}" height="20" rx="3" fill="#fff"></rect></clipPath>` +
-		`<g clip-path="url(#r)"><rect width="{{.LW}}" height="20" fill="#555"></rect><rect x="{{.LW}}" width="{{.MW}}" height="20" fill="{{.Color}}"></rect><rect width="{{.W}}" height="20" fill="url(#s)"></rect></g>` +
-		`<g fill="#fff" text-anchor="middle" font-family="` + fontFamily + `" font-size="11">` +
-		`<text aria-hidden="true" x="{{.LX}}" y="15" fill="#010101" fill-opacity=".3">{{.Label}}</text><text x="{{.LX}}" y="14">{{.Label}}</text>` +
-		`<text aria-hidden="true" x="{{.MX}}" y="15" fill="#010101" fill-opacity=".3">{{.Message}}</text><text x="{{.MX}}" y="14">{{.Message}}</text>` +
-		`</g></svg>` + "\n"))
+// badgeTmpl draws a badge. It is parsed at its first use, not at every start
+// of the binary (every hook, which draws nothing).
+var badgeTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("badge").Parse(
+		`<svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="20" role="img" aria-label="{{.Label}}: {{.Message}}">` +
+			`<title>{{.Label}}: {{.Message}}</title>` +
+			`<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"></stop><stop offset="1" stop-opacity=".1"></stop></linearGradient>` +
+			`<clipPath id="r"><rect width="{{.W}}" height="20" rx="3" fill="#fff"></rect></clipPath>` +
+			`<g clip-path="url(#r)"><rect width="{{.LW}}" height="20" fill="#555"></rect><rect x="{{.LW}}" width="{{.MW}}" height="20" fill="{{.Color}}"></rect><rect width="{{.W}}" height="20" fill="url(#s)"></rect></g>` +
+			`<g fill="#fff" text-anchor="middle" font-family="` + fontFamily + `" font-size="11">` +
+			`<text aria-hidden="true" x="{{.LX}}" y="15" fill="#010101" fill-opacity=".3">{{.Label}}</text><text x="{{.LX}}" y="14">{{.Label}}</text>` +
+			`<text aria-hidden="true" x="{{.MX}}" y="15" fill="#010101" fill-opacity=".3">{{.Message}}</text><text x="{{.MX}}" y="14">{{.Message}}</text>` +
+			`</g></svg>` + "\n"))
+})

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // Node is one job of a run's graph.
@@ -130,7 +131,7 @@ func Graph(nodes []Node) template.HTML {
 			Level:     levels[i],
 		})
 	}
-	return template.HTML(render(graphTmpl, data))
+	return template.HTML(render(graphTmpl(), data))
 }
 
 // nodeIndex maps each id to the first node that has it.
@@ -256,15 +257,19 @@ type graphNode struct {
 	Level                  int
 }
 
-var graphTmpl = template.Must(template.New("graph").Parse(
-	`<svg xmlns="http://www.w3.org/2000/svg" class="diagram graph" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" font-family="` + fontFamily + `">` +
-		`<g class="edges" fill="none" stroke="#8a8f98" stroke-width="1.5">` +
-		`{{range .Edges}}<path class="edge" d="{{.D}}"><title>{{.Title}}</title></path>{{end}}</g>` +
-		`<g class="nodes">{{range .Nodes}}` +
-		`{{if .Href}}<a href="{{.Href}}">{{end}}` +
-		`<g class="node" data-level="{{.Level}}" transform="translate({{.Translate}})"><title>{{.Title}}</title>` +
-		`<rect class="{{.Class}}" width="` + strconv.Itoa(nodeW) + `" height="` + strconv.Itoa(nodeH) + `" rx="6" ry="6" fill="#f2f3f5" stroke="#8a8f98"></rect>` +
-		`<text class="id" x="` + strconv.Itoa(textPad) + `" y="19" font-size="` + strconv.Itoa(idPx) + `" font-weight="bold">{{.ID}}</text>` +
-		`<text class="info" x="` + strconv.Itoa(textPad) + `" y="36" font-size="` + strconv.Itoa(infoPx) + `">{{.Info}}</text></g>` +
-		`{{if .Href}}</a>{{end}}` +
-		`{{end}}</g></svg>`))
+// graphTmpl draws the job graph. It is parsed at its first use, not at every start
+// of the binary (every hook, which draws nothing).
+var graphTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("graph").Parse(
+		`<svg xmlns="http://www.w3.org/2000/svg" class="diagram graph" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" font-family="` + fontFamily + `">` +
+			`<g class="edges" fill="none" stroke="#8a8f98" stroke-width="1.5">` +
+			`{{range .Edges}}<path class="edge" d="{{.D}}"><title>{{.Title}}</title></path>{{end}}</g>` +
+			`<g class="nodes">{{range .Nodes}}` +
+			`{{if .Href}}<a href="{{.Href}}">{{end}}` +
+			`<g class="node" data-level="{{.Level}}" transform="translate({{.Translate}})"><title>{{.Title}}</title>` +
+			`<rect class="{{.Class}}" width="` + strconv.Itoa(nodeW) + `" height="` + strconv.Itoa(nodeH) + `" rx="6" ry="6" fill="#f2f3f5" stroke="#8a8f98"></rect>` +
+			`<text class="id" x="` + strconv.Itoa(textPad) + `" y="19" font-size="` + strconv.Itoa(idPx) + `" font-weight="bold">{{.ID}}</text>` +
+			`<text class="info" x="` + strconv.Itoa(textPad) + `" y="36" font-size="` + strconv.Itoa(infoPx) + `">{{.Info}}</text></g>` +
+			`{{if .Href}}</a>{{end}}` +
+			`{{end}}</g></svg>`))
+})

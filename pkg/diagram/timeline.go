@@ -1,6 +1,9 @@
 package diagram
 
-import "html/template"
+import (
+	"html/template"
+	"sync"
+)
 
 // Bar is one row of a time line (a job) or one call inside a row (an sh
 // call of that job, in Sub).
@@ -114,7 +117,7 @@ func Timeline(bars []Bar, nowMS int64) template.HTML {
 		}
 		data.Rows = append(data.Rows, row)
 	}
-	return template.HTML(render(timelineTmpl, data))
+	return template.HTML(render(timelineTmpl(), data))
 }
 
 // barEnd is where a bar ends: its End, or while it runs nowMS, but never
@@ -176,17 +179,21 @@ type drawnBar struct {
 	Title, Href string
 }
 
-var timelineTmpl = template.Must(template.New("timeline").Parse(
-	`{{define "bar"}}{{if .Href}}<a href="{{.Href}}">{{end}}` +
-		`<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" rx="2" ry="2" fill="{{.Fill}}" fill-opacity="{{.Opacity}}"><title>{{.Title}}</title></rect>` +
-		`{{if .Href}}</a>{{end}}{{end}}` +
-		`<svg xmlns="http://www.w3.org/2000/svg" class="diagram timeline" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" font-family="` + fontFamily + `">` +
-		`<g class="axis" font-size="10" fill="#5b6270" text-anchor="middle">` +
-		`{{range .Ticks}}<line class="tick" x1="{{.At}}" y1="{{$.GridY1}}" x2="{{.At}}" y2="{{$.GridY2}}" stroke="#e1e4e8"></line>` +
-		`<text x="{{.At}}" y="{{$.AxisY}}">{{.Text}}</text>{{end}}</g>` +
-		`<g class="rows">{{range .Rows}}<g class="row">` +
-		`<text class="job" x="8" y="{{.TextY}}" font-size="12">{{.Row}}</text>` +
-		`{{with .Bar}}<g class="bar">{{template "bar" .}}</g>{{end}}` +
-		`{{range .Subs}}<g class="sub">{{template "bar" .}}</g>{{end}}` +
-		`<text class="info" x="{{.InfoX}}" y="{{.TextY}}" font-size="11">{{.Info}}</text>` +
-		`</g>{{end}}</g></svg>`))
+// timelineTmpl draws the timeline. It is parsed at its first use, not at every start
+// of the binary (every hook, which draws nothing).
+var timelineTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("timeline").Parse(
+		`{{define "bar"}}{{if .Href}}<a href="{{.Href}}">{{end}}` +
+			`<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" rx="2" ry="2" fill="{{.Fill}}" fill-opacity="{{.Opacity}}"><title>{{.Title}}</title></rect>` +
+			`{{if .Href}}</a>{{end}}{{end}}` +
+			`<svg xmlns="http://www.w3.org/2000/svg" class="diagram timeline" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" font-family="` + fontFamily + `">` +
+			`<g class="axis" font-size="10" fill="#5b6270" text-anchor="middle">` +
+			`{{range .Ticks}}<line class="tick" x1="{{.At}}" y1="{{$.GridY1}}" x2="{{.At}}" y2="{{$.GridY2}}" stroke="#e1e4e8"></line>` +
+			`<text x="{{.At}}" y="{{$.AxisY}}">{{.Text}}</text>{{end}}</g>` +
+			`<g class="rows">{{range .Rows}}<g class="row">` +
+			`<text class="job" x="8" y="{{.TextY}}" font-size="12">{{.Row}}</text>` +
+			`{{with .Bar}}<g class="bar">{{template "bar" .}}</g>{{end}}` +
+			`{{range .Subs}}<g class="sub">{{template "bar" .}}</g>{{end}}` +
+			`<text class="info" x="{{.InfoX}}" y="{{.TextY}}" font-size="11">{{.Info}}</text>` +
+			`</g>{{end}}</g></svg>`))
+})

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"math"
 	"strconv"
+	"sync"
 )
 
 // Point is one run of a job in a trend chart.
@@ -89,7 +90,7 @@ func Trend(points []Point) template.HTML {
 	if n := len(data.Legend); n > 0 {
 		data.W = max(data.W, int(data.Legend[n-1].End)+padding)
 	}
-	return template.HTML(render(trendTmpl, data))
+	return template.HTML(render(trendTmpl(), data))
 }
 
 // legendOrder is the order of the states in a legend; any state not
@@ -156,14 +157,18 @@ type trendData struct {
 	Legend                     []legendItem
 }
 
-var trendTmpl = template.Must(template.New("trend").Parse(
-	`<svg xmlns="http://www.w3.org/2000/svg" class="diagram trend" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" font-family="` + fontFamily + `">` +
-		`<g class="axis" font-size="10" fill="#5b6270" text-anchor="end">` +
-		`{{range .Ticks}}<line class="tick" x1="{{$.GridX}}" y1="{{.At}}" x2="{{$.GridX2}}" y2="{{.At}}" stroke="#e1e4e8"></line>` +
-		`<text x="{{$.AxisX}}" y="{{.At}}" dy="3">{{.Text}}</text>{{end}}</g>` +
-		`<g class="points">{{range .Bars}}{{if .Href}}<a href="{{.Href}}">{{end}}` +
-		`<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Fill}}"><title>{{.Title}}</title></rect>` +
-		`{{if .Href}}</a>{{end}}{{end}}</g>` +
-		`<g class="legend" font-size="11">{{range .Legend}}` +
-		`<rect class="swatch {{.Class}}" x="{{.X}}" y="{{.Y}}" width="10" height="10" fill="#8a8f98"></rect>` +
-		`<text x="{{.TX}}" y="{{.TY}}">{{.Text}}</text>{{end}}</g></svg>`))
+// trendTmpl draws the trend chart. It is parsed at its first use, not at every start
+// of the binary (every hook, which draws nothing).
+var trendTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("trend").Parse(
+		`<svg xmlns="http://www.w3.org/2000/svg" class="diagram trend" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" font-family="` + fontFamily + `">` +
+			`<g class="axis" font-size="10" fill="#5b6270" text-anchor="end">` +
+			`{{range .Ticks}}<line class="tick" x1="{{$.GridX}}" y1="{{.At}}" x2="{{$.GridX2}}" y2="{{.At}}" stroke="#e1e4e8"></line>` +
+			`<text x="{{$.AxisX}}" y="{{.At}}" dy="3">{{.Text}}</text>{{end}}</g>` +
+			`<g class="points">{{range .Bars}}{{if .Href}}<a href="{{.Href}}">{{end}}` +
+			`<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Fill}}"><title>{{.Title}}</title></rect>` +
+			`{{if .Href}}</a>{{end}}{{end}}</g>` +
+			`<g class="legend" font-size="11">{{range .Legend}}` +
+			`<rect class="swatch {{.Class}}" x="{{.X}}" y="{{.Y}}" width="10" height="10" fill="#8a8f98"></rect>` +
+			`<text x="{{.TX}}" y="{{.TY}}">{{.Text}}</text>{{end}}</g></svg>`))
+})

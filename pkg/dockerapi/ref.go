@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
 // refPattern is the grammar of an image reference, as the engine's
 // distribution/reference package has it: [domain/]path[:tag][@digest].
-var refPattern = func() *regexp.Regexp {
+// It is compiled at its first use, not at every start of the binary
+// (every hook, most of which never meet an image).
+var refPattern = sync.OnceValue(func() *regexp.Regexp {
 	const (
 		domainPart = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
 		domain     = `(?:` + domainPart + `(?:\.` + domainPart + `)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?`
@@ -19,7 +22,7 @@ var refPattern = func() *regexp.Regexp {
 		digest     = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,128}`
 	)
 	return regexp.MustCompile(`^(` + name + `)(?::` + tag + `)?(?:@` + digest + `)?$`)
-}()
+})
 
 // maxNameLen is the engine's bound on an image name, tag and digest
 // aside.
@@ -31,7 +34,7 @@ const maxNameLen = 255
 // API path or query, so that no value can name another endpoint, add a
 // parameter or be read as a flag.
 func ValidRef(ref string) error {
-	m := refPattern.FindStringSubmatch(ref)
+	m := refPattern().FindStringSubmatch(ref)
 	if m == nil || len(m[1]) > maxNameLen {
 		return fmt.Errorf("%s is not an image reference: want [registry/]name[:tag][@digest], lowercase, e.g. \"golang:1.26\"", quoteShort(ref))
 	}

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -28,9 +27,30 @@ const (
 	logPageBytes = 1 << 20
 )
 
-// jobIDPattern is what a job id may look like (SPEC §4: [A-Za-z0-9._-],
-// and quire/mirror): anything else names no job, and no path.
-var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}(/[A-Za-z0-9._-]{1,100})?$`)
+// validJobID reports whether id looks like a job id (SPEC §4: 1 to 100
+// of [A-Za-z0-9._-], and quire/mirror: one such segment, a slash and
+// another): anything else names no job, and no path. Written out rather
+// than a regexp, whose {1,100} would be compiled at every start of the
+// hook.
+func validJobID(id string) bool {
+	head, tail, two := strings.Cut(id, "/")
+	return validName(head, 1, 100, "._-") && (!two || validName(tail, 1, 100, "._-"))
+}
+
+// validName reports whether s has min to max bytes, each an ASCII letter
+// or digit or one of extra.
+func validName(s string, min, max int, extra string) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // logTarget is a log a request names: a job's (seq 0) or one of its sh
 // calls'.
@@ -57,7 +77,7 @@ func (s *Server) logTarget(ctx context.Context, r *http.Request) (logTarget, err
 	t := logTarget{found: f}
 	q := r.URL.Query()
 	jobID := q.Get("job")
-	if !jobIDPattern.MatchString(jobID) || strings.Contains(jobID, "..") {
+	if !validJobID(jobID) || strings.Contains(jobID, "..") {
 		return t, fmt.Errorf("run %s has no job %q: %w", f.run.ID, short(jobID, 100), store.ErrNotFound)
 	}
 	jobs, err := f.src.store.ListJobs(ctx, f.run.ID)

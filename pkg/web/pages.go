@@ -80,7 +80,7 @@ func parseRunQuery(q url.Values) (runQuery, error) {
 	if b := q.Get("before"); b != "" {
 		ms, id, ok := strings.Cut(b, ".")
 		n, err := strconv.ParseInt(ms, 10, 64)
-		if !ok || err != nil || n < 0 || !runIDPattern.MatchString(id) {
+		if !ok || err != nil || n < 0 || !validRunID(id) {
 			return rq, badf("before=%q is not a cursor from this server's pages", short(b, 80))
 		}
 		rq.Before = store.RunCursor{QueuedAtMS: n, ID: id}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -55,9 +54,10 @@ func escapePath(p string) string {
 	return strings.Join(segs, "/")
 }
 
-// runIDPattern is what a run id (a UUIDv7, or a prefix of at least 4
-// characters of one) may look like in a URL; anything else names no run.
-var runIDPattern = regexp.MustCompile(`^[0-9A-Za-z-]{4,64}$`)
+// validRunID reports whether id looks like a run id (a UUIDv7, or a
+// prefix of at least 4 characters of one) in a URL: 4 to 64 of
+// [0-9A-Za-z-]; anything else names no run.
+func validRunID(id string) bool { return validName(id, 4, 64, "-") }
 
 // found is a run and where it is recorded.
 type found struct {
@@ -70,7 +70,7 @@ type found struct {
 // findRun looks run id (or a unique prefix) up in every data root: a
 // prefix that names a run in two of them names neither.
 func (s *Server) findRun(ctx context.Context, id string) (found, error) {
-	if !runIDPattern.MatchString(id) {
+	if !validRunID(id) {
 		return found{}, fmt.Errorf("no run has the id %q: %w", short(id, 80), store.ErrNotFound)
 	}
 	cat := s.opts.Sources.catalog(ctx)
@@ -88,7 +88,7 @@ func (s *Server) findRun(ctx context.Context, id string) (found, error) {
 		case err != nil:
 			return found{}, err
 		}
-		if !runIDPattern.MatchString(r.ID) {
+		if !validRunID(r.ID) {
 			continue // a row no hook wrote: its id names no directory here
 		}
 		if f.src != nil && r.ID != f.run.ID {
