@@ -1,12 +1,8 @@
 package notes
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -240,23 +236,8 @@ func (w *writer) store(c *object.Commit) (plumbing.Hash, error) {
 }
 
 func (w *writer) storeObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
-	var dir, file string
-	if w.shared != 0 {
-		hex := o.Hash().String()
-		dir = filepath.Join(w.gitDir, "objects", hex[:2])
-		file = filepath.Join(dir, hex[2:])
-		if err := os.MkdirAll(dir, 0o777); err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("write %s object: %w", o.Type(), err)
-		}
-		if err := w.shared.adjust(dir); err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("write %s object: %w", o.Type(), err)
-		}
-	}
-	h, err := w.s.SetEncodedObject(o)
+	h, err := storeLoose(w.gitDir, o, w.shared)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write %s object: %w", o.Type(), err)
-	}
-	if err := w.shared.adjust(file); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return plumbing.ZeroHash, fmt.Errorf("write %s object: %w", o.Type(), err)
 	}
 	return h, nil
