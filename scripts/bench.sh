@@ -2,7 +2,11 @@
 # Measure SPEC section 12's performance targets, each side by side with its
 # baseline in the same run, and print the figures with their ratios.
 #
-#   scripts/bench.sh [P1] [P2] [P3] [P4] [P5] [N1]     (default: all)
+#   scripts/bench.sh [M] [P1] [P2] [P3] [P4] [P5] [N1]     (default: all)
+#
+# M prints what the machine charges for the primitives the others are made
+# of (a system call, a page fault, a spawn, a Go start), so that a figure
+# can be split into the machine's part and quire-hook's.
 #
 # Needs go, git, GNU time (/usr/bin/time) and ~2.5 GB of free disk in $TMPDIR.
 # Nothing here is a pass/fail test: it prints numbers for people to read.
@@ -14,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(P1 P2 P3 P4 P5 N1)
+[ ${#want[@]} -gt 0 ] || want=(M P1 P2 P3 P4 P5 N1)
 has() { local w; for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/quire-bench.XXXXXX")
@@ -46,6 +50,12 @@ repo() {
   "$bin" --git-dir "$work/$name.git" install >/dev/null
 }
 
+if has M; then
+  echo "== M: what this machine charges for the primitives (medians of 7)"
+  go build -o "$work/machinecost" ./internal/machinecost
+  "$work/machinecost"
+fi
+
 if has P1; then
   echo "== P1: materialize a ~15k-file, ~180 MB tree vs git archive | tar -x"
   scripts/bench-materialize.sh
@@ -61,11 +71,12 @@ ci.job("one", {"quire/push"}, function(q) q.sh({"true"}) end)'
   shm=${QUIRE_BENCH_DIR:-/dev/shm}
   tmpfs_root=
   if [ -d "$shm" ] && [ -w "$shm" ]; then tmpfs_root=$(mktemp -d "$shm/quire-p2.XXXXXX"); fi
-  : > "$work/p2.true"; : > "$work/p2.disk"; : > "$work/p2.tmpfs"
+  : > "$work/p2.true"; : > "$work/p2.disk"; : > "$work/p2.tmpfs"; : > "$work/p2.faults"
   # Interleaved, so that a busy moment of the machine hits all three.
   for _ in $(seq "$P2_RUNS"); do
     ms_each /bin/true >> "$work/p2.true"
     ms_each "$bin" --git-dir "$work/p2.git" --quiet replay main >> "$work/p2.disk"
+    /usr/bin/time -f %R -a -o "$work/p2.faults" "$bin" --git-dir "$work/p2.git" --quiet replay main >/dev/null
     [ -z "$tmpfs_root" ] || ms_each "$bin" --git-dir "$work/p2.git" --data-dir "$tmpfs_root" --quiet replay main >> "$work/p2.tmpfs"
   done
   true_ms=$(median < "$work/p2.true")
@@ -75,6 +86,7 @@ ci.job("one", {"quire/push"}, function(q) q.sh({"true"}) end)'
     over=$(awk -v a="$replay_ms" -v b="$true_ms" 'BEGIN { printf "%.1f", a - b }')
     echo "data root on $where: replay ${replay_ms} ms, spawning true ${true_ms} ms: overhead ${over} ms, $(ratio "$replay_ms" "$true_ms")x of true (target <= 8 ms, floor <= 30 ms)"
   done
+  echo "page faults of one replay, the hook and its children: $(median < "$work/p2.faults") (the M section gives what one costs here)"
   [ -z "$tmpfs_root" ] || rm -rf "$tmpfs_root"
 fi
 
