@@ -136,15 +136,19 @@ func TestParallelRuns(t *testing.T) {
 	})
 	t.Run("OneAtATimeByDefault", func(t *testing.T) {
 		d := newSharedData(t, 0)
-		// The first runs long enough for the others to queue behind it.
-		first := d.repo(strings.Replace(oneSecondPipeline, "sleep 1", "sleep 3", 1))
+		// The first runs until the others have queued behind it.
+		gate := filepath.Join(t.TempDir(), "gate")
+		first := d.repo(strings.Replace(oneSecondPipeline, "sleep 1", "while [ ! -e '"+gate+"' ]; do sleep 0.05; done", 1))
 		second, third := d.repo(oneSecondPipeline), d.repo(oneSecondPipeline)
 		outFirst := pushAsync(first, "origin", "main")
+		defer os.WriteFile(gate, nil, 0o644)
 		running := d.runIn(first, "active")
 		// The second queues behind the first; the third behind both.
 		outSecond := pushAsync(second, "origin", "main")
 		d.runIn(second, "pending")
 		outThird := pushAsync(third, "origin", "main")
+		d.runIn(third, "pending")
+		os.WriteFile(gate, nil, 0o644)
 		<-outFirst
 		secondOut, thirdOut := <-outSecond, <-outThird
 

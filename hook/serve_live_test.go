@@ -3,6 +3,8 @@ package hook_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,16 +22,21 @@ const liveTicks = 25
 // text), and the run page turns complete by itself.
 func testLive(t *testing.T, browser context.Context) {
 	r := newRepo(t)
+	// The first sh call holds after tick 3 until the test has opened
+	// its pages: a loaded machine may take seconds to open a tab.
+	gate := filepath.Join(t.TempDir(), "gate")
 	r.Pipeline(fmt.Sprintf(`local ci = require("quire.ci")
 ci.job("tick", {"quire/push"}, function(q)
-  q.sh([[for i in $(seq 1 %d); do echo "tick $i <img src=x onerror=window.__xss=1>"; sleep 0.2; done]])
+  q.sh([[for i in $(seq 1 %d); do echo "tick $i <img src=x onerror=window.__xss=1>"; if [ $i = 3 ]; then while [ ! -e '%s' ]; do sleep 0.05; done; fi; sleep 0.2; done]])
   q.log("between")
   q.sh([[for i in 1 2 3 4 5; do echo "tock $i"; sleep 0.2; done]])
 end)
 ci.job("after", {"tick"}, function(q) q.sh("echo done") end)
-`, liveTicks))
+`, liveTicks, gate))
 	r.Commit("tick")
 	defer r.pushAsync()()
+	openGate := func() { os.WriteFile(gate, nil, 0o644) }
+	defer openGate() // runs before the push is waited for
 	var run store.Run
 	waitFor(t, "the run row", func() bool {
 		runs := r.runsNow()
@@ -71,6 +78,7 @@ ci.job("after", {"tick"}, function(q) q.sh("echo done") end)
 		t.Fatalf("the log page shows all %d lines at once: nothing was followed", first)
 	}
 	logPage.eval("window.__mark = 1", new(int))
+	openGate()
 	logPage.waitJS("a line appended", fmt.Sprintf(`document.querySelectorAll("ol#log li").length > %d`, first))
 	logPage.waitJS("the end of the log", `document.querySelector("ol#log").dataset.ended === "true"`)
 
