@@ -173,7 +173,9 @@ func TestFaultInjection_SIGKILL(t *testing.T) {
 	whole := time.Since(began)
 	r.check(t, "after a whole run", pidfile)
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d (a failure replays with the same moments given this seed)", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
 	kill := func(what string, cmd *exec.Cmd, out *bytes.Buffer, at time.Duration) {
 		t.Helper()
 		time.Sleep(at)

@@ -194,6 +194,9 @@ func TestServe_Browser(t *testing.T) {
 			t.Errorf("links outside /ci/: %q", outside)
 		}
 		var sheets []int
+		// WaitReady does not wait for the load event: the style sheets
+		// may still be on their way.
+		p.waitJS("the page loaded", `document.readyState === "complete"`)
 		p.eval(`Array.from(document.styleSheets, s => s.cssRules.length)`, &sheets)
 		if len(sheets) != 2 || slices.Contains(sheets, 0) {
 			t.Errorf("style sheets loaded with these rule counts: %v, want style.css and ansi.css", sheets)

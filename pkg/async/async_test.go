@@ -55,10 +55,10 @@ func TestQueue(t *testing.T) {
 	// arguments and the runs it was handed.
 	worker := filepath.Join(dir, "worker")
 	script := "#!/bin/sh\n" +
+		"echo to the log\n" +
 		"{ echo \"args $*\"; echo \"sid $(ps -o sid= -p $$ | tr -d ' ') pid $$\"; " +
 		"env | grep -c '^KEEP=me$'; echo done; } > " + out + ".tmp\n" +
-		"cat > " + out + ".runs; mv " + out + ".tmp " + out + "\n" +
-		"echo to the log\n"
+		"cat > " + out + ".runs; mv " + out + ".tmp " + out + "\n"
 	if err := os.WriteFile(worker, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 // runDeadline bounds a Run whose sh calls leave children behind; the
 // runner waits executor.PipeGrace per such call, far below this.
-const runDeadline = 15 * time.Second
+const runDeadline = 60 * time.Second
 
 // runBounded runs the pipeline in a goroutine and fails the test if the
 // run has not returned within runDeadline.

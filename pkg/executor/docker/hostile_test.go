@@ -183,7 +183,9 @@ func TestDocker_EngineFrozen(t *testing.T) {
 	token := newToken()
 	errc := make(chan error, 1)
 	go func() {
-		_, _, _, err := f.sh(t.Context(), t, j, 2*time.Second, "sleep "+token)
+		// 5 s: the sleep must be seen on the host and the engine frozen
+		// before the call's own timeout kills it the ordinary way.
+		_, _, _, err := f.sh(t.Context(), t, j, 5*time.Second, "sleep "+token)
 		errc <- err
 	}()
 	waitFor(t, func() bool { return len(sleepers(token)) > 0 })
