@@ -203,6 +203,13 @@ func detachStale(ent string) {
 	if !canMount() {
 		return // nothing here can have mounted one, nor can detach it
 	}
+	ent, err := filepath.Abs(ent)
+	if err == nil {
+		ent, err = filepath.EvalSymlinks(ent) // as the mount options name it
+	}
+	if err != nil {
+		return
+	}
 	mounts, err := datadir.Mounts()
 	if err != nil {
 		return

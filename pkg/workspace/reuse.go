@@ -265,7 +265,7 @@ func (l *Lease) Return() error {
 	}
 	defer l.Release()
 	if l.overlay {
-		return l.unmount(false)
+		return l.unmount(true)
 	}
 	l.strip()
 	tree := filepath.Join(l.ent, "tree")
@@ -384,11 +384,7 @@ func (c Cache) Prune(now time.Time, maxAge time.Duration) (int, error) {
 			lock.Close()
 			continue
 		}
-		if real, err := filepath.EvalSymlinks(ent); err == nil {
-			if abs, err := filepath.Abs(real); err == nil {
-				detachStale(abs)
-			}
-		}
+		detachStale(ent)
 		err = datadir.RemoveAll(ent)
 		if err == nil {
 			err = os.Remove(filepath.Join(c.Dir, key+".lock"))
