@@ -265,7 +265,7 @@ func (l *Lease) Return() error {
 	}
 	defer l.Release()
 	if l.overlay {
-		return l.unmount(true)
+		return l.unmount(false)
 	}
 	l.strip()
 	tree := filepath.Join(l.ent, "tree")
