@@ -21,7 +21,7 @@ go test -run '^$' -bench '^BenchmarkMaterializeReuse$' -count "${QUIRE_BENCH_COU
 
 # median prints the median ns/op of the named benchmark.
 median() {
-	grep "Benchmark$1-" "$tmp/bench.txt" | awk '{print $3}' | sort -n |
+	grep -E "^Benchmark$1-[0-9]+[[:space:]]" "$tmp/bench.txt" | awk '{print $3}' | sort -n |
 		awk '{v[NR] = $1} END {if (NR == 0) exit 1; print v[int((NR + 1) / 2)]}'
 }
 git_ns=$(median Materialize/git-archive-tar)
@@ -29,7 +29,7 @@ quire_ns=$(median Materialize/quire)
 full_ns=$(median MaterializeReuse/full)
 reuse_ns=$(median MaterializeReuse/reuse-1-file)
 statindex_ns=$(median MaterializeReuse/reuse-1-file-statindex)
-overlay=$(grep 'BenchmarkMaterializeReuse/reuse-1-file-' "$tmp/bench.txt" | grep -v statindex | grep -c ' 1.000 overlay' || true)
+overlay=$(grep -E '^BenchmarkMaterializeReuse/reuse-1-file-[0-9]+[[:space:]].* 1.000 overlay' "$tmp/bench.txt" | wc -l)
 
 # Peak RSS: one materialize of the same fixture by a small command.
 key=$(go env GOVERSION | tr '/ ' '__')
