@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/quire-ci/quire-hook/internal/gittest"
+	"github.com/quire-ci/quire-hook/internal/mounttest"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -46,6 +47,9 @@ type repo struct {
 func newRepo(t *testing.T) *repo {
 	t.Helper()
 	r := &repo{Fixture: gittest.New(t), t: t}
+	// Before waitWorkers's cleanup, so it runs after: an async worker
+	// may still have its workspace mounted until it is done.
+	mounttest.Check(t, filepath.Dir(r.Bare))
 	if out, code := r.inProcess("", "--git-dir", r.Bare, "install"); code != 0 {
 		t.Fatalf("install: exit %d: %s", code, out)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quire-ci/quire-hook/internal/mounttest"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -24,6 +25,7 @@ type sharedData struct {
 func newSharedData(t *testing.T, n int) *sharedData {
 	t.Helper()
 	d := &sharedData{t: t, root: filepath.Join(t.TempDir(), "data")}
+	mounttest.Check(t, d.root)
 	if err := os.MkdirAll(d.root, 0o755); err != nil {
 		t.Fatal(err)
 	}

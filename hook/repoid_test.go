@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/quire-ci/quire-hook/internal/gittest"
+	"github.com/quire-ci/quire-hook/internal/mounttest"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
 
@@ -27,6 +28,7 @@ type server struct {
 func newServer(t *testing.T) *server {
 	t.Helper()
 	dir := t.TempDir()
+	mounttest.Check(t, dir)
 	s := &server{t: t, root: filepath.Join(dir, "git"), dataRoot: filepath.Join(dir, "data")}
 	for _, kv := range gittest.Env() {
 		if kv != "GIT_CONFIG_NOSYSTEM=1" {

@@ -9,11 +9,14 @@
 //	  locks/<hash>.lock              one per (repo, ref)
 //	  runs/<run-id>/
 //	    cgroup                       the run's cgroup path, for reconcile
-//	    workspace/                   the materialized tree
+//	    workspace/                   the materialized tree (an overlay
+//	                                 mount while jobs run, where the hook
+//	                                 can mount: remove with RemoveDetached)
 //	    jobs/<job-id>/job.log        q.log lines and the job's error
 //	    jobs/<job-id>/sh-<n>.log     the n-th sh call (n from 1)
 //	  runs/.trash/<run-id>/          runs gc is deleting
-//	  cache/workspaces/<hash>/       a repo's last tree, for reuse (pkg/workspace)
+//	  cache/workspaces/<hash>/       a repo's last tree, for reuse (pkg/workspace),
+//	                                 and an overlay workspace's upper and work dirs
 //	  cache/workspaces/<hash>.lock   held while a run has it checked out
 //
 // The types are plain strings underneath: a Root, RunDir or JobDir is

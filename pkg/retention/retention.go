@@ -244,8 +244,12 @@ func readDirNames(dir string) ([]string, error) {
 
 // removeTree removes a directory tree and returns the bytes its files
 // held; a tree that is not there is fine. An error names the file that
-// could not be removed.
+// could not be removed. A run's workspace that a killed hook left
+// mounted (an overlay) is detached first, never deleted through.
 func removeTree(dir string) (int64, error) {
+	if err := datadir.Detach(dir); err != nil {
+		return 0, err
+	}
 	n := treeSize(dir)
 	return n, datadir.RemoveAll(dir)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/quire-ci/quire-hook/internal/gittest"
+	"github.com/quire-ci/quire-hook/internal/mounttest"
 	"github.com/quire-ci/quire-hook/pkg/executor/bwrap"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -197,6 +198,7 @@ func varTempDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	mounttest.Check(t, dir)
 	return dir
 }
 

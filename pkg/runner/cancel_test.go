@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quire-ci/quire-hook/internal/mounttest"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -62,6 +63,7 @@ type cancelFixture struct {
 func newCancelFixture(t *testing.T) *cancelFixture {
 	t.Helper()
 	root := t.TempDir()
+	mounttest.Check(t, root)
 	db := filepath.Join(root, "quire.db")
 	s, err := store.Open(t.Context(), db)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/quire-ci/quire-hook/internal/gittest"
+	"github.com/quire-ci/quire-hook/internal/mounttest"
 	"github.com/quire-ci/quire-hook/pkg/config"
 	"github.com/quire-ci/quire-hook/pkg/crilog"
 	"github.com/quire-ci/quire-hook/pkg/executor"
@@ -61,6 +62,7 @@ type harness struct {
 func newHarness(t *testing.T, pipeline string) *harness {
 	t.Helper()
 	h := &harness{t: t, repo: gittest.New(t), dataRoot: t.TempDir()}
+	mounttest.Check(t, h.dataRoot)
 	h.repo.Pipeline(ciHeader + pipeline)
 	s, err := store.Open(t.Context(), filepath.Join(h.dataRoot, "quire.db"))
 	if err != nil {

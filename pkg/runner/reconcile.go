@@ -132,7 +132,8 @@ func EndOrphans(ctx context.Context, s *store.Store, root datadir.Root) ([]Orpha
 			o.Removed += n
 			o.ReapErr = errors.Join(o.ReapErr, err)
 		}
-		o.WorkspaceErr = datadir.RemoveAll(runDir.Workspace())
+		// Its workspace may still be an overlay mount: detached first.
+		o.WorkspaceErr = datadir.RemoveDetached(runDir.Workspace())
 		o.LogsErr = dropUnrecordedLogs(ctx, s, r.ID, runDir)
 		orphans = append(orphans, o)
 	}

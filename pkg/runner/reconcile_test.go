@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/quire-ci/quire-hook/internal/mounttest"
 	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/store"
+	"github.com/quire-ci/quire-hook/pkg/workspace"
 )
 
 func TestReconcile(t *testing.T) {
@@ -50,6 +54,26 @@ func TestReconcile(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(runDir.Workspace(), "src"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if os.Geteuid() == 0 {
+		// As root the workspace is an overlay mount, which the dead hook
+		// left mounted: reconcile detaches it, never deleting through.
+		if err := os.RemoveAll(runDir.Workspace()); err != nil {
+			t.Fatal(err)
+		}
+		sha := h.commit("overlay")
+		if out, err := h.repo.Push("--quiet", "origin", "HEAD:refs/heads/main"); err != nil {
+			t.Fatalf("push: %v\n%s", err, out)
+		}
+		c := workspace.Cache{Dir: datadir.Root(h.dataRoot).WorkspaceCache()}
+		lease, _, err := c.Checkout(t.Context(), "k", h.repo.Bare, plumbing.NewHash(sha), runDir.Workspace())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lease.Release()
+		if len(mounttest.Below(t, runDir.Workspace())) != 1 {
+			t.Fatalf("the workspace is not a mount point")
+		}
+	}
 
 	orphans, err := EndOrphans(t.Context(), h.store, datadir.Root(h.dataRoot))
 	if err != nil || len(orphans) != 1 {
@@ -82,6 +106,9 @@ func TestReconcile(t *testing.T) {
 	}
 	if len(events) != 1 || events[0].FinishedAtMS == 0 || !events[0].NoExit {
 		t.Errorf("sh events %+v, want the open call ended without an exit", events)
+	}
+	if left := mounttest.Below(t, string(runDir)); len(left) != 0 {
+		t.Errorf("mounts left in the run directory: %+v", left)
 	}
 	for name, want := range map[string]bool{"workspace": false, "jobs/a/sh-1.log": true, "jobs/a/sh-2.log": false, "jobs/a/job.log": true} {
 		_, err := os.Stat(filepath.Join(string(runDir), name))

@@ -13,15 +13,17 @@ import (
 // checkout materializes push's commit into ws, reusing the repository's
 // cached tree from its previous run when it can (workspace.Cache): the
 // cost then grows with the files changed, and the workspace is still an
-// exact copy of the commit. The lease, if any, is kept in res for
-// dropWorkspace.
+// exact copy of the commit. Where the hook may mount, ws is an overlay
+// of the cached tree while the jobs run; with keep_workspace it is a
+// plain directory, which the operator finds after the run. The lease,
+// if any, is kept in res for dropWorkspace.
 func (r *Runner) checkout(ctx context.Context, res *Result, push Push, ws string) error {
 	commit := plumbing.NewHash(push.SHA)
 	if r.DataRoot == "" {
 		_, err := workspace.Materialize(ctx, r.GitDir, commit, ws)
 		return err
 	}
-	c := workspace.Cache{Dir: datadir.Root(r.DataRoot).WorkspaceCache()}
+	c := workspace.Cache{Dir: datadir.Root(r.DataRoot).WorkspaceCache(), NoOverlay: r.Settings.KeepWorkspace}
 	lease, _, err := c.Checkout(ctx, datadir.WorkspaceCacheKey(push.Repo), r.GitDir, commit, ws)
 	res.lease = lease
 	return err
@@ -31,7 +33,8 @@ func (r *Runner) checkout(ctx context.Context, res *Result, push Push, ws string
 // session is closed (its processes ended): kept for the operator with
 // keep_workspace, else given back to the cache for the next run when the
 // session vouches that none of its processes lives on (contained), else
-// removed.
+// removed (an overlay's cached tree stays in the cache: Release detaches
+// the mount, and nothing the run does can write to that tree).
 func (r *Runner) dropWorkspace(res Result) error {
 	ws := datadir.RunDir(res.RunDir).Workspace()
 	if r.Settings.KeepWorkspace {
@@ -42,7 +45,7 @@ func (r *Runner) dropWorkspace(res Result) error {
 		return nil
 	}
 	res.lease.Release()
-	return datadir.RemoveAll(ws)
+	return datadir.RemoveDetached(ws)
 }
 
 // contained reports whether no process of the run's session can still

@@ -135,11 +135,23 @@ func TestRun_WorkspaceReturnedOnlyWhenContained(t *testing.T) {
 		h.repo.Write("keep.txt", "k\n")
 		o := h.run()
 		o.wantState("escape", store.JobComplete)
-		if _, err := os.Lstat(cachedTree(h, o)); !os.IsNotExist(err) {
-			t.Errorf("a run tracked by process group and marker only gave its workspace to the cache (stat: %v); want it removed", err)
-		}
 		if _, err := os.Lstat(filepath.Join(o.runDir, "workspace")); !os.IsNotExist(err) {
 			t.Errorf("the run's workspace: %v; want it removed", err)
+		}
+		tree := cachedTree(h, o)
+		if os.Geteuid() != 0 {
+			if _, err := os.Lstat(tree); !os.IsNotExist(err) {
+				t.Errorf("a run tracked by process group and marker only gave its workspace to the cache (stat: %v); want it removed", err)
+			}
+			return
+		}
+		// An overlay workspace: the cached tree was its lower dir, which
+		// the escaped process, writing through the detached mount, can
+		// never reach. It stays in the cache.
+		time.Sleep(1500 * time.Millisecond)
+		data, err := os.ReadFile(filepath.Join(tree, "keep.txt"))
+		if err != nil || string(data) != "k\n" {
+			t.Errorf("cached keep.txt = %q, %v; want %q", data, err, "k\n")
 		}
 	})
 	t.Run("Cgroup", func(t *testing.T) {
@@ -162,4 +174,43 @@ func TestRun_WorkspaceReturnedOnlyWhenContained(t *testing.T) {
 			t.Errorf("cached keep.txt = %q, %v; want %q", data, err, "k\n")
 		}
 	})
+}
+
+// TestRun_OverlayWorkspace: where the hook may mount, a job's workspace
+// is an overlay mount, gone when the run ends; with keep_workspace it is
+// a plain directory that stays.
+func TestRun_OverlayWorkspace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: workspaces are never overlays")
+	}
+	out := filepath.Join(t.TempDir(), "fstype")
+	h := newHarness(t, `
+ci.job("look", {"quire/push"}, function(q)
+  q.sh([[awk -v ws="$PWD" '$5 == ws {print $9}' /proc/self/mountinfo > '`+out+`']])
+end)
+`)
+	h.repo.Write("f.txt", "f\n")
+	for _, keep := range []bool{false, true} {
+		h.Settings.KeepWorkspace = keep
+		o := h.run()
+		o.wantState("look", store.JobComplete)
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "overlay\n"
+		if keep {
+			want = ""
+		}
+		if string(data) != want {
+			t.Errorf("keep_workspace %v: the job's workspace is mounted as %q, want %q", keep, data, want)
+		}
+		_, err = os.Stat(filepath.Join(o.runDir, "workspace", "f.txt"))
+		if keep && err != nil {
+			t.Errorf("keep_workspace: the workspace after the run: %v", err)
+		}
+		if !keep && !os.IsNotExist(err) {
+			t.Errorf("the workspace after the run: %v, want it gone", err)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/quire-ci/quire-hook/internal/mounttest"
 )
 
 // gitEnv isolates git from the user's and system's configuration.
@@ -184,5 +185,40 @@ func copyDir(tb testing.TB, src, dst string, hardLink bool) {
 	}
 	if out, err := exec.Command("cp", flags, src, dst).CombinedOutput(); err != nil {
 		tb.Fatalf("cp %s: %v\n%s", src, err, out)
+	}
+}
+
+// eachMode runs fn once for each way a Cache checks out: the stat-index
+// path, and an overlay mount where this process may mount.
+func eachMode(t *testing.T, fn func(t *testing.T, overlay bool)) {
+	for _, overlay := range []bool{false, true} {
+		name := "statindex"
+		if overlay {
+			name = "overlay"
+		}
+		t.Run(name, func(t *testing.T) {
+			if overlay && !canMount() {
+				t.Skip("no CAP_SYS_ADMIN: this process cannot mount, so workspaces are never overlays")
+			}
+			fn(t, overlay)
+		})
+	}
+}
+
+// newCache returns a Cache in a fresh directory root, on the overlay
+// path or not, and fails the test if a mount below root outlives it.
+func newCache(t *testing.T, overlay bool) (Cache, string) {
+	t.Helper()
+	root := t.TempDir()
+	mounttest.Check(t, root)
+	return Cache{Dir: filepath.Join(root, "cache"), NoOverlay: !overlay}, root
+}
+
+// checkMode fails unless l is an overlay workspace exactly when overlay
+// is set.
+func checkMode(tb testing.TB, l *Lease, overlay bool) {
+	tb.Helper()
+	if l != nil && l.overlay != overlay {
+		tb.Fatalf("lease on an overlay: %v, want %v", l.overlay, overlay)
 	}
 }

@@ -44,12 +44,19 @@ type indexEntry struct {
 // xattrs are the root's extended attributes then (xattrsOf), what every
 // directory made in it gets too: "" but for an SELinux label or a
 // default ACL inherited from above the workspace.
+//
+// A sealed index describes a tree that no job ever saw (the lower dir of
+// an overlay workspace): it holds no entries, only the tree it is and
+// count, its files, symlinks and submodules, and the tree is trusted to
+// be exactly that tree without a stat.
 type index struct {
 	commit   plumbing.Hash
 	tree     plumbing.Hash
 	stamp    int64
 	uid, gid uint32
 	xattrs   string
+	sealed   bool
+	count    int
 	entries  map[string]indexEntry
 }
 
@@ -105,8 +112,8 @@ func (idx *index) dirChanged(st fileStat) bool {
 }
 
 // indexMagic starts an index file; the version changes with the format
-// (2: owners).
-const indexMagic = "quire-workspace-index 2\n"
+// (2: owners; 3: sealed trees).
+const indexMagic = "quire-workspace-index 3\n"
 
 // encode serializes idx, entries in no particular order (sorting 15k
 // paths cost more than the rest of the encoding), followed by the SHA-256
@@ -121,6 +128,12 @@ func (idx *index) encode() []byte {
 	b = binary.AppendUvarint(b, uint64(idx.gid))
 	b = binary.AppendUvarint(b, uint64(len(idx.xattrs)))
 	b = append(b, idx.xattrs...)
+	var sealed byte
+	if idx.sealed {
+		sealed = 1
+	}
+	b = append(b, sealed)
+	b = binary.AppendUvarint(b, uint64(idx.count))
 	b = binary.AppendUvarint(b, uint64(len(idx.entries)))
 	for p, e := range idx.entries {
 		b = binary.AppendUvarint(b, uint64(len(p)))
@@ -168,6 +181,18 @@ func decodeIndex(b []byte) (*index, error) {
 	}
 	idx.xattrs = string(d.b[:xl])
 	d.b = d.b[xl:]
+	switch d.byte() {
+	case 0:
+	case 1:
+		idx.sealed = true
+	default:
+		return nil, errBadIndex
+	}
+	count := d.uvarint()
+	if d.err != nil || count > 1<<40 {
+		return nil, errBadIndex
+	}
+	idx.count = int(count)
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {
 		return nil, errBadIndex

@@ -72,10 +72,13 @@ func splitNul(b []byte) []string {
 // owner, a user xattr, a default ACL. The next checkout of the same
 // commit must not keep any of it.
 func TestCache_OwnerAndXattrsNotKept(t *testing.T) {
+	eachMode(t, testOwnerAndXattrsNotKept)
+}
+
+func testOwnerAndXattrsNotKept(t *testing.T, overlay bool) {
 	fx := sharedFixture(t)
 	gitDir := fx.variants["deltified"]
-	root := t.TempDir()
-	c := Cache{Dir: filepath.Join(root, "cache")}
+	c, root := newCache(t, overlay)
 	commit := fx.commits[fixtureCommits-1]
 
 	l, _, ws := checkout(t, c, gitDir, commit, root)
@@ -87,6 +90,7 @@ func TestCache_OwnerAndXattrsNotKept(t *testing.T) {
 		t.Helper()
 		err := unix.Lsetxattr(p(rel), name, value, 0)
 		if errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EOPNOTSUPP) {
+			l.Release()
 			t.Skipf("the file system of %s has no %s: %v", root, name, err)
 		}
 		if err != nil {
@@ -136,10 +140,13 @@ func TestCache_OwnerAndXattrsNotKept(t *testing.T) {
 // the commit (build output, node_modules) does not wait in the cache for
 // the next checkout; the tree cached is the commit's.
 func TestCache_ReturnStripsWhatJobsAdded(t *testing.T) {
+	eachMode(t, testReturnStripsWhatJobsAdded)
+}
+
+func testReturnStripsWhatJobsAdded(t *testing.T, overlay bool) {
 	fx := sharedFixture(t)
 	gitDir := fx.variants["deltified"]
-	root := t.TempDir()
-	c := Cache{Dir: filepath.Join(root, "cache")}
+	c, root := newCache(t, overlay)
 	commit := fx.commits[fixtureCommits-1]
 
 	l, _, ws := checkout(t, c, gitDir, commit, root)
@@ -164,12 +171,13 @@ func TestCache_ReturnStripsWhatJobsAdded(t *testing.T) {
 // TestCache_InheritedXattrsKept: where every new directory gets xattrs
 // (here a default ACL on the workspace's parent; an SELinux label
 // elsewhere), a directory a job wrote in is still reused when it has
-// just those, and what the job planted is still removed.
+// just those, and what the job planted is still removed. The stat-index
+// path only: an overlay's directories come from the cached tree, so
+// they carry the xattrs of the cache's directory, not the workspace's.
 func TestCache_InheritedXattrsKept(t *testing.T) {
 	fx := sharedFixture(t)
 	gitDir := fx.variants["deltified"]
-	root := t.TempDir()
-	c := Cache{Dir: filepath.Join(root, "cache")}
+	c, root := newCache(t, false)
 	commit := fx.commits[fixtureCommits-1]
 	parent := filepath.Join(root, "acl")
 	if err := os.Mkdir(parent, 0o755); err != nil {
@@ -184,6 +192,7 @@ func TestCache_InheritedXattrsKept(t *testing.T) {
 	}
 
 	l, _, ws := checkout(t, c, gitDir, commit, parent)
+	defer l.Release()
 	if len(xattrs(t, filepath.Join(ws, "src"))) == 0 {
 		t.Skip("new directories did not inherit the default ACL here")
 	}

@@ -21,17 +21,30 @@ import (
 // Its zero value is unusable: set Dir. Dir must be on the same file
 // system as the workspaces, as trees move between them by rename.
 //
+// Where the process may mount (root, CAP_SYS_ADMIN) and NoOverlay is
+// not set, a workspace is an overlay mount of the cached tree, which
+// stays in the cache and is never written by jobs (see overlay.go);
+// elsewhere the tree is moved into the workspace and checked against a
+// stat index when it comes back.
+//
 // Layout, for each key:
 //
-//	<Dir>/<key>.lock   flock held from Checkout to Return or Release
-//	<Dir>/<key>/tree   the pristine tree, while no run holds it
-//	<Dir>/<key>/index  its commit and stat index, written after tree
-//	<Dir>/<key>/stamp  marks the file system clock after each checkout
+//	<Dir>/<key>.lock     flock held from Checkout to Return or Release
+//	<Dir>/<key>/tree     the pristine tree (an overlay's lower dir)
+//	<Dir>/<key>/index    its commit and stat index (or, sealed, just its
+//	                     tree), written after tree
+//	<Dir>/<key>/stamp    marks the file system clock after each checkout
+//	<Dir>/<key>/upper-<n>, work-<n>   an overlay workspace's other dirs
 //
 // Anything else in <Dir>/<key> is a leftover of a killed process and is
 // removed by the next holder of the lock.
 type Cache struct {
 	Dir string
+	// NoOverlay keeps workspaces plain directories (the stat-index
+	// path) even where the process could mount: for keep_workspace,
+	// whose workspace the operator must find after the run, and for
+	// tests of that path.
+	NoOverlay bool
 }
 
 // Lease is a checked-out workspace of a Cache. Exactly one of Return or
@@ -42,6 +55,10 @@ type Lease struct {
 	ent  string
 	dir  string
 	idx  *index
+	// overlay is set while dir is an overlay mount of ent's tree with
+	// upper and work as its other dirs.
+	overlay     bool
+	upper, work string
 }
 
 // checkKey refuses a key that is not one plain file name.
@@ -77,24 +94,31 @@ func (c Cache) lock(key string) *os.File {
 
 // Checkout writes the tree of commit into dir, as Materialize does, with
 // the same result byte for byte and mode for mode. When the cache holds
-// a tree for key, that tree is moved to dir, every entry is checked
+// a tree for key, it is brought to commit by the tree diff, so the cost
+// grows with what changed: as the lower dir of an overlay mounted at
+// dir, when the process may mount (the tree never saw a job, so the
+// diff alone is enough), else moved to dir after every entry is checked
 // against the stat index taken when it was written (anything changed,
-// added, chmodded or replaced since is removed), and it is brought to
-// commit by the tree diff, so the cost grows with what changed. Without
-// a usable cached tree — none, a torn index, the lock held by another
-// checkout, any doubt — it materializes in full.
+// added, chmodded or replaced since is removed). Without a usable
+// cached tree — none, a torn index, the lock held by another checkout,
+// any doubt — it materializes in full.
 //
 // The returned Lease is nil when the cache was not used (the lock was
 // busy, or reuse is unsupported here). On error the partly written dir
-// is left for the caller to remove and no Lease is returned.
+// is left for the caller to remove, nothing is mounted there, and no
+// Lease is returned.
 func (c Cache) Checkout(ctx context.Context, key, gitDir string, commit plumbing.Hash, dir string) (*Lease, Stats, error) {
 	lock := c.lock(key)
 	if lock == nil {
 		st, err := Materialize(ctx, gitDir, commit, dir)
 		return nil, st, err
 	}
-	l := &Lease{lock: lock, ent: filepath.Join(c.Dir, key), dir: dir}
-	st, err := l.checkout(ctx, gitDir, commit)
+	base, overlay := c.useOverlay()
+	if !overlay {
+		base = c.Dir
+	}
+	l := &Lease{lock: lock, ent: filepath.Join(base, key), dir: dir}
+	st, err := l.checkout(ctx, gitDir, commit, overlay)
 	if err != nil {
 		l.Release()
 		return nil, st, fmt.Errorf("materialize %s: %w", commit, err)
@@ -103,17 +127,45 @@ func (c Cache) Checkout(ctx context.Context, key, gitDir string, commit plumbing
 }
 
 // checkout does the work of Checkout holding the lock.
-func (l *Lease) checkout(ctx context.Context, gitDir string, commit plumbing.Hash) (Stats, error) {
+func (l *Lease) checkout(ctx context.Context, gitDir string, commit plumbing.Hash, overlay bool) (Stats, error) {
 	tree := filepath.Join(l.ent, "tree")
 	old, reusable := l.take(tree)
+	var synced Stats
+	if overlay {
+		idx, st, err := l.syncLower(ctx, gitDir, commit, tree, old, reusable)
+		if err != nil {
+			return st, err
+		}
+		if l.mount(tree) == nil {
+			return st, nil
+		}
+		// No overlay here after all (a file system overlayfs refuses,
+		// a kernel without it, a denied mount): not tried again by
+		// this process. The tree is exact; the stat-index path takes
+		// it from here, writing nothing more.
+		overlayFailed.Store(true)
+		old, reusable, synced = idx, true, st
+		if err := os.Remove(filepath.Join(l.ent, "index")); err != nil {
+			return st, fmt.Errorf("remove workspace cache index: %w", err)
+		}
+	}
 	if reusable {
 		if err := os.MkdirAll(filepath.Dir(l.dir), 0o755); err == nil && os.Rename(tree, l.dir) == nil {
 			var idx *index
 			var st Stats
 			err := guard(func() (err error) {
-				idx, st, err = syncTree(ctx, gitDir, commit, l.dir, old)
+				if old.sealed {
+					// Never shown to a job: no verify, only the diff
+					// and a stat of every entry for the index.
+					idx, st, err = diffSync(ctx, gitDir, commit, l.dir, old, true)
+				} else {
+					idx, st, err = syncTree(ctx, gitDir, commit, l.dir, old)
+				}
 				return err
 			})
+			if overlay {
+				st = synced
+			}
 			if err == nil {
 				err = l.finish(idx)
 			}
@@ -144,12 +196,14 @@ func (l *Lease) checkout(ctx context.Context, gitDir string, commit plumbing.Has
 }
 
 // take reads the entry's index and clears everything else out of the
-// entry but its tree. It reports whether the tree is there with an index
-// to check it against.
+// entry but its tree, detaching first any overlay a killed run left
+// mounted on it. It reports whether the tree is there with an index to
+// check it against.
 func (l *Lease) take(tree string) (*index, bool) {
 	if err := os.MkdirAll(l.ent, 0o755); err != nil {
 		return nil, false
 	}
+	detachStale(l.ent)
 	idxPath := filepath.Join(l.ent, "index")
 	idx, err := readIndex(idxPath)
 	// The index goes first: a tree without one is never reused.
@@ -201,11 +255,18 @@ func (l *Lease) finish(idx *index) error {
 // of what was written, for the next Checkout to verify and reuse, and
 // releases the lock. On error the workspace is left where it was for the
 // caller to remove.
+//
+// An overlay workspace is unmounted instead, and what the jobs wrote
+// (its upper and work dirs) removed; the tree stays in the cache with
+// the index written at checkout.
 func (l *Lease) Return() error {
 	if l == nil || l.lock == nil {
 		return nil
 	}
 	defer l.Release()
+	if l.overlay {
+		return l.unmount(false)
+	}
 	l.strip()
 	tree := filepath.Join(l.ent, "tree")
 	if err := datadir.RemoveAll(tree); err != nil {
@@ -214,17 +275,9 @@ func (l *Lease) Return() error {
 	if err := os.Rename(l.dir, tree); err != nil {
 		return fmt.Errorf("return workspace to cache: %w", err)
 	}
-	tmp := filepath.Join(l.ent, "index.tmp")
-	err := os.WriteFile(tmp, l.idx.encode(), 0o644)
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(l.ent, "index"))
-	}
-	if err != nil {
-		// Without an index the tree is never reused; the next holder
-		// removes it.
-		return fmt.Errorf("write workspace cache index: %w", err)
-	}
-	return nil
+	// Without an index the tree is never reused; the next holder
+	// removes it.
+	return writeIndex(l.ent, l.idx)
 }
 
 // strip removes from the workspace what is not in the index — build
@@ -285,63 +338,18 @@ func (l *Lease) strip() {
 // Release lets go of the lease without giving the workspace back: the
 // cache stays empty for key until a later checkout fills it. For
 // keep_workspace, and for runs whose workspace is not to be reused.
+//
+// An overlay workspace is detached (lazily: a process of the run that
+// lives on keeps its view, but cannot block the unmount) and its upper
+// and work dirs and the empty mount point removed; the tree stays in
+// the cache, as nothing the run did, nor will do, writes to it.
 func (l *Lease) Release() {
 	if l == nil || l.lock == nil {
 		return
 	}
+	if l.overlay {
+		_ = l.unmount(true)
+	}
 	l.lock.Close()
 	l.lock = nil
-}
-
-// Prune removes the cached trees of c not used for maxAge (by their index
-// file's time) and any entry left without an index; entries held by a
-// run are left alone. It returns how many entries it removed.
-func (c Cache) Prune(now time.Time, maxAge time.Duration) (int, error) {
-	names, err := readNames(c.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("list workspace cache %s: %w", c.Dir, err)
-	}
-	keys := make(map[string]bool)
-	for _, name := range names {
-		key, _ := strings.CutSuffix(name, ".lock")
-		if checkKey(key) == nil {
-			keys[key] = true
-		}
-	}
-	removed := 0
-	for key := range keys {
-		lock := c.lock(key)
-		if lock == nil {
-			continue
-		}
-		ent := filepath.Join(c.Dir, key)
-		fi, err := os.Stat(filepath.Join(ent, "index"))
-		if err == nil && now.Sub(fi.ModTime()) < maxAge {
-			lock.Close()
-			continue
-		}
-		err = datadir.RemoveAll(ent)
-		if err == nil {
-			err = os.Remove(filepath.Join(c.Dir, key+".lock"))
-		}
-		lock.Close()
-		if err != nil {
-			return removed, fmt.Errorf("remove cached workspace %s: %w", ent, err)
-		}
-		removed++
-	}
-	return removed, nil
-}
-
-// readNames lists the names in dir.
-func readNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.Readdirnames(-1)
 }

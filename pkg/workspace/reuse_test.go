@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,13 +137,17 @@ func damage(tb testing.TB, ws string) {
 }
 
 func TestCache_ReuseAfterJobDamage(t *testing.T) {
+	eachMode(t, testReuseAfterJobDamage)
+}
+
+func testReuseAfterJobDamage(t *testing.T, overlay bool) {
 	fx := sharedFixture(t)
 	gitDir := fx.variants["deltified"]
-	root := t.TempDir()
-	c := Cache{Dir: filepath.Join(root, "cache")}
+	c, root := newCache(t, overlay)
 	a, b := fx.commits[fixtureCommits-2], fx.commits[fixtureCommits-1]
 
 	l, st, ws := checkout(t, c, gitDir, a, root)
+	checkMode(t, l, overlay)
 	if l == nil || st.Kept != 0 {
 		t.Fatalf("first checkout: lease %v, kept %d; want a lease and a full materialize", l, st.Kept)
 	}
@@ -154,8 +159,9 @@ func TestCache_ReuseAfterJobDamage(t *testing.T) {
 
 	// The same commit again: what the job did is undone, the rest kept.
 	l, st, ws = checkout(t, c, gitDir, a, root)
-	if l == nil || st.Kept == 0 {
-		t.Fatalf("second checkout: lease %v, kept %d; want the cached tree reused", l, st.Kept)
+	checkMode(t, l, overlay)
+	if l == nil || st.Kept == 0 || overlay && st.Files != 0 {
+		t.Fatalf("second checkout: lease %v, stats %+v; want the cached tree reused", l, st)
 	}
 	compareExact(t, ws, fresh(t, gitDir, a))
 	damage(t, ws)
@@ -174,15 +180,35 @@ func TestCache_ReuseAfterJobDamage(t *testing.T) {
 	}
 
 	// Back to the first commit, untouched: only the diff is written.
-	l, st, ws = checkout(t, c, gitDir, fx.commits[0], root)
+	l, _, ws = checkout(t, c, gitDir, fx.commits[0], root)
 	compareExact(t, ws, fresh(t, gitDir, fx.commits[0]))
+	damage(t, ws)
 	l.Release()
-	if _, err := os.Stat(filepath.Join(c.Dir, "repo", "tree")); err == nil {
+	_, err := os.Stat(filepath.Join(c.Dir, "repo", "tree"))
+	switch {
+	case !overlay && err == nil:
 		t.Error("a released lease left a tree in the cache")
+	case overlay && err != nil:
+		t.Errorf("a released overlay lease took the tree out of the cache: %v", err)
+	}
+	if overlay {
+		// What the jobs did went with the upper dir.
+		l, st, ws = checkout(t, c, gitDir, fx.commits[0], root)
+		if st.Kept == 0 || st.Files != 0 {
+			t.Errorf("checkout after Release: stats %+v, want the tree reused", st)
+		}
+		compareExact(t, ws, fresh(t, gitDir, fx.commits[0]))
+		if err := l.Return(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 func TestCache_BrokenEntryMeansFullMaterialize(t *testing.T) {
+	eachMode(t, testBrokenEntryMeansFullMaterialize)
+}
+
+func testBrokenEntryMeansFullMaterialize(t *testing.T, overlay bool) {
 	fx := sharedFixture(t)
 	gitDir := fx.variants["packed"]
 	a, b := fx.commits[3], fx.commits[4]
@@ -215,8 +241,7 @@ func TestCache_BrokenEntryMeansFullMaterialize(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			root := t.TempDir()
-			c := Cache{Dir: filepath.Join(root, "cache")}
+			c, root := newCache(t, overlay)
 			l, _, _ := checkout(t, c, gitDir, a, root)
 			if err := l.Return(); err != nil {
 				t.Fatal(err)
@@ -239,8 +264,13 @@ func TestCache_BrokenEntryMeansFullMaterialize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Join(names, ",") != "stamp" {
-				t.Errorf("cache entry holds %q, want only the stamp", names)
+			slices.Sort(names)
+			want := "stamp"
+			if overlay {
+				want = "index,tree," + filepath.Base(l.upper) + "," + filepath.Base(l.work)
+			}
+			if strings.Join(names, ",") != want {
+				t.Errorf("cache entry holds %q, want %s", names, want)
 			}
 			l.Release()
 		})
@@ -248,11 +278,15 @@ func TestCache_BrokenEntryMeansFullMaterialize(t *testing.T) {
 }
 
 func TestCache_BusyLockMaterializesInFull(t *testing.T) {
+	eachMode(t, testBusyLockMaterializesInFull)
+}
+
+func testBusyLockMaterializesInFull(t *testing.T, overlay bool) {
 	fx := sharedFixture(t)
 	gitDir := fx.variants["packed"]
-	root := t.TempDir()
-	c := Cache{Dir: filepath.Join(root, "cache")}
+	c, root := newCache(t, overlay)
 	held, _, _ := checkout(t, c, gitDir, fx.commits[1], root)
+	checkMode(t, held, overlay)
 	if held == nil {
 		t.Fatal("no lease on an idle cache")
 	}
@@ -268,11 +302,15 @@ func TestCache_BusyLockMaterializesInFull(t *testing.T) {
 }
 
 func TestCache_Prune(t *testing.T) {
+	eachMode(t, testPrune)
+}
+
+func testPrune(t *testing.T, overlay bool) {
 	fx := sharedFixture(t)
 	gitDir := fx.variants["packed"]
-	root := t.TempDir()
-	c := Cache{Dir: filepath.Join(root, "cache")}
+	c, root := newCache(t, overlay)
 	l, _, _ := checkout(t, c, gitDir, fx.commits[1], root)
+	checkMode(t, l, overlay)
 	if err := l.Return(); err != nil {
 		t.Fatal(err)
 	}

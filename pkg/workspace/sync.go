@@ -275,12 +275,23 @@ func (s *syncer) update(ctx context.Context, r *reader, root plumbing.Hash, st *
 	return jobs, nil
 }
 
-// writeJobs writes the queued files and symlinks, in parallel when there
-// are enough of them to pay for it, recording each in s.good.
+// writeJobs writes the queued files and symlinks, recording each in
+// s.good.
 func (s *syncer) writeJobs(ctx context.Context, db *odb, cache *baseCache, jobs []job, st *Stats) error {
+	recs, err := writeJobs(ctx, db, cache, s.dir, jobs, st, true)
+	for _, e := range recs {
+		s.good[e.path] = e
+	}
+	return err
+}
+
+// writeJobs writes jobs below root, in parallel when there are enough
+// of them to pay for it; with record set it returns each entry written
+// with its stat.
+func writeJobs(ctx context.Context, db *odb, cache *baseCache, root string, jobs []job, st *Stats, record bool) ([]indexEntry, error) {
 	n := min(workers, (len(jobs)+63)/64)
 	if n == 0 {
-		return nil
+		return nil, nil
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -288,7 +299,7 @@ func (s *syncer) writeJobs(ctx context.Context, db *odb, cache *baseCache, jobs 
 	writers := make([]*writer, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		w := &writer{r: newReader(db, cache), root: s.dir, record: true}
+		w := &writer{r: newReader(db, cache), root: root, record: record}
 		writers[i] = w
 		wg.Go(func() {
 			for k := i; k < len(jobs); k += n {
@@ -303,15 +314,14 @@ func (s *syncer) writeJobs(ctx context.Context, db *odb, cache *baseCache, jobs 
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
-		return context.Cause(ctx)
+		return nil, context.Cause(ctx)
 	}
+	var recs []indexEntry
 	for i, w := range writers {
 		st.add(stats[i])
-		for _, e := range w.recs {
-			s.good[e.path] = e
-		}
+		recs = append(recs, w.recs...)
 	}
-	return nil
+	return recs, nil
 }
 
 // syncTree brings dir, which held old's tree (as far as verify can tell),

@@ -132,7 +132,8 @@ func Materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 // materialize does the work of Materialize: a walker goroutine reads the
 // trees and creates directories, workers write files and symlinks. Tests
 // unset mapPacks to cover reading packs without mmap. With idx set, every
-// entry written is recorded in it, files and symlinks with their stat.
+// entry written is recorded in it, files and symlinks with their stat;
+// a sealed idx only gets the commit, its tree and the count.
 func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir string, mapPacks bool, idx *index) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
@@ -151,7 +152,7 @@ func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 	if err := prepareDir(dir); err != nil {
 		return Stats{}, err
 	}
-	record := idx != nil
+	record := idx != nil && !idx.sealed
 	recs := make([][]indexEntry, workers+1)
 
 	// The first failure cancels everything else.
@@ -190,13 +191,17 @@ func materialize(ctx context.Context, gitDir string, commit plumbing.Hash, dir s
 	for _, s := range stats {
 		total.add(s)
 	}
-	if record {
+	switch {
+	case record:
 		idx.reset(commit, root)
 		for _, rs := range recs {
 			for _, e := range rs {
 				idx.entries[e.path] = e
 			}
 		}
+	case idx != nil:
+		idx.commit, idx.tree = commit, root
+		idx.count = total.Files + total.Symlinks + total.Submodules
 	}
 	return total, nil
 }
