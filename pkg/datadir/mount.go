@@ -2,7 +2,6 @@ package datadir
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -36,17 +35,23 @@ func Mounts() ([]Mount, error) {
 	return parseMountinfo(f)
 }
 
-// parseMountinfo parses the format of proc(5)'s mountinfo.
+// parseMountinfo parses the format of proc(5)'s mountinfo. Fields are
+// split on single spaces, as the kernel writes them: it escapes only
+// space, tab, newline and backslash, so a mount point may hold other
+// white space ('\r', '\v', U+00A0) that strings.Fields would cut at, and
+// an empty source is an empty field. A line that still does not parse
+// is skipped rather than failing the table: one odd mount anywhere must
+// not stop every removal of a run directory.
 func parseMountinfo(r io.Reader) ([]Mount, error) {
 	var mounts []Mount
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		// id parent major:minor root point options [tags...] - type source super
-		pre, post, ok := bytes.Cut(sc.Bytes(), []byte(" - "))
-		fields, tail := strings.Fields(string(pre)), strings.Fields(string(post))
-		if !ok || len(fields) < 5 || len(tail) < 3 {
-			return nil, fmt.Errorf("list mounts: bad mountinfo line %q", sc.Text())
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		fields, tail := strings.Split(pre, " "), strings.Split(post, " ")
+		if !ok || len(fields) < 6 || len(tail) < 3 {
+			continue
 		}
 		mounts = append(mounts, Mount{Point: unescape(fields[4]), FSType: unescape(tail[0]), Options: unescape(tail[2])})
 	}
