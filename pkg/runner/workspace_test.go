@@ -184,12 +184,17 @@ func TestRun_OverlayWorkspace(t *testing.T) {
 		t.Skip("not root: workspaces are never overlays")
 	}
 	out := filepath.Join(t.TempDir(), "fstype")
+	// The job renames a directory of the commit, as Go's os.Rename does
+	// (no copy on EXDEV, unlike mv): overlayfs refuses that without
+	// redirect_dir. The overlay is nosuid and nodev.
 	h := newHarness(t, `
 ci.job("look", {"quire/push"}, function(q)
-  q.sh([[awk -v ws="$PWD" '$5 == ws {print $9}' /proc/self/mountinfo > '`+out+`']])
+  q.sh([[awk -v ws="$PWD" '$5 == ws {print $9; n = split($6, o, ","); for (i = 1; i <= n; i++) if (o[i] == "nosuid" || o[i] == "nodev") print o[i]}' /proc/self/mountinfo > '`+out+`']])
+  q.sh([[perl -e 'rename("d", "e") or die "rename d e: $!\n"' && test -f e/x.txt]], {check = true})
 end)
 `)
 	h.repo.Write("f.txt", "f\n")
+	h.repo.Write("d/x.txt", "x\n")
 	for _, keep := range []bool{false, true} {
 		h.Settings.KeepWorkspace = keep
 		o := h.run()
@@ -198,7 +203,7 @@ end)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "overlay\n"
+		want := "overlay\nnosuid\nnodev\n"
 		if keep {
 			want = ""
 		}

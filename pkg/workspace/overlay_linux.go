@@ -4,6 +4,7 @@ package workspace
 
 import (
 	"errors"
+	"path/filepath"
 	"sync"
 	"syscall"
 
@@ -26,10 +27,33 @@ var canMount = sync.OnceValue(func() bool {
 // (empty directories on one file system) at target. The paths must not
 // hold ',', ':' or '\' (overlayPathOK), which the option string would
 // take for separators.
+//
+// The mount is nosuid and nodev, and noexec if the file system under
+// target is: a job that may chmod its files (root in a container without
+// capabilities) must not leave a set-user-ID file that a local user
+// could run from <run>/workspace, and an operator's noexec data root
+// stays noexec. redirect_dir=on lets a job rename a directory of the
+// commit, which overlayfs otherwise refuses with EXDEV (Go's os.Rename,
+// unlike mv, does not copy instead); a kernel that does not know the
+// option gets the mount without it.
 func mountOverlay(lower, upper, work, target string) error {
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+	var fs unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(target), &fs); err == nil && fs.Flags&unix.ST_NOEXEC != 0 {
+		flags |= unix.MS_NOEXEC
+	}
 	opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
+	err := mount(target, flags, opts+",redirect_dir=on")
+	if errors.Is(err, syscall.EINVAL) {
+		err = mount(target, flags, opts)
+	}
+	return err
+}
+
+// mount calls mount(2) for an overlay at target, again if interrupted.
+func mount(target string, flags uintptr, opts string) error {
 	for {
-		err := unix.Mount("overlay", target, "overlay", 0, opts)
+		err := unix.Mount("overlay", target, "overlay", flags, opts)
 		if !errors.Is(err, syscall.EINTR) {
 			return err
 		}
