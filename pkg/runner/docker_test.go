@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker"
 	"github.com/quire-ci/quire-hook/pkg/executor/docker/dockertest"
 	"github.com/quire-ci/quire-hook/pkg/store"
@@ -55,6 +56,22 @@ end)
 		}
 		if len(runs) == 1 {
 			live = runs[0]
+		}
+	}
+	// The workspace is a plain directory, never an overlay: the engine
+	// binds it in its own mount namespace, where a hook's mount may not
+	// be.
+	ws, err := filepath.EvalSymlinks(filepath.Join(h.dataRoot, "runs", live.ID, "workspace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts, err := datadir.Mounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mounts {
+		if m.Point == ws {
+			t.Errorf("the docker run's workspace is a %s mount, want a plain directory", m.FSType)
 		}
 	}
 	release := filepath.Join(h.dataRoot, "runs", live.ID, "workspace", "release")

@@ -23,7 +23,14 @@ func (r *Runner) checkout(ctx context.Context, res *Result, push Push, ws string
 		_, err := workspace.Materialize(ctx, r.GitDir, commit, ws)
 		return err
 	}
-	c := workspace.Cache{Dir: datadir.Root(r.DataRoot).WorkspaceCache(), NoOverlay: r.Settings.KeepWorkspace}
+	// The workspace is a plain directory (no overlay) for keep_workspace,
+	// which the operator must find after the run, and for the docker
+	// executor: the engine resolves the bind of the workspace in its own
+	// mount namespace, and a hook whose namespace is not the engine's (a
+	// hardened service unit, a remote or rootless engine) would hand it
+	// the empty directory under the overlay.
+	noOverlay := r.Settings.KeepWorkspace || r.Executor != nil && r.Executor.Name() == "docker"
+	c := workspace.Cache{Dir: datadir.Root(r.DataRoot).WorkspaceCache(), NoOverlay: noOverlay}
 	lease, _, err := c.Checkout(ctx, datadir.WorkspaceCacheKey(push.Repo), r.GitDir, commit, ws)
 	res.lease = lease
 	return err

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -48,7 +50,9 @@ type indexEntry struct {
 // A sealed index describes a tree that no job ever saw (the lower dir of
 // an overlay workspace): it holds no entries, only the tree it is and
 // count, its files, symlinks and submodules, and the tree is trusted to
-// be exactly that tree without a stat.
+// be exactly that tree without a stat — within the boot it was sealed
+// in: nothing is fsynced, so after a crash of the machine its files may
+// be short or empty under an index that survived, and it is not reused.
 type index struct {
 	commit   plumbing.Hash
 	tree     plumbing.Hash
@@ -56,6 +60,7 @@ type index struct {
 	uid, gid uint32
 	xattrs   string
 	sealed   bool
+	boot     string // sealed: the boot it was sealed in (bootID)
 	count    int
 	entries  map[string]indexEntry
 }
@@ -133,6 +138,10 @@ func (idx *index) encode() []byte {
 		sealed = 1
 	}
 	b = append(b, sealed)
+	if idx.sealed {
+		b = binary.AppendUvarint(b, uint64(len(idx.boot)))
+		b = append(b, idx.boot...)
+	}
 	b = binary.AppendUvarint(b, uint64(idx.count))
 	b = binary.AppendUvarint(b, uint64(len(idx.entries)))
 	for p, e := range idx.entries {
@@ -185,6 +194,12 @@ func decodeIndex(b []byte) (*index, error) {
 	case 0:
 	case 1:
 		idx.sealed = true
+		bl := d.uvarint()
+		if d.err != nil || bl > uint64(len(d.b)) {
+			return nil, errBadIndex
+		}
+		idx.boot = string(d.b[:bl])
+		d.b = d.b[bl:]
 	default:
 		return nil, errBadIndex
 	}
@@ -273,11 +288,26 @@ func (d *decoder) hash(h *plumbing.Hash) {
 	d.b = d.b[hashSize:]
 }
 
-// readIndex reads the index file at path.
+// readIndex reads the index file at path. A sealed index of an earlier
+// boot is refused (errBadIndex): see index.
 func readIndex(path string) (*index, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return decodeIndex(b)
+	idx, err := decodeIndex(b)
+	if err == nil && idx.sealed && idx.boot != bootID() {
+		return nil, fmt.Errorf("%w: sealed in another boot", errBadIndex)
+	}
+	return idx, err
 }
+
+// bootID names this boot of the machine (Linux's random boot_id), or ""
+// where the system does not say.
+var bootID = sync.OnceValue(func() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+})

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,10 +51,22 @@ func overlayPathOK(dir string) bool {
 	return filepath.IsAbs(dir) && !strings.ContainsAny(dir, ",:\\")
 }
 
+// mountsListed reports whether /proc/self/mountinfo can be read: without
+// it a mount left by a killed hook could not be found and detached
+// before its run directory is removed, so no overlay is mounted.
+var mountsListed = sync.OnceValue(func() bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+})
+
 // useOverlay reports whether a checkout of c mounts an overlay, and the
 // cache directory's real path to name in the mount options.
 func (c Cache) useOverlay() (string, bool) {
-	if c.NoOverlay || !canMount() || overlayFailed.Load() {
+	if c.NoOverlay || !canMount() || overlayFailed.Load() || !mountsListed() {
 		return "", false
 	}
 	dir, err := filepath.Abs(c.Dir)
@@ -124,6 +137,7 @@ func countEntries(idx *index) int {
 // seal writes the sealed index of the tree, which is complete and will
 // never be shown to a job.
 func (l *Lease) seal(idx *index) error {
+	idx.boot = bootID()
 	if err := writeIndex(l.ent, idx); err != nil {
 		return err
 	}
@@ -162,7 +176,12 @@ func (l *Lease) mount(tree string) error {
 		err = prepareDir(l.dir)
 	}
 	if err == nil {
-		err = mountFn(tree, upper, work, l.dir)
+		if err = mountFn(tree, upper, work, l.dir); err != nil {
+			// No overlay here (a file system overlayfs refuses, a
+			// kernel without it, a denied mount): not tried again by
+			// this process.
+			overlayFailed.Store(true)
+		}
 	}
 	if err != nil {
 		_ = os.Remove(upper)
@@ -214,9 +233,14 @@ func detachStale(ent string) {
 	if err != nil {
 		return
 	}
+	// Only mount points inside the data root (<root>/cache/workspaces/
+	// <key> is ent): where a hook mounts workspaces, and never a mount
+	// above it that merely names ent in its options.
+	root := filepath.Dir(filepath.Dir(filepath.Dir(ent)))
 	for _, m := range mounts {
 		opts := "," + m.Options + ","
-		if m.FSType == "overlay" && (strings.Contains(opts, ",upperdir="+ent+"/") || strings.Contains(opts, ",lowerdir="+ent+"/tree,")) {
+		inside := strings.HasPrefix(m.Point, root+"/")
+		if inside && m.FSType == "overlay" && (strings.Contains(opts, ",upperdir="+ent+"/") || strings.Contains(opts, ",lowerdir="+ent+"/tree,")) {
 			_ = datadir.Detach(m.Point)
 		}
 	}

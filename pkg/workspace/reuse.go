@@ -139,11 +139,9 @@ func (l *Lease) checkout(ctx context.Context, gitDir string, commit plumbing.Has
 		if l.mount(tree) == nil {
 			return st, nil
 		}
-		// No overlay here after all (a file system overlayfs refuses,
-		// a kernel without it, a denied mount): not tried again by
-		// this process. The tree is exact; the stat-index path takes
-		// it from here, writing nothing more.
-		overlayFailed.Store(true)
+		// No overlay after all (the mount, or making its directories,
+		// failed). The tree is exact; the stat-index path takes it
+		// from here, writing nothing more.
 		old, reusable, synced = idx, true, st
 		if err := os.Remove(filepath.Join(l.ent, "index")); err != nil {
 			return st, fmt.Errorf("remove workspace cache index: %w", err)
