@@ -94,41 +94,18 @@ type node struct {
 	exactM fs.FileMode
 }
 
-// scanDir records every entry below root by slash-separated path.
+// scanDir records every entry below root by slash-separated path, root
+// itself left out: scanExact's walk, in the terms compareDirs checks.
 func scanDir(tb testing.TB, root string) map[string]node {
 	tb.Helper()
 	nodes := map[string]node{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || path == root {
-			return err
+	for path, e := range scanExact(tb, root) {
+		if path == "." {
+			continue
 		}
-		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(path)
-		if err != nil {
-			return err
-		}
-		n := node{typ: fi.Mode().Type(), exactM: fi.Mode().Perm()}
-		switch {
-		case fi.Mode().IsRegular():
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			n.data = string(data)
-			n.exec = fi.Mode().Perm()&0o100 != 0
-		case fi.Mode()&fs.ModeSymlink != 0:
-			if n.data, err = os.Readlink(path); err != nil {
-				return err
-			}
-		}
-		nodes[filepath.ToSlash(rel)] = n
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
+		n := node{typ: e.mode.Type(), exactM: e.mode.Perm(), data: e.data}
+		n.exec = e.mode.IsRegular() && e.mode.Perm()&0o100 != 0
+		nodes[path] = n
 	}
 	return nodes
 }
