@@ -18,16 +18,19 @@ package bwrap
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/quire-ci/quire-hook/pkg/executor"
 	"github.com/quire-ci/quire-hook/pkg/executor/host"
@@ -152,20 +155,103 @@ type job struct {
 }
 
 // Exec implements executor.Job: the host runs bwrap, whose exit is
-// mapped back to the call's.
+// mapped back to the call's. A call whose sandbox could not be set up
+// because the host's mounts changed meanwhile (setupRace) is started
+// again, up to maxSetupAttempts times in all; nothing of it ran.
 func (j *job) Exec(ctx context.Context, p executor.Proc) (executor.Result, error) {
 	p.Argv = j.s.b.command(p.Argv, p.Dir, j.s.ws)
-	tail := &startTail{}
-	p.Stderr = teeTail{p.Stderr, tail}
-	res, err := j.host.Exec(ctx, p)
-	if res.StartErr != nil {
-		return res, err
+	start, timeout := time.Now(), p.Timeout
+	for attempt := 1; ; attempt++ {
+		if timeout > 0 {
+			p.Timeout = max(timeout-time.Since(start), time.Nanosecond)
+		}
+		res, err, raced := j.attempt(ctx, p, attempt < maxSetupAttempts)
+		if !raced {
+			return res, err
+		}
+		setupRetries.Add(1)
+		select {
+		case <-ctx.Done():
+			return res, context.Cause(ctx)
+		case <-time.After(time.Duration(attempt) * setupBackoff):
+		}
 	}
-	if reason, ok := tail.startFailed(res.Exit); ok {
-		return executor.Result{Exit: 127, TimedOut: res.TimedOut, StartErr: errors.New(reason)}, err
+}
+
+// maxSetupAttempts bounds how often one call is started after bwrap
+// lost setupRace; the last attempt's failure is the call's.
+const maxSetupAttempts = 10
+
+// setupRetries counts the attempts that lost setupRace, in this
+// process; its tests read it.
+var setupRetries atomic.Int64
+
+// setupBackoff is the pause before the second attempt, growing by as
+// much before each next one.
+const setupBackoff = 5 * time.Millisecond
+
+// setupRace starts bwrap's report that it could not bind the host's
+// root into the sandbox. It binds / with every mount below it and then
+// remounts each of those read-only; where the root mount is shared
+// (systemd's default) a mount or unmount elsewhere meanwhile reaches the
+// sandbox, and the remount of a mount that just went fails ("Unable to
+// apply mount flags: remount ...: Invalid argument"). Containers that
+// start and stop do that, and so do the overlay workspaces of other
+// hooks (pkg/workspace).
+const setupRace = "bwrap: Can't bind mount /oldroot/ on /newroot/: "
+
+// attempt runs one bwrap process for p. raced reports that bwrap lost
+// setupRace, when retry allows: the call's command did not run, and
+// nothing it wrote reached p's writers.
+func (j *job) attempt(ctx context.Context, p executor.Proc, retry bool) (res executor.Result, err error, raced bool) {
+	// bwrap writes its status to this pipe, and {"exit-code": N} only
+	// once the sandbox was set up and the command started.
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return executor.Result{}, fmt.Errorf("create bwrap's status pipe: %w", err), false
+	}
+	defer statusR.Close()
+	held := &raceFilter{w: p.Stderr}
+	tail := &startTail{}
+	p.Stdout = releaser{p.Stdout, held}
+	p.Stderr = teeTail{held, tail}
+	res, err = j.host.ExecFiles(ctx, p, []*os.File{statusW})
+	statusW.Close()
+	if res.StartErr != nil {
+		held.release()
+		return res, err, false
+	}
+	setUp := startedCommand(statusR)
+	if retry && err == nil && !setUp && res.Exit == 1 && held.isRace() {
+		return res, nil, true
+	}
+	held.release()
+	if reason, ok := tail.startFailed(res.Exit); ok && !setUp {
+		return executor.Result{Exit: 127, TimedOut: res.TimedOut, StartErr: errors.New(reason)}, err, false
 	}
 	res.Exit = exit(res.Exit)
-	return res, err
+	return res, err, false
+}
+
+// startedCommand reads bwrap's status from r (--json-status-fd, one
+// JSON object a line) and reports whether it holds the exit code of the
+// sandbox's command, which bwrap reports only when the sandbox was set
+// up and the command started. Only bwrap writes there: the sandbox does
+// not inherit the descriptor.
+func startedCommand(r *os.File) bool {
+	// bwrap has exited; a deadline all the same, as a reader must never
+	// hang on a pipe.
+	_ = r.SetReadDeadline(time.Now().Add(executor.PipeGrace))
+	data, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	for line := range bytes.Lines(data) {
+		var status struct {
+			ExitCode *int `json:"exit-code"`
+		}
+		if json.Unmarshal(line, &status) == nil && status.ExitCode != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (j *job) Close() error { return j.host.Close() }
@@ -181,6 +267,8 @@ func (b *Executor) command(argv []string, dir, ws string) []string {
 		"--unshare-user", "--cap-drop", "ALL",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts",
 		"--die-with-parent",
+		// The status pipe of Job.Exec, the call's descriptor 3.
+		"--json-status-fd", "3",
 		"--ro-bind", "/", "/",
 	}
 	if b.DisableUserns {
@@ -261,4 +349,90 @@ func (t teeTail) Write(b []byte) (int, error) {
 		return t.w.Write(b)
 	}
 	return len(b), nil
+}
+
+// raceFilter passes a call's stderr to w (when not nil) as it arrives,
+// except that it holds back its start while that could be bwrap's
+// setupRace line, so that an attempt started again leaves no trace.
+// Anything else, or any output on stdout (releaser), lets it go.
+type raceFilter struct {
+	w    io.Writer
+	mu   sync.Mutex
+	held []byte
+	open bool // passing everything through
+}
+
+func (f *raceFilter) Write(b []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.open {
+		f.held = append(f.held, b...)
+		if mayBeRace(f.held) {
+			return len(b), nil
+		}
+		f.open = true
+		held := f.held
+		f.held = nil
+		if _, err := f.write(held); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	return f.write(b)
+}
+
+func (f *raceFilter) write(b []byte) (int, error) {
+	if f.w == nil || len(b) == 0 {
+		return len(b), nil
+	}
+	return f.w.Write(b)
+}
+
+// release lets what is held go and everything after it through.
+func (f *raceFilter) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.open {
+		f.open = true
+		_, _ = f.write(f.held)
+		f.held = nil
+	}
+}
+
+// isRace reports whether what is held is bwrap's whole setupRace line.
+func (f *raceFilter) isRace() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.open && strings.HasPrefix(string(f.held), setupRace) && bytes.HasSuffix(f.held, []byte("\n"))
+}
+
+// mayBeRace reports whether b could be, or start, bwrap's one
+// setupRace line.
+func mayBeRace(b []byte) bool {
+	if len(b) > maxStartStderr {
+		return false
+	}
+	if len(b) <= len(setupRace) {
+		return strings.HasPrefix(setupRace, string(b))
+	}
+	if !strings.HasPrefix(string(b), setupRace) {
+		return false
+	}
+	i := bytes.IndexByte(b, '\n')
+	return i < 0 || i == len(b)-1
+}
+
+// releaser is a call's stdout: output there means the command runs, so
+// it releases the stderr held before it goes to w (when not nil).
+type releaser struct {
+	w      io.Writer
+	filter *raceFilter
+}
+
+func (r releaser) Write(b []byte) (int, error) {
+	r.filter.release()
+	if r.w == nil {
+		return len(b), nil
+	}
+	return r.w.Write(b)
 }

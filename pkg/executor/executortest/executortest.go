@@ -189,7 +189,7 @@ func testExitStatus(t *testing.T, f *fixture) {
 		t.Errorf("exit 3: result %+v", res)
 	}
 	if res := f.exec(f.proc("true", &out)); res.Exit != 0 {
-		t.Errorf("true: result %+v", res)
+		t.Errorf("true: result %+v, stderr %q", res, out.stderr.String())
 	}
 }
 
@@ -258,7 +258,7 @@ func testCancel(t *testing.T, f *fixture) {
 	defer cancel(nil)
 	var out output
 	done := f.start(ctx, f.proc("exec sleep "+token, &out))
-	pids := f.waitSleepers(token)
+	pids := f.waitSleepers(token, done, &out)
 	cancel(cause)
 	r := f.wait(done)
 	if !errors.Is(r.err, cause) {
@@ -300,7 +300,7 @@ func testNoSecret(t *testing.T, f *fixture) {
 	token := sleepToken()
 	var out output
 	done := f.start(t.Context(), f.proc("sleep "+token+" >/dev/null 2>&1 & "+waitRelease, &out))
-	f.waitSleepers(token)
+	f.waitSleepers(token, done, &out)
 	for _, pid := range pids() {
 		if pid == os.Getpid() {
 			continue

@@ -124,7 +124,7 @@ func (f *fixture) survivors() []int {
 	done := f.start(f.t.Context(), f.proc(
 		"sleep "+a+" >/dev/null 2>&1 </dev/null & "+
 			"(setsid env -i sleep "+b+" >/dev/null 2>&1 </dev/null &); "+waitRelease, &out))
-	pids := append(f.waitSleepers(a), f.waitSleepers(b)...)
+	pids := append(f.waitSleepers(a, done, &out), f.waitSleepers(b, done, &out)...)
 	f.release()
 	if r := f.wait(done); r.err != nil || r.res.Exit != 0 {
 		f.t.Fatalf("exec = %+v, %v; stderr %q", r.res, r.err, out.stderr.String())

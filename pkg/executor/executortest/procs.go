@@ -17,13 +17,19 @@ func sleepToken() string {
 }
 
 // waitSleepers waits until a process sleeps token and returns the pids
-// that do.
-func (f *fixture) waitSleepers(token string) []int {
+// that do. The call that starts it (done, writing to out) must not end
+// first: the test then fails at once, with the call's result.
+func (f *fixture) waitSleepers(token string, done <-chan execResult, out *output) []int {
 	f.t.Helper()
 	deadline := time.Now().Add(bound)
 	for {
 		if pids := sleepers(token); len(pids) > 0 {
 			return pids
+		}
+		select {
+		case r := <-done:
+			f.t.Fatalf("the call ended before sleep %s ran: %+v, %v; stderr %q", token, r.res, r.err, out.stderr.String())
+		default:
 		}
 		if time.Now().After(deadline) {
 			f.t.Fatalf("no process runs sleep %s", token)

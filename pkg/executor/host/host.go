@@ -157,7 +157,14 @@ type Job struct {
 
 // Exec implements executor.Job.
 func (j *Job) Exec(ctx context.Context, p executor.Proc) (executor.Result, error) {
-	return run(ctx, p, j)
+	return run(ctx, p, j, nil)
+}
+
+// ExecFiles is Exec with files passed to the process as descriptors 3,
+// 4 and so on: an executor that wraps the call in a program of its own
+// (bwrap) talks to that program through them.
+func (j *Job) ExecFiles(ctx context.Context, p executor.Proc, files []*os.File) (executor.Result, error) {
+	return run(ctx, p, j, files)
 }
 
 // Close implements executor.Job: it kills everything the job left

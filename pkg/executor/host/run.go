@@ -26,8 +26,8 @@ var errCallTimeout = errors.New("sh call timed out")
 // run starts p in its own process group (in the job's cgroup if it has
 // one), streams its output, and waits for it. It returns an error only
 // when ctx ended before the process did (the process group is killed
-// first).
-func run(ctx context.Context, p executor.Proc, j *Job) (executor.Result, error) {
+// first). The process gets files as descriptors 3 and on.
+func run(ctx context.Context, p executor.Proc, j *Job, files []*os.File) (executor.Result, error) {
 	if p.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, p.Timeout, errCallTimeout)
@@ -39,6 +39,7 @@ func run(ctx context.Context, p executor.Proc, j *Job) (executor.Result, error) 
 	cmd.Args[0] = p.Argv[0]
 	cmd.Dir = p.Dir
 	cmd.Env = p.Env
+	cmd.ExtraFiles = files
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if cg := j.jobCgroup(); cg != nil {
 		cg.SysProcAttr(cmd.SysProcAttr)
