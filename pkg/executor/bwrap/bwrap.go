@@ -53,6 +53,11 @@ type Executor struct {
 	// DisableUserns stops jobs from creating user namespaces of their
 	// own; bubblewrap has the option since 0.8.0.
 	DisableUserns bool
+	// StatusFd is bwrap's --json-status-fd, by which Job.Exec knows
+	// whether the call's command started; without it (before bubblewrap
+	// 0.5.0) a call whose sandbox setup lost setupRace is not started
+	// again.
+	StatusFd bool
 	// Host runs the bwrap processes and kills what they leave.
 	Host host.Executor
 
@@ -73,6 +78,7 @@ func New(network bool, gitDir string, masks []string) (*Executor, error) {
 	return &Executor{
 		Path: path, Network: network, GitDir: gitDir, Masks: slices.Clone(masks),
 		DisableUserns: bytes.Contains(help, []byte("--disable-userns")),
+		StatusFd:      bytes.Contains(help, []byte("--json-status-fd")),
 	}, nil
 }
 
@@ -204,29 +210,42 @@ const setupRace = "bwrap: Can't bind mount /oldroot/ on /newroot/: "
 // setupRace, when retry allows: the call's command did not run, and
 // nothing it wrote reached p's writers.
 func (j *job) attempt(ctx context.Context, p executor.Proc, retry bool) (res executor.Result, err error, raced bool) {
-	// bwrap writes its status to this pipe, and {"exit-code": N} only
-	// once the sandbox was set up and the command started.
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		return executor.Result{}, fmt.Errorf("create bwrap's status pipe: %w", err), false
-	}
-	defer statusR.Close()
 	held := &raceFilter{w: p.Stderr}
+	var status *os.File
+	var files []*os.File
+	if j.s.b.StatusFd {
+		// bwrap writes its status to this pipe, and {"exit-code": N}
+		// only once the sandbox was set up and the command started.
+		r, w, err := os.Pipe()
+		if err != nil {
+			return executor.Result{}, fmt.Errorf("create bwrap's status pipe: %w", err), false
+		}
+		defer r.Close()
+		status, files = r, []*os.File{w}
+		// A new slice: the next attempt starts from the same argv.
+		p.Argv = slices.Concat(p.Argv[:1], []string{"--json-status-fd", "3"}, p.Argv[1:])
+	} else {
+		held.release() // no telling whether the command started
+	}
 	tail := &startTail{}
 	p.Stdout = releaser{p.Stdout, held}
 	p.Stderr = teeTail{held, tail}
-	res, err = j.host.ExecFiles(ctx, p, []*os.File{statusW})
-	statusW.Close()
+	res, err = j.host.ExecFiles(ctx, p, files)
+	for _, f := range files {
+		f.Close()
+	}
 	if res.StartErr != nil {
 		held.release()
 		return res, err, false
 	}
-	setUp := startedCommand(statusR)
-	if retry && err == nil && !setUp && res.Exit == 1 && held.isRace() {
+	// Known not to have started: bwrap failed, and what it wrote is its
+	// own.
+	notStarted := status != nil && !startedCommand(status)
+	if retry && err == nil && notStarted && res.Exit == 1 && held.isRace() {
 		return res, nil, true
 	}
 	held.release()
-	if reason, ok := tail.startFailed(res.Exit); ok && !setUp {
+	if reason, ok := tail.startFailed(res.Exit); ok && (status == nil || notStarted) {
 		return executor.Result{Exit: 127, TimedOut: res.TimedOut, StartErr: errors.New(reason)}, err, false
 	}
 	res.Exit = exit(res.Exit)
@@ -267,8 +286,6 @@ func (b *Executor) command(argv []string, dir, ws string) []string {
 		"--unshare-user", "--cap-drop", "ALL",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts",
 		"--die-with-parent",
-		// The status pipe of Job.Exec, the call's descriptor 3.
-		"--json-status-fd", "3",
 		"--ro-bind", "/", "/",
 	}
 	if b.DisableUserns {

@@ -32,6 +32,21 @@ func TestBwrap_Conformance(t *testing.T) {
 	})
 }
 
+// TestBwrap_ConformanceWithoutStatusFd: where bwrap has no
+// --json-status-fd (before 0.5.0), calls behave the same, but for
+// setup races, which then fail the call.
+func TestBwrap_ConformanceWithoutStatusFd(t *testing.T) {
+	needBwrap(t)
+	executortest.Run(t, func(t *testing.T) executor.Executor {
+		b, err := New(false, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.StatusFd = false
+		return b
+	})
+}
+
 func TestBwrap_BindErrors(t *testing.T) {
 	needBwrap(t)
 	root := t.TempDir()
