@@ -5,6 +5,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+	luaparse "github.com/yuin/gopher-lua/parse"
 
 	"github.com/quire-ci/quire-hook/pkg/luavm"
 	"github.com/quire-ci/quire-hook/pkg/redact"
@@ -101,11 +103,24 @@ func Load(ctx context.Context, path string, required bool) (Config, error) {
 		return Config{}, fmt.Errorf("load config: %w", err)
 	}
 	defer L.Close()
+	if v == lua.LNil && !onlyComments(src) {
+		// A config that sets things but forgot to return them would
+		// run every repository with the defaults: the host executor
+		// instead of the sandbox it asked for.
+		return Config{}, fmt.Errorf("config %s: returns nothing, so none of its settings would apply; return them as a table: return { executor = \"bwrap\", ... }", path)
+	}
 	c, err := parse(path, v)
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// onlyComments reports whether src, a chunk that compiled, holds no
+// statement: it is empty, or has only blanks and comments.
+func onlyComments(src []byte) bool {
+	chunk, err := luaparse.Parse(bytes.NewReader(src), "config.lua")
+	return err == nil && len(chunk) == 0
 }
 
 // parse turns the table a config returns into a Config.
@@ -114,7 +129,7 @@ func parse(path string, v lua.LValue) (Config, error) {
 	c.Path = path
 	t, ok := v.(*lua.LTable)
 	if v == lua.LNil {
-		return c, nil // an empty file: all defaults
+		return c, nil // nothing but comments (Load): all defaults
 	}
 	if !ok {
 		return c, fmt.Errorf("must return a table (return { executor = \"host\", ... }), not a %s", v.Type())

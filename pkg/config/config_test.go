@@ -27,6 +27,14 @@ func TestLoad(t *testing.T) {
 			t.Error("a missing file named explicitly loaded without error")
 		}
 	})
+	t.Run("OnlyComments", func(t *testing.T) {
+		for _, src := range []string{"", "\n  \n", "-- all defaults for now\n--[[ executor = \"bwrap\" ]]\n"} {
+			c, err := Load(t.Context(), write(t, src), true)
+			if err != nil || c.Executor != "host" {
+				t.Errorf("%q: got %+v, %v; want defaults", src, c, err)
+			}
+		}
+	})
 	t.Run("Full", func(t *testing.T) {
 		p := write(t, `return {
   secrets = { token = { file = "/run/secrets/token" }, webhook = "plain-value" },
@@ -55,6 +63,11 @@ func TestLoad(t *testing.T) {
 		{"Syntax", "return {\n  executor = \"host\"\n  network = true\n}", "config.lua:3:"},
 		{"Runtime", "local x = nil\nreturn x.y", "config.lua:2:"},
 		{"NotATable", `return "host"`, "must return a table"},
+		// Without return, every setting would be dropped: the host
+		// executor instead of the sandbox asked for.
+		{"NoReturn", "executor = \"bwrap\"\nnetwork = false", "returns nothing, so none of its settings would apply"},
+		{"NoReturnTable", "local c = { executor = \"bwrap\" }", "returns nothing"},
+		{"ReturnNil", "return nil", "returns nothing"},
 		{"Executor", `return { executor = "podman" }`, `executor "podman" is not one of host, bwrap, docker`},
 		{"WrongType", `return { job_timeout = "1h" }`, "job_timeout must be a number >= 0"},
 		{"Negative", `return { run_timeout = -1 }`, "run_timeout must be a number >= 0"},
