@@ -2,9 +2,11 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -114,5 +116,47 @@ func TestRunner_ReportersAfterTheTurn(t *testing.T) {
 	h.run()
 	if len(probe.free) != 1 || !probe.free[0] {
 		t.Errorf("slot free while reporting: %v, want [true]", probe.free)
+	}
+}
+
+// A run whose hook was stopped (quire-hook cancel SIGTERMs it, which
+// cancels the run's context) is reported too: its note must not be lost
+// to the canceled context. It was not, with "read run … for its
+// reports: context canceled", before the read outlived the context.
+func TestRunner_ReportersHearOfCanceled(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, `ci.job("a", {"quire/push"}, function(q) q.sh("touch started; sleep 30") end)`)
+	rec := &recorder{}
+	h.Reporters = []Reporter{rec}
+	sha := h.commit("test commit")
+	if out, err := h.repo.Push("--quiet", "--force", "origin", "HEAD:refs/heads/main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	r, push, src, progress := h.prepare(sha, pushSpec{})
+	ctx, cancel := context.WithCancelCause(t.Context())
+	defer cancel(nil)
+	go func() {
+		// Cancel once the sh call runs.
+		for range 3000 {
+			if m, _ := filepath.Glob(filepath.Join(h.dataRoot, "runs", "*", "workspace", "started")); len(m) > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel(errors.New("canceled by quire-hook cancel"))
+	}()
+	res, err := r.Run(ctx, push, src)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	o := h.collect(res, sha, progress.String())
+	if o.run.State != store.RunFailed || o.run.FailureKind != store.FailCanceled {
+		t.Fatalf("run %s (%s), want failed (canceled)", o.run.State, o.run.FailureKind)
+	}
+	if len(rec.ended) != 1 || rec.ended[0].Run.ID != o.run.ID || rec.ended[0].Run.FailureKind != store.FailCanceled {
+		t.Errorf("told %d times (%+v), want once of the canceled run; progress:\n%s", len(rec.ended), rec.ended, o.progress)
+	}
+	if strings.Contains(o.progress, "for its reports") {
+		t.Errorf("progress has a warning:\n%s", o.progress)
 	}
 }

@@ -400,7 +400,11 @@ func (r *Runner) reportRun(ctx context.Context, id string, secrets *redact.Set) 
 	if len(r.Reporters) == 0 {
 		return
 	}
-	row, err := r.Store.GetRun(ctx, id)
+	// A run ended by its context (quire-hook cancel, a signal) is
+	// reported too: the read outlives that context, as the record did.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	row, err := r.Store.GetRun(rctx, id)
+	cancel()
 	if err != nil {
 		r.Progress.Failf("warning: read run %s for its reports: %v", id, err)
 		return
