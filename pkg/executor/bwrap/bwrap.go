@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,37 +164,47 @@ type job struct {
 // Exec implements executor.Job: the host runs bwrap, whose exit is
 // mapped back to the call's. A call whose sandbox could not be set up
 // because the host's mounts changed meanwhile (setupRace) is started
-// again, up to maxSetupAttempts times in all; nothing of it ran.
+// again, up to maxSetupAttempts times within its timeout; nothing of it
+// had run. When none succeeds the call could not be started (exit 127).
 func (j *job) Exec(ctx context.Context, p executor.Proc) (executor.Result, error) {
 	p.Argv = j.s.b.command(p.Argv, p.Dir, j.s.ws)
-	start, timeout := time.Now(), p.Timeout
+	var deadline time.Time
+	if p.Timeout > 0 {
+		deadline = time.Now().Add(p.Timeout)
+	}
 	for attempt := 1; ; attempt++ {
-		if timeout > 0 {
-			p.Timeout = max(timeout-time.Since(start), time.Nanosecond)
+		if !deadline.IsZero() {
+			p.Timeout = time.Until(deadline)
 		}
-		res, err, raced := j.attempt(ctx, p, attempt < maxSetupAttempts)
-		if !raced {
+		res, race, err := j.attempt(ctx, p)
+		if race == nil {
 			return res, err
+		}
+		pause := time.Duration(attempt)*setupBackoff + rand.N(setupBackoff)
+		if attempt == maxSetupAttempts || !deadline.IsZero() && time.Until(deadline) <= pause {
+			race.release()
+			return executor.Result{Exit: 127, StartErr: fmt.Errorf("bwrap could not set up the sandbox in %d attempts, as mounts on the host kept changing", attempt)}, nil
 		}
 		setupRetries.Add(1)
 		select {
 		case <-ctx.Done():
 			return res, context.Cause(ctx)
-		case <-time.After(time.Duration(attempt) * setupBackoff):
+		case <-time.After(pause):
 		}
 	}
 }
 
 // maxSetupAttempts bounds how often one call is started after bwrap
-// lost setupRace; the last attempt's failure is the call's.
+// lost setupRace.
 const maxSetupAttempts = 10
 
-// setupRetries counts the attempts that lost setupRace, in this
-// process; its tests read it.
+// setupRetries counts the attempts that lost setupRace and were
+// followed by another, in this process; its tests read it.
 var setupRetries atomic.Int64
 
 // setupBackoff is the pause before the second attempt, growing by as
-// much before each next one.
+// much before each next one, plus up to as much again at random: the
+// mounts that make bwrap fail tend to come in bursts.
 const setupBackoff = 5 * time.Millisecond
 
 // setupRace starts bwrap's report that it could not bind the host's
@@ -206,10 +217,11 @@ const setupBackoff = 5 * time.Millisecond
 // hooks (pkg/workspace).
 const setupRace = "bwrap: Can't bind mount /oldroot/ on /newroot/: "
 
-// attempt runs one bwrap process for p. raced reports that bwrap lost
-// setupRace, when retry allows: the call's command did not run, and
-// nothing it wrote reached p's writers.
-func (j *job) attempt(ctx context.Context, p executor.Proc, retry bool) (res executor.Result, err error, raced bool) {
+// attempt runs one bwrap process for p. A non-nil race says that bwrap
+// lost setupRace: the call's command did not run, and race holds what
+// bwrap wrote to stderr, which no writer of p has seen; release lets
+// it go.
+func (j *job) attempt(ctx context.Context, p executor.Proc) (executor.Result, *raceFilter, error) {
 	held := &raceFilter{w: p.Stderr}
 	var status *os.File
 	var files []*os.File
@@ -218,7 +230,7 @@ func (j *job) attempt(ctx context.Context, p executor.Proc, retry bool) (res exe
 		// only once the sandbox was set up and the command started.
 		r, w, err := os.Pipe()
 		if err != nil {
-			return executor.Result{}, fmt.Errorf("create bwrap's status pipe: %w", err), false
+			return executor.Result{}, nil, fmt.Errorf("create bwrap's status pipe: %w", err)
 		}
 		defer r.Close()
 		status, files = r, []*os.File{w}
@@ -230,26 +242,26 @@ func (j *job) attempt(ctx context.Context, p executor.Proc, retry bool) (res exe
 	tail := &startTail{}
 	p.Stdout = releaser{p.Stdout, held}
 	p.Stderr = teeTail{held, tail}
-	res, err = j.host.ExecFiles(ctx, p, files)
+	res, err := j.host.ExecFiles(ctx, p, files)
 	for _, f := range files {
 		f.Close()
 	}
 	if res.StartErr != nil {
 		held.release()
-		return res, err, false
+		return res, nil, err
 	}
 	// Known not to have started: bwrap failed, and what it wrote is its
 	// own.
 	notStarted := status != nil && !startedCommand(status)
-	if retry && err == nil && notStarted && res.Exit == 1 && held.isRace() {
-		return res, nil, true
+	if err == nil && !res.TimedOut && notStarted && res.Exit == 1 && held.isRace() {
+		return res, held, nil
 	}
 	held.release()
 	if reason, ok := tail.startFailed(res.Exit); ok && (status == nil || notStarted) {
-		return executor.Result{Exit: 127, TimedOut: res.TimedOut, StartErr: errors.New(reason)}, err, false
+		return executor.Result{Exit: 127, TimedOut: res.TimedOut, StartErr: errors.New(reason)}, nil, err
 	}
 	res.Exit = exit(res.Exit)
-	return res, err, false
+	return res, nil, err
 }
 
 // startedCommand reads bwrap's status from r (--json-status-fd, one

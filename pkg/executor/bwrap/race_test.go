@@ -2,14 +2,18 @@ package bwrap
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -94,7 +98,7 @@ func TestBwrap_SetupRace(t *testing.T) {
 	// handled, and a bound on calls beyond which the test proves nothing.
 	retried := setupRetries.Load()
 	calls := 0
-	for ; calls < 400 && setupRetries.Load()-retried < 10; calls++ {
+	for ; calls < 400 && setupRetries.Load()-retried < 5; calls++ {
 		var stdout, stderr bytes.Buffer
 		res, err := j.Exec(t.Context(), executor.Proc{
 			Argv: []string{"sh", "-c", "echo ran >> count; echo ok"}, Dir: ws,
@@ -118,6 +122,11 @@ func TestBwrap_SetupRace(t *testing.T) {
 	}
 }
 
+// churnPause is churn's pause between rounds: without one about half
+// of bwrap's setups lose the race, in streaks long enough to fail a call
+// all ten times now and then.
+var churnPause = 2 * time.Millisecond
+
 // churn mounts and unmounts tmpfs file systems below dir until stop is
 // closed.
 func churn(t *testing.T, dir string, stop <-chan struct{}) {
@@ -134,7 +143,7 @@ func churn(t *testing.T, dir string, stop <-chan struct{}) {
 		select {
 		case <-stop:
 			return
-		default:
+		case <-time.After(churnPause):
 		}
 		for _, p := range points {
 			if err := unix.Mount("quire-churn", p, "tmpfs", 0, "size=64k"); err != nil {
@@ -202,4 +211,129 @@ func TestBwrap_RaceLineFromCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeBwrap is a stand-in for bwrap that loses setupRace on its first
+// $QUIRE_FAKE_FAIL runs (counted in $QUIRE_FAKE_COUNT), each taking
+// $QUIRE_FAKE_SLEEP seconds, and then runs the command after "--" in the
+// --chdir directory and reports its exit code on the --json-status-fd,
+// as bwrap does. The real race (TestBwrap_SetupRace) cannot be made to
+// last a given number of attempts, or to outlast a timeout; this can.
+const fakeBwrap = `#!/bin/sh
+n=$(( $(cat "$QUIRE_FAKE_COUNT" 2>/dev/null || echo 0) + 1 ))
+echo $n > "$QUIRE_FAKE_COUNT"
+sleep "${QUIRE_FAKE_SLEEP:-0}"
+if [ "$n" -le "$QUIRE_FAKE_FAIL" ]; then
+  echo "bwrap: Can't bind mount /oldroot/ on /newroot/: Unable to apply mount flags: remount \"/newroot/m\": Invalid argument" >&2
+  exit 1
+fi
+fd= dir=.
+while [ "$1" != "--" ]; do
+  case $1 in
+  --json-status-fd) fd=$2; shift ;;
+  --chdir) dir=$2; shift ;;
+  esac
+  shift
+done
+shift
+cd "$dir" && "$@"
+rc=$?
+[ -n "$fd" ] && eval "echo '{ \"exit-code\": '$rc' }' >&$fd"
+exit $rc
+`
+
+// TestBwrap_SetupRetries: how a call ends after attempts that lost the
+// race, with the fake bwrap above.
+func TestBwrap_SetupRetries(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bwrap")
+	if err := os.WriteFile(path, []byte(fakeBwrap), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	raceLine := setupRace + `Unable to apply mount flags: remount "/newroot/m": Invalid argument` + "\n"
+	for _, tt := range []struct {
+		name    string
+		fail    int
+		sleep   string
+		timeout time.Duration
+		cancel  bool
+	}{
+		{name: "LostTwice", fail: 2},
+		{name: "LostAlways", fail: 1000},
+		// The attempts share the call's timeout: the call ends before
+		// its ten attempts.
+		{name: "Timeout", fail: 1000, sleep: "0.1", timeout: 250 * time.Millisecond},
+		{name: "CanceledMeanwhile", fail: 1000, cancel: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			count := filepath.Join(dir, "count")
+			ws := filepath.Join(dir, "ws")
+			if err := os.Mkdir(ws, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			b := &Executor{Path: path, StatusFd: true}
+			b.Host.NoCgroup = true
+			s, err := b.Start(t.Context(), executor.RunSpec{RunID: "fake", Dir: datadir.RunDir(dir)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(t.Context())
+			j, err := s.Job(t.Context(), "j")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancelCause(t.Context())
+			defer cancel(nil)
+			cause := errors.New("quire-test cancel")
+			if tt.cancel {
+				go func() {
+					for attempts(count) < 3 {
+						time.Sleep(time.Millisecond)
+					}
+					cancel(cause)
+				}()
+			}
+			var stdout, stderr bytes.Buffer
+			res, err := j.Exec(ctx, executor.Proc{
+				Argv: []string{"sh", "-c", "echo ran >> ran; echo ok"}, Dir: ws, Timeout: tt.timeout,
+				Env: []string{"PATH=" + os.Getenv("PATH"), "QUIRE_FAKE_COUNT=" + count, "QUIRE_FAKE_FAIL=" + strconv.Itoa(tt.fail),
+					"QUIRE_FAKE_SLEEP=" + cmp.Or(tt.sleep, "0")},
+				Stdout: &stdout, Stderr: &stderr,
+			})
+			ran, _ := os.ReadFile(filepath.Join(ws, "ran"))
+			n := attempts(count)
+			switch tt.name {
+			case "LostTwice":
+				if err != nil || res != (executor.Result{}) || stdout.String() != "ok\n" || stderr.Len() > 0 || n != 3 || string(ran) != "ran\n" {
+					t.Errorf("%+v, %v; stdout %q, stderr %q, %d attempts, ran %q; want exit 0, ok, nothing on stderr, 3 attempts, ran once",
+						res, err, stdout.String(), stderr.String(), n, ran)
+				}
+			case "LostAlways":
+				// Could not start: bwrap's line once, in the log, and the reason.
+				if err != nil || res.Exit != 127 || res.StartErr == nil || !strings.Contains(res.StartErr.Error(), "could not set up the sandbox in 10 attempts") ||
+					stderr.String() != raceLine || n != maxSetupAttempts || len(ran) > 0 {
+					t.Errorf("%+v, %v; stderr %q, %d attempts, ran %q; want exit 127 with the reason, the line once, %d attempts, never ran",
+						res, err, stderr.String(), n, ran, maxSetupAttempts)
+				}
+			case "Timeout":
+				if err != nil || !res.TimedOut && res.StartErr == nil || n >= maxSetupAttempts || len(ran) > 0 {
+					t.Errorf("%+v, %v; %d attempts, ran %q; want the call timed out or not started, in fewer than %d attempts",
+						res, err, n, ran, maxSetupAttempts)
+				}
+			case "CanceledMeanwhile":
+				if !errors.Is(err, cause) || n >= maxSetupAttempts || len(ran) > 0 {
+					t.Errorf("%+v, %v; %d attempts, ran %q; want the context's cause, fewer than %d attempts", res, err, n, ran, maxSetupAttempts)
+				}
+			}
+		})
+	}
+}
+
+// attempts is what the fake bwrap counted in file count.
+func attempts(count string) int {
+	b, _ := os.ReadFile(count)
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
 }
