@@ -55,15 +55,22 @@ func KeepMessage(L *lua.LState) *lua.LFunction {
 	})
 }
 
-// frameLine formats one frame of a traceback as Lua does.
+// frameLine formats one frame of a traceback as Lua does. gopher-lua
+// names every frame without a Lua caller "main chunk", which would call
+// a job's function, called from Go, the main chunk; the main chunk of a
+// file is the function defined at line 0.
 func frameLine(dbg *lua.Debug) string {
-	name := "main chunk"
+	var name string
 	switch {
+	case dbg.What == "G" && (dbg.Name == "" || dbg.Name == "(anonymous)"):
+		return "[G]: ?" // such as a metamethod, which no call instruction names
 	case dbg.What == "G":
 		return fmt.Sprintf("[G]: in function '%s'", dbg.Name)
-	case dbg.Name != "" && dbg.Name != "main chunk":
+	case dbg.LineDefined == 0:
+		name = "main chunk"
+	case dbg.Name != "" && dbg.Name != "main chunk" && !strings.HasPrefix(dbg.Name, "<"):
 		name = "function '" + dbg.Name + "'"
-	case dbg.What != "main":
+	default:
 		name = fmt.Sprintf("function <%s:%d>", dbg.Source, dbg.LineDefined)
 	}
 	if dbg.CurrentLine > 0 {

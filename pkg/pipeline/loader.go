@@ -53,7 +53,8 @@ func newLoader(fsys fs.FS, modDir string, display func(string) string) *loader {
 	return &loader{fsys: fsys, modDir: modDir, display: display, first: map[string]*decl{}, loaded: map[string]lua.LValue{}, budget: luavm.NewBudget()}
 }
 
-// install sets the restricted require and creates the quire.ci table.
+// install sets the restricted require and creates the quire.ci table,
+// on which reading a function it lacks is an error naming it.
 // ci.mirror registers the job quire/mirror itself, since idProblem
 // refuses ids with '/' from users.
 func (ld *loader) install(L *lua.LState) {
@@ -61,6 +62,7 @@ func (ld *loader) install(L *lua.LState) {
 	ld.ci.RawSetString("job", L.NewFunction(ld.ciJob))
 	ld.ci.RawSetString("image", L.NewFunction(ld.ciImage))
 	ld.ci.RawSetString("mirror", L.NewFunction(ld.ciMirror))
+	luavm.Strict(L, ld.ci, "ci", "function") // ci.jobb(...) names the typo
 	ld.loaded[ciModule] = ld.ci
 	L.SetGlobal("require", L.NewFunction(ld.require))
 }

@@ -146,6 +146,7 @@ func (h *handle) table(L *lua.LState) *lua.LTable {
 	q.RawSetString("workspace", lua.LString(h.e.workspace))
 	q.RawSetString("run_id", lua.LString(h.e.run.RunID))
 	q.RawSetString("job_id", lua.LString(h.job.ID))
+	luavm.Strict(L, q, "q", "field") // q.shh(...) names the typo
 	return q
 }
 
