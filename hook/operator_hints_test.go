@@ -2,6 +2,7 @@ package hook_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,5 +112,74 @@ func TestValidate_OutsideRepository(t *testing.T) {
 	wantContains(t, out, "run validate at the top of a clone, or check a file with --file PATH")
 	if strings.Contains(out, "--git-dir") {
 		t.Errorf("suggests --git-dir to a pipeline author:\n%s", out)
+	}
+}
+
+func TestRuns_FilterMatchesNothing(t *testing.T) {
+	r := newRepo(t)
+	r.Pipeline(okPipeline)
+	r.Commit("one")
+	r.push()
+	r.Git(r.Work, "tag", "v1")
+	r.push("origin", "v1")
+	name := filepath.Base(r.Bare)
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"Ref", []string{"--ref", "mian"}, "no runs of ref mian; the refs with runs: refs/heads/main, refs/tags/v1\n"},
+		{"FullRef", []string{"--ref", "refs/heads/mian"}, "no runs of ref refs/heads/mian; the refs with runs: refs/heads/main, refs/tags/v1\n"},
+		{"RefOfRepo", []string{"--ref", "mian", "--repo", name}, "no runs of ref mian in " + name + "; the refs with runs: refs/heads/main, refs/tags/v1\n"},
+		{"Repo", []string{"--repo", "nope"}, "no runs of repo nope; the repos with runs: " + name + "\n"},
+		// The ref has runs, none in that state: nothing to point at.
+		{"RefOtherState", []string{"--ref", "main", "--state", "failed"}, "no runs\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := mainInProcess(t, r.Env, r.Work, "", append([]string{"--git-dir", r.Bare, "runs"}, tt.args...)...)
+			if code != 0 || errOut != "" || out != tt.want {
+				t.Errorf("exit %d, stderr %q, stdout %q; want 0 and %q", code, errOut, out, tt.want)
+			}
+			out, errOut, code = mainInProcess(t, r.Env, r.Work, "", append([]string{"--git-dir", r.Bare, "runs", "--json"}, tt.args...)...)
+			if code != 0 || errOut != "" || out != "[]\n" {
+				t.Errorf("--json: exit %d, stderr %q, stdout %q; want 0 and []", code, errOut, out)
+			}
+		})
+	}
+}
+
+func TestServe_ReposNotADirectory(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nonexistent")
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	srv := startServe(t, nil, dir, "serve", "--listen", "127.0.0.1:0", "--repos", missing, "--repos", file, "--repos", dir)
+	out := srv.output()
+	wantContains(t, out, "quire-hook serve: warning: --repos "+missing+" does not exist; check the path (it is searched again every 10 s)\n")
+	wantContains(t, out, "quire-hook serve: warning: --repos "+file+" is not a directory;")
+	if n := strings.Count(out, "warning"); n != 2 {
+		t.Errorf("%d warnings, want 2 (none for the directory):\n%s", n, out)
+	}
+}
+
+func TestInstallHookScript_NoBinary(t *testing.T) {
+	// A PATH with bash and nothing else: no quire-hook on it.
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	path := t.TempDir()
+	os.Symlink(bash, filepath.Join(path, "bash"))
+	cmd := exec.Command("../scripts/install-hook.sh", t.TempDir())
+	cmd.Env = []string{"PATH=" + path}
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 2 {
+		t.Fatalf("exit %d (%v), want 2:\n%s", code, err, out)
+	}
+	// The README's install section: /usr/local/bin, not ~/go/bin.
+	wantContains(t, string(out), "GOBIN=/usr/local/bin go install github.com/quire-ci/quire-hook/hook/quire-hook@latest")
+	wantContains(t, string(out), "sudo install -m 0755 quire-hook /usr/local/bin/")
+	if strings.Contains(string(out), "'go install ./hook/quire-hook'") {
+		t.Errorf("suggests go install into ~/go/bin:\n%s", out)
 	}
 }
