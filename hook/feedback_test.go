@@ -43,9 +43,11 @@ func (r *repo) waitEnded(n int) []store.Run {
 	}
 }
 
-// earlier is the line a push prints for an async run that ended.
-func earlier(run store.Run, outcome string) string {
-	return "remote: quire: earlier run " + run.ID + " " + run.Ref + " at " + run.SHA[:10] + ": " + outcome + " — quire-hook logs " + run.ID
+// earlier is the line a push prints for an async run that ended: its
+// command has --git-dir, like the "logs:" line of a run that a push
+// waits for.
+func (r *repo) earlier(run store.Run, outcome string) string {
+	return "remote: quire: earlier run " + run.ID + " " + run.Ref + " at " + run.SHA[:10] + ": " + outcome + " — quire-hook --git-dir " + r.Bare + " logs " + run.ID
 }
 
 func TestPostReceive_AsyncFeedback(t *testing.T) {
@@ -63,7 +65,7 @@ func TestPostReceive_AsyncFeedback(t *testing.T) {
 
 	r.Commit("second works")
 	out := r.push()
-	line := earlier(first, "failed (job test)")
+	line := r.earlier(first, "failed (job test)")
 	if n := strings.Count(out, line); n != 1 {
 		t.Fatalf("second push printed the failure %d times, want once:\n%s", n, out)
 	}
@@ -81,7 +83,7 @@ func TestPostReceive_AsyncFeedback(t *testing.T) {
 	if strings.Contains(out, first.ID) {
 		t.Errorf("the third push printed the first run again:\n%s", out)
 	}
-	wantContains(t, out, earlier(second, "complete"))
+	wantContains(t, out, r.earlier(second, "complete"))
 	r.waitEnded(3)
 }
 
@@ -108,8 +110,8 @@ func TestPostReceive_AsyncFeedbackTwoRuns(t *testing.T) {
 	r.Write("y", "y")
 	r.Commit("next")
 	out := r.push("origin", "other")
-	wantContains(t, out, earlier(main, "complete"))
-	wantContains(t, out, earlier(other, "failed (job test)"))
+	wantContains(t, out, r.earlier(main, "complete"))
+	wantContains(t, out, r.earlier(other, "failed (job test)"))
 	if strings.Count(out, "earlier run") != 2 {
 		t.Errorf("want two earlier runs:\n%s", out)
 	}
@@ -142,7 +144,7 @@ func TestPostReceive_AsyncFeedbackConcurrentPushes(t *testing.T) {
 	}
 	wg.Wait()
 	both := outs[0] + outs[1]
-	if n := strings.Count(both, earlier(first, "failed (job test)")); n != 1 {
+	if n := strings.Count(both, r.earlier(first, "failed (job test)")); n != 1 {
 		t.Errorf("the failure was printed %d times by two pushes at once, want once:\n%s\n---\n%s", n, outs[0], outs[1])
 	}
 	r.waitEnded(3)

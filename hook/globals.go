@@ -2,6 +2,9 @@ package hook
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,7 +103,11 @@ func (g *globals) abs(p string) string {
 func (g *globals) openRepo(candidates ...string) (*gitrepo.Repo, error) {
 	for _, c := range candidates {
 		if c != "" {
-			return gitrepo.Open(g.abs(c))
+			dir := g.abs(c)
+			if err := g.checkGitDir(dir, c); err != nil {
+				return nil, err
+			}
+			return gitrepo.Open(dir)
 		}
 	}
 	dir := g.io.Dir
@@ -108,6 +115,33 @@ func (g *globals) openRepo(candidates ...string) (*gitrepo.Repo, error) {
 		dir = filepath.Join(dir, ".git")
 	}
 	return gitrepo.Open(dir)
+}
+
+// checkGitDir says what is wrong with dir, the repository named by
+// --git-dir or $GIT_DIR (value, as given), when it is plainly not one:
+// a path that does not exist or is not a directory, or a clone's work
+// tree. gitrepo.Open judges the rest.
+func (g *globals) checkGitDir(dir, value string) error {
+	source, flag := "the path in GIT_DIR", "GIT_DIR"
+	if value == g.gitDir {
+		source, flag = "the path given with --git-dir", "--git-dir"
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("open repository %s: no such directory; check %s", dir, source)
+	case err != nil:
+		return fmt.Errorf("open repository: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("open repository %s: not a directory; give %s the bare repository's directory", dir, flag)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "objects")); err == nil {
+		return nil
+	}
+	if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+		return fmt.Errorf("open repository %s: a clone's work tree, not a git directory; pass the bare repository that is pushed to with --git-dir", dir)
+	}
+	return nil
 }
 
 // locator applies SPEC §2's rules with this command's flag and
@@ -220,12 +254,16 @@ func (g *globals) newRunner(ctx context.Context, r *gitrepo.Repo, s *store.Store
 // loadConfig reads config.lua: --config, else $QUIRE_CONFIG, else
 // <data-root>/config.lua, which may be absent.
 func (g *globals) loadConfig(ctx context.Context, dataRoot string) (config.Config, error) {
-	path, required := g.config, true
+	path, required, hint := g.config, true, "fix the path given with --config"
 	if path == "" {
-		path = g.io.Getenv("QUIRE_CONFIG")
+		path, hint = g.io.Getenv("QUIRE_CONFIG"), "fix QUIRE_CONFIG, or unset it to read "+datadir.Root(dataRoot).Config()
 	}
 	if path == "" {
 		path, required = datadir.Root(dataRoot).Config(), false
 	}
-	return config.Load(ctx, g.abs(path), required)
+	cfg, err := config.Load(ctx, g.abs(path), required)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, fmt.Errorf("%w; %s", err, hint)
+	}
+	return cfg, err
 }

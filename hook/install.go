@@ -2,6 +2,7 @@ package hook
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -43,6 +44,16 @@ func installCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if wt := workTree(r); wt != "" {
+				// git runs post-receive in the repository that receives
+				// the push: a clone's, unless the operator set it up to
+				// be pushed to (git-config(1), receive.denyCurrentBranch).
+				deny := r.ConfigValue("receive", "denyCurrentBranch")
+				if !pushedTo(deny) {
+					return usageErr("install into %s: a clone's repository, not a bare one; the hook runs in the repository that is pushed to: pass that bare repository with --git-dir", r.GitDir)
+				}
+				fmt.Fprintf(g.io.Stderr, "quire-hook: warning: installing into the clone %s, which receive.denyCurrentBranch=%s lets pushes update; a CI server's repository is usually bare (--git-dir)\n", wt, deny)
+			}
 			bin, err := g.io.executable()
 			if err != nil {
 				return err
@@ -68,4 +79,15 @@ func installCommand(g *globals) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// pushedTo reports whether receive.denyCurrentBranch, as set in a
+// clone's repository, says the operator pushes to it: updateInstead
+// (push-to-deploy), or ignore or warn (or false).
+func pushedTo(denyCurrentBranch string) bool {
+	switch strings.ToLower(denyCurrentBranch) {
+	case "updateinstead", "ignore", "warn", "false", "no", "off", "0":
+		return true
+	}
+	return false
 }

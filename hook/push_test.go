@@ -359,6 +359,8 @@ end)`)
 	if runs[0].OwnerPID == 0 {
 		t.Errorf("the queued run has no owner")
 	}
+	// A command that works from any directory, like the "logs:" line.
+	wantContains(t, out, "(quire-hook --git-dir "+r.Bare+" show "+runs[0].ID[:13]+", or see ")
 	os.WriteFile(marker, nil, 0o644)
 	deadline := time.Now().Add(30 * time.Second)
 	for {

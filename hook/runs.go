@@ -68,10 +68,72 @@ func runsCommand(g *globals) *cli.Command {
 				}
 				return writeJSON(g.io.Stdout, out)
 			}
+			if len(runs) == 0 {
+				// A mistyped --ref or --repo should not read as "nothing
+				// ran yet".
+				line, err := noRuns(c.Context, s, f)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.io.Stdout, line)
+				return nil
+			}
 			report.PrintRuns(g.io.Stdout, runs)
 			return nil
 		},
 	}
+}
+
+// noRuns is the line runs prints when f matched no run: when the repo
+// or ref it names has no runs at all, it says so and names those that
+// have some.
+func noRuns(ctx context.Context, s *store.Store, f store.RunFilter) (string, error) {
+	repos, err := s.RepoNames(ctx)
+	if err != nil || len(repos) == 0 {
+		return "no runs", err
+	}
+	if f.Repo != "" && !slices.Contains(repos, f.Repo) {
+		return "no runs of repo " + report.Printable(f.Repo) + "; the repos with runs: " + someNames(repos), nil
+	}
+	if f.Ref == "" {
+		return "no runs", nil
+	}
+	latest, err := s.LatestPerRef(ctx, f.Repo, 0)
+	if err != nil {
+		return "", err
+	}
+	named := []string{f.Ref}
+	if !strings.HasPrefix(f.Ref, "refs/") {
+		named = append(named, "refs/heads/"+f.Ref, "refs/tags/"+f.Ref) // as report.ListRuns reads it
+	}
+	var refs []string
+	for _, r := range latest {
+		if slices.Contains(named, r.Ref) {
+			return "no runs", nil // the other filters left none
+		}
+		refs = append(refs, r.Ref)
+	}
+	slices.Sort(refs)
+	refs = slices.Compact(refs)
+	where := ""
+	if f.Repo != "" {
+		where = " in " + report.Printable(f.Repo)
+	}
+	return "no runs of ref " + report.Printable(f.Ref) + where + "; the refs with runs: " + someNames(refs), nil
+}
+
+// someNames lists names for a message, the first few of them.
+func someNames(names []string) string {
+	const most = 8
+	shown := make([]string, 0, most)
+	for _, n := range names[:min(len(names), most)] {
+		shown = append(shown, report.Printable(n))
+	}
+	list := strings.Join(shown, ", ")
+	if len(names) > most {
+		list += fmt.Sprintf(" and %d more", len(names)-most)
+	}
+	return list
 }
 
 // resolveRepo is report.ResolveRepo for runs, gc and the run

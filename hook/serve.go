@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -60,6 +61,16 @@ func (g *globals) serve(ctx context.Context, listen string, repos []string, auth
 	src := &web.Sources{Locator: g.locator()}
 	for _, d := range repos {
 		src.ReposDirs = append(src.ReposDirs, g.abs(d))
+		// Served all the same: it is searched again every 10 s.
+		if fi, err := os.Stat(g.abs(d)); err != nil || !fi.IsDir() {
+			why := "is not a directory"
+			if errors.Is(err, os.ErrNotExist) {
+				why = "does not exist"
+			} else if err != nil {
+				why = "cannot be read: " + err.Error()
+			}
+			fmt.Fprintf(g.io.Stderr, "quire-hook serve: warning: --repos %s %s; check the path (it is searched again every 10 s)\n", g.abs(d), why)
+		}
 	}
 	if len(repos) == 0 || g.gitDir != "" {
 		r, err := g.openRepo(g.gitDir, g.io.Getenv("GIT_DIR"))

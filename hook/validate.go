@@ -53,6 +53,10 @@ func (g *globals) loadPipeline(c *cli.Context, rev, file string) (*pipeline.Pipe
 	case file != "":
 		return pipeline.LoadFile(ctx, g.abs(file), pipeline.Options{})
 	}
+	if g.gitDir == "" && g.io.Getenv("GIT_DIR") == "" && !holdsRepo(g.io.Dir) {
+		// Here validate is a pipeline author's command, not an operator's.
+		return nil, usageErr("no repository in %s (no .git or objects/); run validate at the top of a clone, or check a file with --file PATH", g.io.Dir)
+	}
 	r, err := g.openRepo(g.gitDir, g.io.Getenv("GIT_DIR"))
 	if err != nil {
 		return nil, err
@@ -85,6 +89,17 @@ func (g *globals) loadPipeline(c *cli.Context, rev, file string) (*pipeline.Pipe
 		return nil, err
 	}
 	return pipeline.Load(ctx, src, pipeline.Options{})
+}
+
+// holdsRepo reports whether openRepo finds a repository in dir with
+// no --git-dir: dir is one, or has a .git.
+func holdsRepo(dir string) bool {
+	for _, name := range []string{"objects", ".git"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // workTree returns the working copy of a non-bare repository (the .git

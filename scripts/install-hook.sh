@@ -26,8 +26,14 @@ if [ ${#dirs[@]} -eq 0 ]; then
 fi
 
 bin=${QUIRE_HOOK:-$(command -v quire-hook || true)}
-if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-  echo "install-hook.sh: quire-hook not found; run 'go install ./hook/quire-hook' or set QUIRE_HOOK" >&2
+if [ -n "${QUIRE_HOOK:-}" ] && [ ! -x "$bin" ]; then
+  echo "install-hook.sh: QUIRE_HOOK=$bin is not an executable file; fix it, or unset it to use quire-hook on PATH" >&2
+  exit 2
+fi
+if [ -z "$bin" ]; then
+  # Where the README installs it: git runs the hook as the repository's
+  # owner, who cannot reach a binary under ~/go/bin.
+  echo "install-hook.sh: quire-hook not found on PATH; install it where every user can run it, as the README's Install section does: GOBIN=/usr/local/bin go install github.com/quire-ci/quire-hook/hook/quire-hook@latest, or in this clone: go build -o quire-hook ./hook/quire-hook && sudo install -m 0755 quire-hook /usr/local/bin/ (or set QUIRE_HOOK)" >&2
   exit 2
 fi
 

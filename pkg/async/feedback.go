@@ -23,17 +23,18 @@ const MaxFeedback = 10
 // in one write before the store records them printed, in the
 // transaction that selected them: a concurrent push prints none of
 // them, and when the write fails, or the hook dies before the commit,
-// the next push prints them again.
-func Feedback(ctx context.Context, s *store.Store, repo string, w io.Writer, atMS int64) error {
+// the next push prints them again. cmd is how the lines name the
+// quire-hook command to run on the server (quire-hook --git-dir X).
+func Feedback(ctx context.Context, s *store.Store, repo, cmd string, w io.Writer, atMS int64) error {
 	return s.ReportOutcomes(ctx, repo, MaxFeedback, atMS, func(outcomes []store.Outcome, more int) error {
 		var b bytes.Buffer
 		for _, o := range outcomes {
 			r := o.Run
-			fmt.Fprintf(&b, "quire: earlier run %s %s at %s: %s — quire-hook logs %s\n",
-				r.ID, report.Printable(r.Ref), gitrepo.ShortSHA(r.SHA), outcome(o), r.ID)
+			fmt.Fprintf(&b, "quire: earlier run %s %s at %s: %s — %s logs %s\n",
+				r.ID, report.Printable(r.Ref), gitrepo.ShortSHA(r.SHA), outcome(o), cmd, r.ID)
 		}
 		if more > 0 {
-			fmt.Fprintf(&b, "quire: and %d more: quire-hook runs --repo %s\n", more, report.ShellWord(report.Printable(repo)))
+			fmt.Fprintf(&b, "quire: and %d more: %s runs --repo %s\n", more, cmd, report.ShellWord(report.Printable(repo)))
 		}
 		_, err := w.Write(b.Bytes())
 		return err

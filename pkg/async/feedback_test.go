@@ -36,7 +36,7 @@ func TestFeedback(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	if err := async.Feedback(t.Context(), rn.Store, "r.git", &out, time.Now().UnixMilli()); err != nil {
+	if err := async.Feedback(t.Context(), rn.Store, "r.git", "quire-hook", &out, time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
 	// Oldest first; they were queued in input order.
@@ -47,7 +47,7 @@ func TestFeedback(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
 	}
 	out.Reset()
-	if err := async.Feedback(t.Context(), rn.Store, "r.git", &out, time.Now().UnixMilli()); err != nil || out.Len() != 0 {
+	if err := async.Feedback(t.Context(), rn.Store, "r.git", "quire-hook", &out, time.Now().UnixMilli()); err != nil || out.Len() != 0 {
 		t.Errorf("second Feedback: %q %v, want nothing", out.String(), err)
 	}
 }
@@ -63,7 +63,7 @@ func TestFeedback_More(t *testing.T) {
 	}
 	queueUnstartable(t, rn, ps)
 	var out bytes.Buffer
-	if err := async.Feedback(t.Context(), rn.Store, "team/my repo.git", &out, time.Now().UnixMilli()); err != nil {
+	if err := async.Feedback(t.Context(), rn.Store, "team/my repo.git", "quire-hook --git-dir /srv/x.git", &out, time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
@@ -73,7 +73,7 @@ func TestFeedback_More(t *testing.T) {
 	if !strings.Contains(lines[0], " refs/heads/b02 ") || !strings.Contains(lines[async.MaxFeedback-1], " refs/heads/b11 ") {
 		t.Errorf("want the newest ten, newest last:\n%s", out.String())
 	}
-	if got, want := lines[async.MaxFeedback], "quire: and 2 more: quire-hook runs --repo 'team/my repo.git'"; got != want {
+	if got, want := lines[async.MaxFeedback], "quire: and 2 more: quire-hook --git-dir /srv/x.git runs --repo 'team/my repo.git'"; got != want {
 		t.Errorf("last line %q, want %q", got, want)
 	}
 }
@@ -85,12 +85,12 @@ func (brokenPipe) Write([]byte) (int, error) { return 0, errors.New("broken pipe
 func TestFeedback_WriteFails(t *testing.T) {
 	rn := newRunner(t)
 	queueUnstartable(t, rn, pushes())
-	if err := async.Feedback(t.Context(), rn.Store, "r.git", brokenPipe{}, time.Now().UnixMilli()); err == nil || !strings.Contains(err.Error(), "broken pipe") {
+	if err := async.Feedback(t.Context(), rn.Store, "r.git", "quire-hook", brokenPipe{}, time.Now().UnixMilli()); err == nil || !strings.Contains(err.Error(), "broken pipe") {
 		t.Fatalf("Feedback to a broken pipe: %v", err)
 	}
 	// Nobody saw them: the next push prints them.
 	var out bytes.Buffer
-	if err := async.Feedback(t.Context(), rn.Store, "r.git", &out, time.Now().UnixMilli()); err != nil || strings.Count(out.String(), "earlier run") != 2 {
+	if err := async.Feedback(t.Context(), rn.Store, "r.git", "quire-hook", &out, time.Now().UnixMilli()); err != nil || strings.Count(out.String(), "earlier run") != 2 {
 		t.Errorf("after a failed write: %q %v, want both runs", out.String(), err)
 	}
 }
@@ -106,14 +106,14 @@ func TestFeedback_Superseded(t *testing.T) {
 		t.Fatalf("Queue: %v %v", runs, err)
 	}
 	var out bytes.Buffer
-	if err := async.Feedback(t.Context(), rn.Store, "r.git", &out, time.Now().UnixMilli()); err != nil || out.Len() != 0 {
+	if err := async.Feedback(t.Context(), rn.Store, "r.git", "quire-hook", &out, time.Now().UnixMilli()); err != nil || out.Len() != 0 {
 		t.Fatalf("Feedback of a pending run: %q %v, want nothing", out.String(), err)
 	}
 	id := runs[0].RunID
 	if err := rn.Store.FinishRun(t.Context(), id, store.RunSuperseded, store.FailCanceled, "superseded by run x", time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	if err := async.Feedback(t.Context(), rn.Store, "r.git", &out, time.Now().UnixMilli()); err != nil {
+	if err := async.Feedback(t.Context(), rn.Store, "r.git", "quire-hook", &out, time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
 	if want := "quire: earlier run " + id + " refs/heads/main at aaaaaaaaaa: superseded — quire-hook logs " + id + "\n"; out.String() != want {
