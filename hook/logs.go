@@ -22,7 +22,7 @@ func logsCommand(g *globals) *cli.Command {
 			"job's error), merged in time order. Lines split in the file (over 16 KiB) are\n" +
 			"joined back; a line over 1 MiB is printed as several.\n\n" +
 			"Lines starting with '==> ' are headers: '==> job <job>: <state>' before each\n" +
-			"job, '==> <job> sh-N (exit E): <cmd>' before the output of an sh call (just\n" +
+			"job (when every job is printed), '==> <job> sh-N (exit E): <cmd>' before the output of an sh call (just\n" +
 			"'==> <job> sh-N' while it runs: its command is recorded when it ends), and\n" +
 			"'==> <job> job.log' before job.log lines. A stderr line starts with '! '\n" +
 			"(grep '^! '; with --timestamps, after the time). Following, a job or sh call\n" +

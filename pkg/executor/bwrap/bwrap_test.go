@@ -1,6 +1,9 @@
 package bwrap
 
 import (
+	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,19 +144,7 @@ func TestBwrap_Contained(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Host.NoCgroup = true
-	dir := datadir.Root(t.TempDir()).Run("contained")
-	ws := dir.Workspace()
-	if err := os.MkdirAll(ws, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s, err := b.Start(t.Context(), executor.RunSpec{RunID: "contained", Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := s.Job(t.Context(), "j")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, j, ws := openJob(t, b)
 	var out strings.Builder
 	res, err := j.Exec(t.Context(), executor.Proc{
 		Argv:   []string{"sh", "-c", `env -i setsid sh -c 'sleep 1; echo pwned > "$1/pwned"' sh "$PWD" >/dev/null 2>&1 &`},
@@ -181,4 +172,28 @@ func TestBwrap_Contained(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(ws, "pwned")); !os.IsNotExist(err) {
 		t.Errorf("a process the call left behind outlived the session: pwned exists (%v)", err)
 	}
+}
+
+// openJob starts a session of b on a fresh run directory and opens a
+// job in it; it returns them and the run's workspace. The run id is
+// one no other test, in this process or another, uses: the host
+// executor kills what a session leaves by a marker made from it.
+func openJob(t *testing.T, b *Executor) (executor.Session, executor.Job, string) {
+	t.Helper()
+	runID := fmt.Sprintf("bwrap-test-%d-%d", os.Getpid(), rand.Int64())
+	dir := datadir.Root(t.TempDir()).Run(runID)
+	ws := dir.Workspace()
+	if err := os.MkdirAll(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := b.Start(t.Context(), executor.RunSpec{RunID: runID, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	j, err := s.Job(t.Context(), "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, j, ws
 }

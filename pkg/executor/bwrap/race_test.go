@@ -17,7 +17,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/executor"
 )
 
@@ -80,20 +79,7 @@ func TestBwrap_SetupRace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := datadir.Root(t.TempDir()).Run("race")
-	ws := dir.Workspace()
-	if err := os.MkdirAll(ws, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s, err := b.Start(t.Context(), executor.RunSpec{RunID: "race", Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(t.Context())
-	j, err := s.Job(t.Context(), "j")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, j, ws := openJob(t, b)
 	// Until enough attempts lost the race to show it was run into, and
 	// handled, and a bound on calls beyond which the test proves nothing.
 	retried := setupRetries.Load()
@@ -169,20 +155,7 @@ func TestBwrap_RaceLineFromCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := datadir.Root(t.TempDir()).Run("mimic")
-	ws := dir.Workspace()
-	if err := os.MkdirAll(ws, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s, err := b.Start(t.Context(), executor.RunSpec{RunID: "mimic", Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(t.Context())
-	j, err := s.Job(t.Context(), "j")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, j, ws := openJob(t, b)
 	line := setupRace + `Unable to apply mount flags: remount "/newroot/x": Invalid argument` + "\n"
 	for _, tt := range []struct{ name, script, stdout string }{
 		{"Alone", `echo ran >> count; printf '%s' "$1" >&2; exit 1`, ""},
@@ -267,23 +240,10 @@ func TestBwrap_SetupRetries(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			count := filepath.Join(dir, "count")
-			ws := filepath.Join(dir, "ws")
-			if err := os.Mkdir(ws, 0o755); err != nil {
-				t.Fatal(err)
-			}
+			count := filepath.Join(t.TempDir(), "count")
 			b := &Executor{Path: path, StatusFd: true}
 			b.Host.NoCgroup = true
-			s, err := b.Start(t.Context(), executor.RunSpec{RunID: "fake", Dir: datadir.RunDir(dir)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close(t.Context())
-			j, err := s.Job(t.Context(), "j")
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, j, ws := openJob(t, b)
 			ctx, cancel := context.WithCancelCause(t.Context())
 			defer cancel(nil)
 			cause := errors.New("quire-test cancel")
