@@ -110,7 +110,11 @@ func (g *globals) openRepo(candidates ...string) (*gitrepo.Repo, error) {
 			return gitrepo.Open(dir)
 		}
 	}
-	dir := g.io.Dir
+	return openRepoIn(g.io.Dir)
+}
+
+// openRepoIn opens the repository dir is, or the clone's .git in it.
+func openRepoIn(dir string) (*gitrepo.Repo, error) {
 	if fi, err := os.Stat(filepath.Join(dir, ".git")); err == nil && fi.IsDir() {
 		dir = filepath.Join(dir, ".git")
 	}

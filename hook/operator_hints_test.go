@@ -109,7 +109,7 @@ func TestValidate_OutsideRepository(t *testing.T) {
 	if code != 2 || strings.Count(out, "\n") != 1 {
 		t.Errorf("exit %d, want 2 and one line:\n%s", code, out)
 	}
-	wantContains(t, out, "run validate at the top of a clone, or check a file with --file PATH")
+	wantContains(t, out, "run validate inside a clone, or check a file with --file PATH")
 	if strings.Contains(out, "--git-dir") {
 		t.Errorf("suggests --git-dir to a pipeline author:\n%s", out)
 	}

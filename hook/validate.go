@@ -22,8 +22,10 @@ func validateCommand(g *globals) *cli.Command {
 		ArgsUsage: "[<rev>]",
 		Description: "Loads .quire/ci.lua at <rev> (default HEAD) of the repository, or the file given\n" +
 			"with --file, checks the job graph, and prints the jobs in run order with their\n" +
-			"inputs. Exits 1 listing every problem. In a clone (a non-bare repository) with\n" +
-			"no <rev>, it checks the working copy's .quire/ci.lua, uncommitted changes included.",
+			"inputs. Exits 1 listing every problem. Without --git-dir the repository is the\n" +
+			"one the current directory is in, as for git. In a clone (a non-bare repository)\n" +
+			"with no <rev>, it checks the working copy's .quire/ci.lua, uncommitted changes\n" +
+			"included.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "a ci.lua file on disk instead of a commit"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document: the jobs in run order, or the problems"},
@@ -53,11 +55,20 @@ func (g *globals) loadPipeline(c *cli.Context, rev, file string) (*pipeline.Pipe
 	case file != "":
 		return pipeline.LoadFile(ctx, g.abs(file), pipeline.Options{})
 	}
-	if g.gitDir == "" && g.io.Getenv("GIT_DIR") == "" && !holdsRepo(g.io.Dir) {
-		// Here validate is a pipeline author's command, not an operator's.
-		return nil, usageErr("no repository in %s (no .git or objects/); run validate at the top of a clone, or check a file with --file PATH", g.io.Dir)
+	var r *gitrepo.Repo
+	var err error
+	if g.gitDir == "" && g.io.Getenv("GIT_DIR") == "" {
+		// Here validate is a pipeline author's command, not an
+		// operator's: like git, it finds the clone from any directory in
+		// it, such as .quire.
+		top, ok := enclosingRepo(g.io.Dir)
+		if !ok {
+			return nil, usageErr("no repository in %s or above it (no .git or objects/); run validate inside a clone, or check a file with --file PATH", g.io.Dir)
+		}
+		r, err = openRepoIn(top)
+	} else {
+		r, err = g.openRepo(g.gitDir, g.io.Getenv("GIT_DIR"))
 	}
-	r, err := g.openRepo(g.gitDir, g.io.Getenv("GIT_DIR"))
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +102,23 @@ func (g *globals) loadPipeline(c *cli.Context, rev, file string) (*pipeline.Pipe
 	return pipeline.Load(ctx, src, pipeline.Options{})
 }
 
-// holdsRepo reports whether openRepo finds a repository in dir with
-// no --git-dir: dir is one, or has a .git.
+// enclosingRepo returns the nearest of dir and its parents that holds
+// a repository (holdsRepo).
+func enclosingRepo(dir string) (string, bool) {
+	for {
+		if holdsRepo(dir) {
+			return dir, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+// holdsRepo reports whether openRepoIn finds a repository in dir: dir
+// is one, or has a .git.
 func holdsRepo(dir string) bool {
 	for _, name := range []string{"objects", ".git"} {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {

@@ -1,6 +1,7 @@
 package hook_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,15 +22,21 @@ ci.job("test", {"quire/push"}, function(q) end)
 ci.job("lint", {}, function(q) end)
 `)
 	path := filepath.Join(r.Work, ".quire", "ci.lua")
+	if err := os.MkdirAll(filepath.Join(r.Work, "cmd", "tool"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
-		name string
-		args []string
+		name, dir string
+		args      []string
 	}{
-		{"CurrentDirectory", []string{"validate"}},
-		{"GitDir", []string{"--git-dir", filepath.Join(r.Work, ".git"), "validate"}},
+		{"CurrentDirectory", "", []string{"validate"}},
+		// Like git, from any directory of the clone.
+		{"QuireDirectory", ".quire", []string{"validate"}},
+		{"Subdirectory", "cmd/tool", []string{"validate"}},
+		{"GitDir", "", []string{"--git-dir", filepath.Join(r.Work, ".git"), "validate"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			out, code := r.inProcess("", tt.args...)
+			out, code := mainCombined(t, r.Env, filepath.Join(r.Work, tt.dir), "", tt.args...)
 			if code != 1 {
 				t.Errorf("exit %d, want 1 for the broken working copy:\n%s", code, out)
 			}
