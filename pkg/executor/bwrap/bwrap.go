@@ -183,7 +183,11 @@ func (j *job) Exec(ctx context.Context, p executor.Proc) (executor.Result, error
 		pause := time.Duration(attempt)*setupBackoff + rand.N(setupBackoff)
 		if attempt == maxSetupAttempts || !deadline.IsZero() && time.Until(deadline) <= pause {
 			race.release()
-			return executor.Result{Exit: 127, StartErr: fmt.Errorf("bwrap could not set up the sandbox in %d attempts, as mounts on the host kept changing", attempt)}, nil
+			tries := "once"
+			if attempt > 1 {
+				tries = fmt.Sprintf("in %d attempts", attempt)
+			}
+			return executor.Result{Exit: 127, StartErr: fmt.Errorf("bwrap could not set up the sandbox %s, as mounts on the host kept changing", tries)}, nil
 		}
 		setupRetries.Add(1)
 		select {
