@@ -13,6 +13,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/quire-ci/quire-hook/pkg/executor"
+	"github.com/quire-ci/quire-hook/pkg/luavm"
 	"github.com/quire-ci/quire-hook/pkg/redact"
 )
 
@@ -87,6 +88,7 @@ func (h *handle) sh(L *lua.LState) int {
 	t.RawSetString("stdout", lua.LString(out.buf))
 	t.RawSetString("stderr", lua.LString(errOut.buf))
 	t.RawSetString("cmd", lua.LString(display))
+	luavm.Strict(L, t, "sh result", "field") // r.exti names the typo
 	L.Push(t)
 	return 1
 }

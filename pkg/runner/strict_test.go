@@ -22,6 +22,10 @@ end)
 ci.job("far", {"quire/push"}, function(q)
   local r = q.deploy
 end)
+ci.job("result", {"quire/push"}, function(q)
+  local r = q.sh("true")
+  if r.exti ~= 0 then error("tests failed") end
+end)
 ci.job("fields", {"quire/push"}, function(q)
   local r = q.sh("echo hi")
   q.log("logged")
@@ -31,6 +35,7 @@ ci.job("fields", {"quire/push"}, function(q)
   table.sort(names)
   return {
     stdout = r.stdout,
+    result = (r.exit == 0 and r.stderr == "" and r.cmd == "echo hi") and "read" or "wrong",
     branch = q.jobs("quire/push").branch,
     read = q.read_file("out.txt"),
     home = q.env("QUIRE_TEST_HOME"),
@@ -50,6 +55,9 @@ end)
 			"\nstack traceback:\n\t[G]: ?\n\t.quire/ci.lua:4: in function <.quire/ci.lua:3>"},
 		{"far", `.quire/ci.lua:7: q has no field "deploy"` +
 			"\nstack traceback:\n\t[G]: ?\n\t.quire/ci.lua:7: in function <.quire/ci.lua:6>"},
+		// Not "tests failed": the typo reads as the error it is.
+		{"result", `.quire/ci.lua:11: sh result has no field "exti" (did you mean "exit"?)` +
+			"\nstack traceback:\n\t[G]: ?\n\t.quire/ci.lua:11: in function <.quire/ci.lua:9>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.job, func(t *testing.T) {
@@ -67,7 +75,7 @@ end)
 	o.wantState("fields", "complete")
 	got := o.outputs("fields")
 	want := map[string]any{
-		"stdout": "hi\n", "branch": "main", "read": "w", "home": "/home/test", "secret": float64(12), "ids": "set",
+		"stdout": "hi\n", "result": "read", "branch": "main", "read": "w", "home": "/home/test", "secret": float64(12), "ids": "set",
 		"names": "env,job_id,jobs,log,read_file,run_id,secret,sh,workspace,write_file", "meta": false,
 	}
 	for k, w := range want {
