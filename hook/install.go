@@ -21,7 +21,9 @@ func installCommand(g *globals) *cli.Command {
 			"every push, first, with the same input (its failure is reported and CI runs\n" +
 			"anyway); with --force it no longer runs. A plain reinstall keeps chaining.\n" +
 			"Install a binary every user can run, such as /usr/local/bin/quire-hook: git runs\n" +
-			"the hook as the user who owns the repository.",
+			"the hook as the user who owns the repository. A clone's repository is refused\n" +
+			"(the hook runs in the repository pushed to) unless receive.denyCurrentBranch\n" +
+			"lets pushes update it.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "chain", Usage: "keep a post-receive hook quire-hook did not write and run it first on every push"},
 			&cli.BoolFlag{Name: "force", Usage: "replace a post-receive hook quire-hook did not write (kept unused as post-receive.before-quire)"},
