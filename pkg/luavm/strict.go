@@ -21,16 +21,16 @@ import (
 //
 // Keys t holds read as before; writes, rawget, rawset, next, pairs,
 // ipairs and # do not consult the metatable and behave as before. The
-// metatable is protected (its __metatable is false): getmetatable(t)
-// returns false and setmetatable(t, ...) raises, so Lua code can neither
-// remove the check nor reach the Go function behind it.
+// metatable is an ordinary one: a pipeline may replace it, to wrap an sh
+// result in a class of its own (setmetatable(r, {__index = helpers})),
+// which turns the check off for that table. Protecting it would guard
+// nothing: the function behind it only raises an error.
 func Strict(L *lua.LState, t *lua.LTable, name, kind string) {
 	mt := L.NewTable()
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("%s", missingKey(L.CheckTable(1), L.Get(2), name, kind))
 		return 0
 	}))
-	mt.RawSetString("__metatable", lua.LFalse)
 	L.SetMetatable(t, mt)
 }
 
@@ -43,9 +43,11 @@ func missingKey(t *lua.LTable, key lua.LValue, name, kind string) string {
 	if !ok {
 		return fmt.Sprintf("%s has no %s for the key %s", name, kind, Describe(key))
 	}
+	// Only names Closest would consider: a table the pipeline filled
+	// with many keys, or long ones, costs one pass and no copies.
 	var names []string
 	t.ForEach(func(k, _ lua.LValue) {
-		if ks, ok := k.(lua.LString); ok {
+		if ks, ok := k.(lua.LString); ok && near(len(ks), len(s)) {
 			names = append(names, string(ks))
 		}
 	})
@@ -64,17 +66,28 @@ func missingKey(t *lua.LTable, key lua.LValue, name, kind string) string {
 // maxDistance is how many edits apart a name and a suggestion may be.
 const maxDistance = 2
 
+// maxSuggested is the longest name Closest looks for a suggestion for:
+// job ids are at most 100 bytes, and the comparison costs the product of
+// the two lengths, which a pipeline could otherwise make huge.
+const maxSuggested = 128
+
+// near reports whether a name of n bytes may have a suggestion of m
+// bytes: both short enough, and at most 2 apart.
+func near(n, m int) bool {
+	return n <= maxSuggested+maxDistance && m <= maxSuggested && abs(n-m) <= maxDistance
+}
+
 // Closest returns the candidate nearest to name, ignoring case, when it
 // is at most 2 edits (insertions, deletions, substitutions) away and
 // fewer edits than name has bytes; otherwise "". Among equally near
-// candidates the earliest wins. A candidate whose length differs from
-// name's by more than 2 is skipped without comparing, so a huge name
-// costs nothing.
+// candidates the earliest wins. A name over maxSuggested bytes gets
+// none, and a candidate whose length differs from name's by more than 2
+// is skipped without comparing, so huge names cost nothing.
 func Closest(name string, candidates []string) string {
 	best, bestDist := "", maxDistance+1
 	lower := ""
 	for _, c := range candidates {
-		if abs(len(c)-len(name)) > maxDistance {
+		if !near(len(c), len(name)) {
 			continue
 		}
 		if lower == "" {

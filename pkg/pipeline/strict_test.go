@@ -53,8 +53,7 @@ func TestLoad_UnknownCIFunction(t *testing.T) {
 // TestLoad_CIStaysUsable checks that the strict ci table changes nothing
 // for a valid pipeline: every documented function registers as before,
 // and pairs, rawget and fields the file adds itself behave as in Lua.
-// Its metatable is protected, so a pipeline cannot remove the check or
-// reach the Go function behind it.
+// Its metatable is an ordinary one, which only raises on a miss.
 func TestLoad_CIStaysUsable(t *testing.T) {
 	p := mustLoad(t, repo(header+`
 local names = {}
@@ -62,11 +61,9 @@ for k in pairs(ci) do names[#names + 1] = k end
 table.sort(names)
 assert(table.concat(names, ",") == "image,job,mirror", table.concat(names, ","))
 assert(rawget(ci, "jobb") == nil)
-assert(getmetatable(ci) == false, tostring(getmetatable(ci)))
-local ok, err = pcall(setmetatable, ci, nil)
-assert(not ok and err:find("cannot change a protected metatable"), tostring(err))
-ok = pcall(setmetatable, ci, {__index = function() return print end})
-assert(not ok)
+assert(type(getmetatable(ci)) == "table")
+local ok, err = pcall(function() return ci.jobb end)
+assert(not ok and err:find('did you mean "job"', 1, true), tostring(err))
 ci.helper = "mine"
 assert(ci.helper == "mine")
 assert(#ci == 0)

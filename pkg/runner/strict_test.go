@@ -42,7 +42,7 @@ ci.job("fields", {"quire/push"}, function(q)
     secret = #q.secret("tok"),
     ids = (q.run_id ~= "" and q.job_id == "fields" and q.workspace ~= "") and "set" or "unset",
     names = table.concat(names, ","),
-    meta = getmetatable(q),
+    meta = type(getmetatable(q)),
   }
 end)
 `)
@@ -76,7 +76,7 @@ end)
 	got := o.outputs("fields")
 	want := map[string]any{
 		"stdout": "hi\n", "result": "read", "branch": "main", "read": "w", "home": "/home/test", "secret": float64(12), "ids": "set",
-		"names": "env,job_id,jobs,log,read_file,run_id,secret,sh,workspace,write_file", "meta": false,
+		"names": "env,job_id,jobs,log,read_file,run_id,secret,sh,workspace,write_file", "meta": "table",
 	}
 	for k, w := range want {
 		if got[k] != w {
