@@ -135,7 +135,7 @@ func (g *globals) checkGitDir(dir, value string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("open repository %s: no such directory; check %s", dir, source)
 	case err != nil:
-		return fmt.Errorf("open repository: %w", err)
+		return fmt.Errorf("open repository: %w; check that this user can reach %s", err, source)
 	case !fi.IsDir():
 		return fmt.Errorf("open repository %s: not a directory; give %s the bare repository's directory", dir, flag)
 	}

@@ -2,7 +2,6 @@ package hook
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,9 +20,8 @@ func installCommand(g *globals) *cli.Command {
 			"every push, first, with the same input (its failure is reported and CI runs\n" +
 			"anyway); with --force it no longer runs. A plain reinstall keeps chaining.\n" +
 			"Install a binary every user can run, such as /usr/local/bin/quire-hook: git runs\n" +
-			"the hook as the user who owns the repository. A clone's repository is refused\n" +
-			"(the hook runs in the repository pushed to) unless receive.denyCurrentBranch\n" +
-			"lets pushes update it.",
+			"the hook as the user who owns the repository. Installing into a clone warns:\n" +
+			"the hook runs in the repository pushed to, usually the server's bare one.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "chain", Usage: "keep a post-receive hook quire-hook did not write and run it first on every push"},
 			&cli.BoolFlag{Name: "force", Usage: "replace a post-receive hook quire-hook did not write (kept unused as post-receive.before-quire)"},
@@ -48,13 +46,10 @@ func installCommand(g *globals) *cli.Command {
 			}
 			if wt := workTree(r); wt != "" {
 				// git runs post-receive in the repository that receives
-				// the push: a clone's, unless the operator set it up to
-				// be pushed to (git-config(1), receive.denyCurrentBranch).
-				deny := r.ConfigValue("receive", "denyCurrentBranch")
-				if !pushedTo(deny) {
-					return usageErr("install into %s: a clone's repository, not a bare one; the hook runs in the repository that is pushed to: pass that bare repository with --git-dir", r.GitDir)
-				}
-				fmt.Fprintf(g.io.Stderr, "quire-hook: warning: installing into the clone %s, which receive.denyCurrentBranch=%s lets pushes update; a CI server's repository is usually bare (--git-dir)\n", wt, deny)
+				// the push. A clone can be one (a branch not checked
+				// out, receive.denyCurrentBranch), but an operator who
+				// meant the server's bare repository must hear of it.
+				fmt.Fprintf(g.io.Stderr, "quire-hook: warning: %s is a clone; git runs post-receive in the repository pushed to, so this hook runs only on pushes to this clone; for CI on a server, install into its bare repository with --git-dir\n", wt)
 			}
 			bin, err := g.io.executable()
 			if err != nil {
@@ -81,15 +76,4 @@ func installCommand(g *globals) *cli.Command {
 			return nil
 		},
 	}
-}
-
-// pushedTo reports whether receive.denyCurrentBranch, as set in a
-// clone's repository, says the operator pushes to it: updateInstead
-// (push-to-deploy), or ignore or warn (or false).
-func pushedTo(denyCurrentBranch string) bool {
-	switch strings.ToLower(denyCurrentBranch) {
-	case "updateinstead", "ignore", "warn", "false", "no", "off", "0":
-		return true
-	}
-	return false
 }

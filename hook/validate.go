@@ -103,8 +103,22 @@ func (g *globals) loadPipeline(c *cli.Context, rev, file string) (*pipeline.Pipe
 }
 
 // enclosingRepo returns the nearest of dir and its parents that holds
-// a repository (holdsRepo).
+// a repository (holdsRepo), looking along dir as given (the shell's
+// $PWD) and then along its real path, as git finds a clone from a
+// symlink into it.
 func enclosingRepo(dir string) (string, bool) {
+	if top, ok := walkUp(dir); ok {
+		return top, true
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
+		return walkUp(real)
+	}
+	return "", false
+}
+
+// walkUp returns the nearest of dir and its parents that holds a
+// repository.
+func walkUp(dir string) (string, bool) {
 	for {
 		if holdsRepo(dir) {
 			return dir, true
@@ -118,14 +132,18 @@ func enclosingRepo(dir string) (string, bool) {
 }
 
 // holdsRepo reports whether openRepoIn finds a repository in dir: dir
-// is one, or has a .git.
+// has a .git, or is a git directory itself (objects, refs and HEAD, as
+// git requires; a source folder named objects is none).
 func holdsRepo(dir string) bool {
-	for _, name := range []string{"objects", ".git"} {
-		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
-			return true
+	if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+		return true
+	}
+	for _, name := range []string{"objects", "refs", "HEAD"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // workTree returns the working copy of a non-bare repository (the .git

@@ -22,7 +22,12 @@ ci.job("test", {"quire/push"}, function(q) end)
 ci.job("lint", {}, function(q) end)
 `)
 	path := filepath.Join(r.Work, ".quire", "ci.lua")
-	if err := os.MkdirAll(filepath.Join(r.Work, "cmd", "tool"), 0o755); err != nil {
+	// A source folder named objects is no git directory.
+	if err := os.MkdirAll(filepath.Join(r.Work, "cmd", "tool", "objects"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(filepath.Join(r.Work, "cmd"), link); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -33,10 +38,16 @@ ci.job("lint", {}, function(q) end)
 		// Like git, from any directory of the clone.
 		{"QuireDirectory", ".quire", []string{"validate"}},
 		{"Subdirectory", "cmd/tool", []string{"validate"}},
+		// From a symlink into the clone: its real path leads there.
+		{"Symlink", link, []string{"validate"}},
 		{"GitDir", "", []string{"--git-dir", filepath.Join(r.Work, ".git"), "validate"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			out, code := mainCombined(t, r.Env, filepath.Join(r.Work, tt.dir), "", tt.args...)
+			dir := tt.dir
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(r.Work, dir)
+			}
+			out, code := mainCombined(t, r.Env, dir, "", tt.args...)
 			if code != 1 {
 				t.Errorf("exit %d, want 1 for the broken working copy:\n%s", code, out)
 			}
