@@ -211,15 +211,23 @@ var setupRetries atomic.Int64
 // mounts that make bwrap fail tend to come in bursts.
 const setupBackoff = 5 * time.Millisecond
 
-// setupRace starts bwrap's report that it could not bind the host's
-// root into the sandbox. It binds / with every mount below it and then
-// remounts each of those read-only; where the root mount is shared
-// (systemd's default) a mount or unmount elsewhere meanwhile reaches the
-// sandbox, and the remount of a mount that just went fails ("Unable to
-// apply mount flags: remount ...: Invalid argument"). Containers that
-// start and stop do that, and so do the overlay workspaces of other
-// hooks (pkg/workspace).
-const setupRace = "bwrap: Can't bind mount /oldroot/ on /newroot/: "
+// setupRace starts bwrap's report that it could not bind a host path
+// into the sandbox, and setupRaceMark is in the middle of it when the
+// bind failed as mounts below it changed meanwhile. bwrap binds / (and
+// the bare repository, and the operator's binds) with every mount below
+// it, then remounts each of those read-only; where the path is under a
+// shared mount (all of / under systemd) a mount or unmount there reaches
+// the sandbox, and the remount of a mount that just went fails:
+//
+//	bwrap: Can't bind mount /oldroot/ on /newroot/: Unable to apply mount flags: remount "/newroot/x": Invalid argument
+//
+// Containers that start and stop do that, and so do the overlay
+// workspaces of other hooks' runs (pkg/workspace), which lie inside the
+// bare repository when the data root does.
+const (
+	setupRace     = "bwrap: Can't bind mount /oldroot/"
+	setupRaceMark = ": Unable to apply mount flags: remount "
+)
 
 // attempt runs one bwrap process for p. A non-nil race says that bwrap
 // lost setupRace: the call's command did not run, and race holds what
@@ -436,7 +444,8 @@ func (f *raceFilter) release() {
 func (f *raceFilter) isRace() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return !f.open && strings.HasPrefix(string(f.held), setupRace) && bytes.HasSuffix(f.held, []byte("\n"))
+	return !f.open && strings.HasPrefix(string(f.held), setupRace) && bytes.HasSuffix(f.held, []byte("\n")) &&
+		strings.Contains(string(f.held), setupRaceMark)
 }
 
 // mayBeRace reports whether b could be, or start, bwrap's one
