@@ -13,7 +13,6 @@ import (
 	"github.com/quire-ci/quire-hook/pkg/async"
 	"github.com/quire-ci/quire-hook/pkg/datadir"
 	"github.com/quire-ci/quire-hook/pkg/gitrepo"
-	"github.com/quire-ci/quire-hook/pkg/report"
 	"github.com/quire-ci/quire-hook/pkg/runner"
 	"github.com/quire-ci/quire-hook/pkg/store"
 )
@@ -54,16 +53,9 @@ func (g *globals) startAsync(ctx context.Context, r *gitrepo.Repo, rn *runner.Ru
 	}
 	for _, run := range runs {
 		rn.Progress.Infof("run %s queued for %s at %s; it runs in the background (%s show %s, or see %s)",
-			run.RunID, run.Ref, gitrepo.ShortSHA(run.Commit), serverCommand(r.GitDir), run.RunID[:13], logPath)
+			run.RunID, run.Ref, gitrepo.ShortSHA(run.Commit), runner.ServerCommand(r.GitDir), run.RunID[:13], logPath)
 	}
 	return err
-}
-
-// serverCommand is how the lines a pusher reads name a quire-hook
-// command to run on the server: with --git-dir, so that it works from
-// any directory, as the runner's "logs:" line does.
-func serverCommand(gitDir string) string {
-	return "quire-hook --git-dir " + report.ShellWord(gitDir)
 }
 
 // printFeedback prints, first thing on a push to a repo in async mode,
@@ -76,7 +68,7 @@ func (g *globals) printFeedback(ctx context.Context, r *gitrepo.Repo) {
 		return
 	}
 	defer s.Close()
-	if err := async.Feedback(ctx, s, g.repoName(r), serverCommand(r.GitDir), g.io.Stderr, time.Now().UnixMilli()); err != nil {
+	if err := async.Feedback(ctx, s, g.repoName(r), runner.ServerCommand(r.GitDir), g.io.Stderr, time.Now().UnixMilli()); err != nil {
 		g.progress(r).Failf("warning: %v; the next push prints them", err)
 	}
 }

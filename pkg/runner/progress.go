@@ -168,12 +168,18 @@ func timing(res Result, queued, end time.Time) string {
 // command that prints its logs on the server, with --git-dir so that it
 // works from any directory, and its web page when quire.url is set.
 func (r *Runner) pointers(printf func(format string, args ...any), runID string) {
-	cmd := "quire-hook"
-	if r.GitDir != "" {
-		cmd += " --git-dir " + report.ShellWord(r.GitDir)
-	}
-	printf("logs: %s logs %s", cmd, runID)
+	printf("logs: %s logs %s", ServerCommand(r.GitDir), runID)
 	if r.URL != "" {
 		printf("web: %s/runs/%s", strings.TrimRight(r.URL, "/"), runID)
 	}
+}
+
+// ServerCommand is how the lines a pusher reads name a quire-hook
+// command to run on the server: with --git-dir (when known), so that it
+// works from any directory.
+func ServerCommand(gitDir string) string {
+	if gitDir == "" {
+		return "quire-hook"
+	}
+	return "quire-hook --git-dir " + report.ShellWord(gitDir)
 }
